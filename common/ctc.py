@@ -1,0 +1,194 @@
+"""CTC loss and decoding, wrapped once for both tasks.
+
+The loss goes through ``keras.ops.ctc_loss`` with true per-sample label lengths and output lengths; it must be
+fed logits (or log-probabilities), never softmax probabilities. Decoding happens outside any compiled graph, in
+NumPy: greedy decoding is the best path (argmax per frame, repeats merged, blanks removed, exactly what
+``keras.ops.ctc_decode(strategy="greedy")`` computes), and beam search goes through
+``keras.ops.ctc_decode(strategy="beam_search")``. Either way the chosen labels are aligned to frames, so each
+character comes back with its first and last frame and a confidence; page layout, character boxes and word
+timestamps are built on those positions.
+"""
+
+import dataclasses
+
+import common  # noqa: F401  (pins the Keras backend)
+import numpy as np
+from keras import ops
+
+from common.alphabet import BLANK_ID
+
+__all__ = ["ctc_loss", "CharInfo", "Decoded", "decode", "log_softmax", "align"]
+
+
+def ctc_loss(labels, logits, label_lengths, logit_lengths):
+    """Per-sample CTC negative log-likelihood.
+
+    Args:
+        labels: int tensor ``(batch, max_label_length)``; ids ``1..n``, padding value irrelevant.
+        logits: float tensor ``(batch, time, num_classes)``, raw logits with blank = 0.
+        label_lengths: int tensor ``(batch,)``, true length of each label.
+        logit_lengths: int tensor ``(batch,)``, valid frames of each sample.
+
+    Returns:
+        float tensor ``(batch,)``.
+    """
+    return ops.ctc_loss(
+        ops.cast(labels, "int32"),
+        logits,
+        ops.cast(label_lengths, "int32"),
+        ops.cast(logit_lengths, "int32"),
+        mask_index=BLANK_ID,
+    )
+
+
+@dataclasses.dataclass(frozen=True)
+class CharInfo:
+    """One decoded character: its text, confidence in [0, 1], and first/last frame (inclusive)."""
+
+    char: str
+    confidence: float
+    start: int
+    end: int
+
+
+@dataclasses.dataclass(frozen=True)
+class Decoded:
+    """A decoded sequence: ``text``, a ``confidence`` in [0, 1], and ``characters`` with frame positions."""
+
+    text: str
+    confidence: float
+    characters: tuple
+
+    def to_dict(self):
+        return {
+            "text": self.text,
+            "confidence": self.confidence,
+            "characters": [dataclasses.asdict(c) for c in self.characters],
+        }
+
+
+def log_softmax(logits):
+    """Numerically stable log-softmax over the last axis of a NumPy array."""
+    logits = np.asarray(logits, dtype=np.float32)
+    shifted = logits - logits.max(axis=-1, keepdims=True)
+    return shifted - np.log(np.exp(shifted).sum(axis=-1, keepdims=True))
+
+
+def _greedy_path(log_probs):
+    """Best path labels and, per label, its frame span: list of (label, start, end)."""
+    best = log_probs.argmax(axis=-1)
+    spans = []
+    previous = BLANK_ID
+    for t, label in enumerate(best):
+        label = int(label)
+        if label != BLANK_ID:
+            if label == previous:
+                spans[-1][2] = t
+            else:
+                spans.append([label, t, t])
+        previous = label
+    return spans
+
+
+def align(log_probs, labels):
+    """Viterbi-align ``labels`` to frames; returns one ``[label, start, end]`` span per label.
+
+    Args:
+        log_probs: np.ndarray ``(time, num_classes)`` of log-probabilities.
+        labels: sequence of ids (no blanks).
+
+    The spans are the frames where the most likely CTC path emits each label (first to last frame, inclusive).
+    """
+    labels = [int(v) for v in labels]
+    num_frames = log_probs.shape[0]
+    if not labels:
+        return []
+    extended = np.full(2 * len(labels) + 1, BLANK_ID, dtype=np.int64)
+    extended[1::2] = labels
+    num_states = len(extended)
+    neg_inf = -np.inf
+    # A transition skipping a blank is allowed into a label different from the label two states back.
+    can_skip = np.zeros(num_states, dtype=bool)
+    can_skip[3::2] = extended[3::2] != extended[1:-2:2]
+    score = np.full(num_states, neg_inf)
+    score[0] = log_probs[0, extended[0]]
+    score[1] = log_probs[0, extended[1]]
+    back = np.zeros((num_frames, num_states), dtype=np.int8)
+    for t in range(1, num_frames):
+        stay = score
+        step = np.concatenate(([neg_inf], score[:-1]))
+        skip = np.where(can_skip, np.concatenate(([neg_inf, neg_inf], score[:-2])), neg_inf)
+        choices = np.stack([stay, step, skip])
+        move = choices.argmax(axis=0)
+        score = choices[move, np.arange(num_states)] + log_probs[t, extended]
+        back[t] = move
+    state = num_states - 1 if num_states == 1 or score[-1] >= score[-2] else num_states - 2
+    if not np.isfinite(score[state]):
+        return []
+    spans = {}
+    for t in range(num_frames - 1, -1, -1):
+        if state % 2 == 1:
+            index = state // 2
+            start_end = spans.get(index)
+            spans[index] = [labels[index], t, start_end[2] if start_end else t]
+        state -= int(back[t, state]) if t > 0 else 0
+    return [spans[i] for i in sorted(spans)]
+
+
+def decode(logits, lengths, alphabet, *, beam_width=1):
+    """Decode a batch of logits into text with confidences and frame positions.
+
+    Args:
+        logits: np.ndarray ``(batch, time, num_classes)`` of raw logits (blank = 0).
+        lengths: np.ndarray ``(batch,)`` of valid frames per sample.
+        alphabet: the :class:`~common.alphabet.Alphabet` the model writes.
+        beam_width: 1 for greedy (best path) decoding; more for beam search through ``keras.ops.ctc_decode``.
+
+    Returns:
+        list of :class:`Decoded`, one per sample. A character's confidence is its mean posterior over the frames
+        it was aligned to; the line confidence is the mean of the character confidences (for an empty result,
+        the mean probability of the blank).
+    """
+    logits = np.asarray(logits, dtype=np.float32)
+    lengths = np.asarray(lengths).astype(np.int64).reshape(-1)
+    if logits.ndim != 3 or logits.shape[0] != lengths.shape[0]:
+        raise ValueError(
+            "decode expects logits (batch, time, classes) and one length per sample. "
+            f"Received: logits.shape={logits.shape}, lengths.shape={lengths.shape}"
+        )
+    if logits.shape[-1] != alphabet.num_classes:
+        raise ValueError(
+            f"The logits have {logits.shape[-1]} classes but the alphabet needs {alphabet.num_classes} "
+            f"({len(alphabet)} characters + blank). Received: logits.shape={logits.shape}"
+        )
+    lengths = np.clip(lengths, 0, logits.shape[1])
+    log_probs = log_softmax(logits)
+    beam_labels = None
+    if beam_width > 1 and logits.shape[1] > 0:
+        decoded, _ = ops.ctc_decode(
+            logits, lengths.astype(np.int32), strategy="beam_search", beam_width=int(beam_width),
+            top_paths=1, mask_index=BLANK_ID,
+        )
+        beam_labels = ops.convert_to_numpy(decoded)[0]
+    results = []
+    for b in range(logits.shape[0]):
+        frames = log_probs[b, : lengths[b]]
+        if frames.shape[0] == 0:
+            results.append(Decoded("", 0.0, ()))
+            continue
+        if beam_labels is None:
+            spans = _greedy_path(frames)
+        else:
+            labels = [v for v in beam_labels[b] if v > 0]
+            spans = align(frames, labels)
+        probs = np.exp(frames)
+        chars = []
+        for label, start, end in spans:
+            confidence = float(probs[start : end + 1, label].mean())
+            chars.append(CharInfo(alphabet.decode([label]), confidence, int(start), int(end)))
+        if chars:
+            confidence = float(np.mean([c.confidence for c in chars]))
+        else:
+            confidence = float(probs[:, BLANK_ID].mean())
+        results.append(Decoded("".join(c.char for c in chars), confidence, tuple(chars)))
+    return results

@@ -1,0 +1,156 @@
+"""Convolutional front ends that turn a 2-D input (time x features) into a shorter feature sequence.
+
+Both tasks present their input the same way, as ``(batch, time, features)``: an OCR line strip is transposed so
+that time runs along the image width and the features are the pixel rows; a spectrogram has time frames and mel
+bins. :class:`ConvFrontend` treats that as a one-channel image, runs conv blocks that may subsample time and
+features, folds what is left of the feature axis into channels, and projects it to ``projection_units``. Each task
+picks its own filters and strides (``ocr/frontend.py``, ``speech/frontend.py``); the output length is always
+computed from the strides by :meth:`ConvFrontend.compute_output_length`, never hard-coded.
+"""
+
+import math
+
+import common  # noqa: F401  (pins the Keras backend)
+import keras
+from keras import ops
+
+__all__ = ["ConvFrontend"]
+
+PACKAGE = "ctc_toolkit"
+
+
+def _as_int_tuple(name, values, minimum=1):
+    values = tuple(values)
+    if not values or any(not isinstance(v, int) or isinstance(v, bool) or v < minimum for v in values):
+        raise ValueError(
+            f"Received an invalid value for `{name}`, expected a non-empty list of integers >= {minimum}. "
+            f"Received: {name}={values!r}"
+        )
+    return values
+
+
+@keras.saving.register_keras_serializable(package=PACKAGE)
+class ConvFrontend(keras.layers.Layer):
+    """Conv blocks over ``(batch, time, features)``, then a projection to a feature sequence.
+
+    Each block is ``Conv2D(3x3, same) -> BatchNormalization -> ReLU -> MaxPool(time_stride, feature_stride)``.
+
+    Args:
+        num_features: size of the input's last axis (image height in pixels, or number of mel bins).
+        filters: output channels of each block, e.g. ``(32, 64, 96)``.
+        time_strides: pooling factor along time of each block (same length as ``filters``).
+        feature_strides: pooling factor along features of each block (same length as ``filters``).
+        projection_units: size of each output frame (a Dense projection of the folded features).
+        dropout: dropout on the projected frames while training.
+
+    Call arguments:
+        inputs: float tensor ``(batch, time, num_features)``.
+        training: whether batch normalization and dropout run in training mode.
+
+    Input shape: ``(batch, time, num_features)``.
+    Output shape: ``(batch, ceil(time / prod(time_strides)), projection_units)``.
+
+    Example:
+    >>> frontend = ConvFrontend(num_features=32, filters=(16, 32), time_strides=(2, 2), feature_strides=(2, 2))
+    >>> frontend(keras.ops.zeros((2, 100, 32))).shape
+    TensorShape([2, 25, 128])
+    """
+
+    def __init__(
+        self,
+        num_features,
+        filters=(32, 64, 96),
+        time_strides=(2, 2, 1),
+        feature_strides=(2, 2, 2),
+        projection_units=128,
+        dropout=0.0,
+        **kwargs,
+    ):
+        super().__init__(**kwargs)
+        if not isinstance(num_features, int) or num_features < 1:
+            raise ValueError(
+                f"Received an invalid value for `num_features`, expected a positive integer. "
+                f"Received: num_features={num_features!r}"
+            )
+        self.num_features = num_features
+        self.filters = _as_int_tuple("filters", filters)
+        self.time_strides = _as_int_tuple("time_strides", time_strides)
+        self.feature_strides = _as_int_tuple("feature_strides", feature_strides)
+        if not len(self.filters) == len(self.time_strides) == len(self.feature_strides):
+            raise ValueError(
+                "`filters`, `time_strides` and `feature_strides` need one entry per block. Received: "
+                f"filters={self.filters}, time_strides={self.time_strides}, feature_strides={self.feature_strides}"
+            )
+        self.projection_units = int(projection_units)
+        self.dropout = float(dropout)
+        self.blocks = []
+        for i, (num_filters, ts, fs) in enumerate(zip(self.filters, self.time_strides, self.feature_strides)):
+            block = [
+                keras.layers.Conv2D(num_filters, 3, padding="same", use_bias=False, name=f"conv_{i}"),
+                keras.layers.BatchNormalization(name=f"norm_{i}"),
+                keras.layers.ReLU(name=f"relu_{i}"),
+            ]
+            if ts > 1 or fs > 1:
+                block.append(keras.layers.MaxPooling2D((ts, fs), padding="same", name=f"pool_{i}"))
+            self.blocks.append(block)
+        self.projection = keras.layers.Dense(self.projection_units, activation="relu", name="projection")
+        self.projection_dropout = keras.layers.Dropout(self.dropout)
+
+    @property
+    def folded_features(self):
+        """Features per frame after the last block: remaining feature bins times channels."""
+        size = self.num_features
+        for fs in self.feature_strides:
+            size = math.ceil(size / fs)
+        return size * self.filters[-1]
+
+    def build(self, input_shape):
+        shape = (None, None, self.num_features, 1)
+        for block in self.blocks:
+            for layer in block:
+                layer.build(shape)
+                shape = layer.compute_output_shape(shape)
+        self.projection.build((None, None, self.folded_features))
+        self.built = True
+
+    def call(self, inputs, training=None):
+        x = ops.expand_dims(inputs, -1)
+        for block in self.blocks:
+            for layer in block:
+                x = layer(x, training=training)
+        shape = ops.shape(x)
+        x = ops.reshape(x, (shape[0], shape[1], self.folded_features))
+        x = self.projection(x)
+        return self.projection_dropout(x, training=training)
+
+    def compute_output_length(self, lengths):
+        """Frames out for ``lengths`` frames in (a tensor or int): ``ceil`` division by each time stride."""
+        for ts in self.time_strides:
+            if ts > 1:
+                lengths = (lengths + (ts - 1)) // ts
+        return lengths
+
+    @property
+    def time_downsampling(self):
+        """Input frames per output frame."""
+        return math.prod(self.time_strides)
+
+    def compute_output_shape(self, input_shape):
+        time = input_shape[1]
+        if time is not None:
+            time = self.compute_output_length(time)
+        return (input_shape[0], time, self.projection_units)
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(
+            {
+                "num_features": self.num_features,
+                "filters": list(self.filters),
+                "time_strides": list(self.time_strides),
+                "feature_strides": list(self.feature_strides),
+                "projection_units": self.projection_units,
+                "dropout": self.dropout,
+            }
+        )
+        return config

@@ -1,0 +1,78 @@
+"""Running a trained :class:`~common.recognizer.Recognizer` on many sequences, fast.
+
+:class:`SequencePredictor` groups sequences of similar length into batches (little padding), runs the network
+through one ``tf.function`` traced once for any batch size and length, and decodes outside the graph (CTC decoding
+does not compile). ``ocr.Reader`` and ``speech.Transcriber`` both sit on it.
+"""
+
+import common  # noqa: F401  (pins the Keras backend)
+import keras
+import numpy as np
+import tensorflow as tf
+
+from common.alphabet import Alphabet
+from common.batching import length_batches, pad_batch
+from common.ctc import decode
+
+__all__ = ["SequencePredictor"]
+
+
+class SequencePredictor:
+    """Batch, run and decode sequences with one model.
+
+    Args:
+        model: a :class:`~common.recognizer.Recognizer`.
+        batch_size: most sequences per batch.
+        max_batch_frames: cap on ``batch size * padded length`` (bounds memory for long inputs).
+
+    Instances are safe to share between threads: the traced function holds no per-call state.
+    """
+
+    def __init__(self, model, *, batch_size=64, max_batch_frames=200_000):
+        self.model = model
+        self.alphabet = Alphabet.from_config(model.metadata["alphabet"])
+        self.batch_size = batch_size
+        self.max_batch_frames = max_batch_frames
+        spec = [tf.TensorSpec([None, None, model.num_features], tf.float32), tf.TensorSpec([None], tf.int32)]
+        self._forward = tf.function(self._call, input_signature=spec, reduce_retracing=True)
+
+    def _call(self, features, lengths):
+        out = self.model({"features": features, "lengths": lengths}, training=False)
+        return out["logits"], out["lengths"]
+
+    @property
+    def time_downsampling(self):
+        """Input frames per output frame."""
+        return self.model.frontend.time_downsampling
+
+    def logits(self, sequences, *, progress=False):
+        """Logits of each sequence: list of float32 ``(frames_i, num_classes)``, in input order."""
+        results = [None] * len(sequences)
+        lengths = [s.shape[0] for s in sequences]
+        batches = length_batches(lengths, batch_size=self.batch_size, max_frames=self.max_batch_frames)
+        bar = keras.utils.Progbar(len(sequences), unit_name="item") if progress else None
+        done = 0
+        for indices in batches:
+            x, x_lengths = pad_batch([sequences[i] for i in indices], multiple=8)
+            logits, out_lengths = self._forward(tf.constant(x), tf.constant(x_lengths))
+            logits, out_lengths = logits.numpy(), out_lengths.numpy()
+            for row, i in enumerate(indices):
+                results[i] = logits[row, : out_lengths[row]]
+            done += len(indices)
+            if bar is not None:
+                bar.update(done)
+        return results
+
+    def decode(self, logits_list, *, beam_width=1):
+        """Decode per-sequence logits into :class:`~common.ctc.Decoded` results (in groups of similar length)."""
+        results = [None] * len(logits_list)
+        lengths = [lg.shape[0] for lg in logits_list]
+        for indices in length_batches(lengths, batch_size=self.batch_size):
+            padded, batch_lengths = pad_batch([logits_list[i] for i in indices])
+            for i, decoded in zip(indices, decode(padded, batch_lengths, self.alphabet, beam_width=beam_width)):
+                results[i] = decoded
+        return results
+
+    def predict(self, sequences, *, beam_width=1, progress=False):
+        """Run and decode: one :class:`~common.ctc.Decoded` per ``(time, features)`` sequence."""
+        return self.decode(self.logits(sequences, progress=progress), beam_width=beam_width)

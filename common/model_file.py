@@ -1,0 +1,124 @@
+"""One self-contained ``.keras`` file per model: weights, alphabet, preprocessing settings, task, format version.
+
+Files are written atomically (a temporary file in the same folder, then ``os.replace``), so a crash mid-save
+leaves the previous file intact. They are read with Keras' safe mode on: a file carrying a Lambda layer or other
+arbitrary code is refused. Before Keras deserializes anything, the archive's ``config.json`` is checked so that a
+file that is not one of ours, was made for the other task, or comes from a newer format fails with a clear message.
+"""
+
+import json
+import os
+import zipfile
+from pathlib import Path
+
+import common  # noqa: F401  (pins the Keras backend)
+import keras
+
+from common.alphabet import Alphabet
+from common.errors import ModelFileError
+
+__all__ = ["FORMAT_VERSION", "MODEL_CLASS", "save_model", "read_metadata", "load_model", "atomic_write"]
+
+FORMAT_VERSION = 1
+MODEL_CLASS = "Recognizer"
+REGISTERED_NAME = f"ctc_toolkit>{MODEL_CLASS}"
+
+
+def atomic_write(path, write):
+    """Call ``write(tmp_path)`` and move the result over ``path`` only when it succeeded.
+
+    The temporary file sits in the same folder and keeps the final suffix (Keras insists on ``.keras``).
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.stem}.tmp-{os.getpid()}{path.suffix}")
+    try:
+        write(tmp)
+        with open(tmp, "rb") as handle:
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
+    finally:
+        if tmp.exists():
+            tmp.unlink()
+    return path
+
+
+def save_model(model, path):
+    """Save a :class:`~common.recognizer.Recognizer` (with its optimizer state, if compiled) atomically."""
+    path = Path(path)
+    if path.suffix != ".keras":
+        raise ModelFileError(f"Model files must end in '.keras'. Received: path={str(path)!r}")
+    metadata = model.metadata
+    metadata.setdefault("format_version", FORMAT_VERSION)
+    return atomic_write(path, lambda tmp: model.save(tmp))
+
+
+def read_metadata(path, *, task=None):
+    """Check a model file without building it, and return its metadata dict.
+
+    Raises:
+        ModelFileError: the file is missing, not a ``.keras`` archive, not one of this toolkit's models, made for
+            another task than ``task``, from a newer format, or its alphabet does not match its output layer.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise ModelFileError(f"{path}: model file not found. Pass an existing .keras file. Received: path={str(path)!r}")
+    try:
+        with zipfile.ZipFile(path) as archive:
+            config = json.loads(archive.read("config.json"))
+    except (zipfile.BadZipFile, KeyError, ValueError, OSError) as error:
+        raise ModelFileError(f"{path}: not a Keras model file (.keras archive with config.json): {error}") from None
+    registered = config.get("registered_name") if isinstance(config, dict) else None
+    if registered != REGISTERED_NAME:
+        received = config.get("class_name") if isinstance(config, dict) else type(config).__name__
+        raise ModelFileError(
+            f"{path}: this Keras file is not a model of this toolkit (expected a {MODEL_CLASS}). "
+            f"Received: class_name={received!r}"
+        )
+    inner = config.get("config", {})
+    metadata = inner.get("metadata") or {}
+    version = metadata.get("format_version")
+    if not isinstance(version, int):
+        raise ModelFileError(f"{path}: the model file has no format version; it was not written by this toolkit.")
+    if version > FORMAT_VERSION:
+        raise ModelFileError(
+            f"{path}: the model file has format version {version}, newer than this toolkit reads "
+            f"({FORMAT_VERSION}). Upgrade the toolkit. Received: format_version={version}"
+        )
+    if task is not None and metadata.get("task") != task:
+        raise ModelFileError(
+            f"{path}: this is a model for the {metadata.get('task')!r} task, not for {task!r}. "
+            f"Use the '{metadata.get('task')}' command with it, or pass a {task} model. "
+            f"Received: task={metadata.get('task')!r}"
+        )
+    try:
+        alphabet = Alphabet.from_config(metadata["alphabet"])
+    except Exception as error:  # noqa: BLE001 - any malformed alphabet is the same problem to the user
+        raise ModelFileError(f"{path}: the model file carries no valid alphabet: {error}") from None
+    if alphabet.num_classes != inner.get("num_classes"):
+        raise ModelFileError(
+            f"{path}: the alphabet has {len(alphabet)} characters (+ blank = {alphabet.num_classes} classes) but the "
+            f"output layer has {inner.get('num_classes')} classes; the file is inconsistent. "
+            f"Received: num_classes={inner.get('num_classes')}"
+        )
+    return metadata
+
+
+def load_model(path, *, task=None, compile=False):
+    """Load a model file with Keras' safe mode after checking it with :func:`read_metadata`.
+
+    Args:
+        path: the ``.keras`` file.
+        task: ``"ocr"`` or ``"speech"`` to refuse a model of the other task; ``None`` accepts either.
+        compile: restore the optimizer state too (for resuming training).
+
+    Returns:
+        a :class:`~common.recognizer.Recognizer`.
+    """
+    read_metadata(path, task=task)
+    import common.recognizer  # noqa: F401  (registers the classes before deserializing)
+
+    try:
+        return keras.saving.load_model(path, safe_mode=True, compile=compile)
+    except Exception as error:  # noqa: BLE001 - Keras raises many types; the user needs one message
+        raise ModelFileError(f"{path}: the model could not be loaded safely: {error}") from None

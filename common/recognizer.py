@@ -1,0 +1,102 @@
+"""The model both tasks train: task front end -> shared encoder -> Dense head of CTC logits.
+
+:class:`Recognizer` takes ``{"features": (batch, time, num_features), "lengths": (batch,)}`` and returns
+``{"logits": (batch, frames, num_classes), "lengths": (batch,)}``, where ``frames`` and the output lengths come from
+the front end's :meth:`compute_output_length`. Its loss is the CTC loss with true per-sample lengths; ``fit``
+expects targets ``{"labels": (batch, max_label_length), "label_lengths": (batch,)}``. ``metadata`` is a plain
+dict (task, format version, alphabet, preprocessing settings) stored inside the ``.keras`` file.
+"""
+
+import common  # noqa: F401  (pins the Keras backend)
+import keras
+from keras import ops
+
+from common.ctc import ctc_loss
+from common.encoder import BiLSTMEncoder
+from common.frontend import ConvFrontend
+
+__all__ = ["Recognizer"]
+
+PACKAGE = "ctc_toolkit"
+
+
+def _layer(value, cls):
+    if isinstance(value, keras.layers.Layer):
+        return value
+    if isinstance(value, dict):
+        return keras.saving.deserialize_keras_object(value) if "class_name" in value else cls(**value)
+    raise TypeError(f"Expected a {cls.__name__} or its config. Received: {type(value).__name__}")
+
+
+@keras.saving.register_keras_serializable(package=PACKAGE)
+class Recognizer(keras.Model):
+    """Front end, shared BiLSTM encoder and a Dense head of ``num_classes`` logits.
+
+    Args:
+        frontend: a :class:`~common.frontend.ConvFrontend` (or its config).
+        encoder: a :class:`~common.encoder.BiLSTMEncoder` (or its config).
+        num_classes: alphabet size + 1 (blank = 0).
+        metadata: dict stored with the model (task, alphabet, preprocessing, format version).
+
+    Call arguments:
+        inputs: dict with ``"features"`` float ``(batch, time, num_features)`` and ``"lengths"`` int ``(batch,)``.
+        training: whether dropout / batch normalization run in training mode.
+
+    Output: dict with ``"logits"`` ``(batch, frames, num_classes)`` and ``"lengths"`` ``(batch,)``.
+    """
+
+    def __init__(self, frontend, encoder, num_classes, metadata=None, **kwargs):
+        super().__init__(**kwargs)
+        if not isinstance(num_classes, int) or num_classes < 2:
+            raise ValueError(
+                f"Received an invalid value for `num_classes`, expected an integer >= 2 (blank + 1 character). "
+                f"Received: num_classes={num_classes!r}"
+            )
+        self.frontend = _layer(frontend, ConvFrontend)
+        self.encoder = _layer(encoder, BiLSTMEncoder)
+        self.num_classes = num_classes
+        self.metadata = dict(metadata or {})
+        self.head = keras.layers.Dense(num_classes, name="logits")
+        num_features = self.frontend.num_features
+        for layer, shape in (
+            (self.frontend, (None, None, num_features)),
+            (self.encoder, (None, None, self.frontend.projection_units)),
+            (self.head, (None, None, 2 * self.encoder.units)),
+        ):
+            if not layer.built:
+                layer.build(shape)
+        self.built = True
+
+    @property
+    def num_features(self):
+        return self.frontend.num_features
+
+    def call(self, inputs, training=None):
+        features = inputs["features"]
+        lengths = ops.cast(inputs["lengths"], "int32")
+        x = self.frontend(features, training=training)
+        out_lengths = self.frontend.compute_output_length(lengths)
+        mask = ops.expand_dims(ops.arange(ops.shape(x)[1], dtype="int32"), 0) < ops.expand_dims(out_lengths, 1)
+        x = self.encoder(x, mask=mask, training=training)
+        logits = self.head(x)
+        return {"logits": logits, "lengths": out_lengths}
+
+    def compute_loss(self, x=None, y=None, y_pred=None, sample_weight=None, training=True):
+        per_sample = ctc_loss(y["labels"], y_pred["logits"], y["label_lengths"], y_pred["lengths"])
+        loss = ops.mean(per_sample)
+        if self.losses:
+            loss = loss + ops.sum(self.losses)
+        return loss
+
+    def get_config(self):
+        return {
+            "name": self.name,
+            "frontend": keras.saving.serialize_keras_object(self.frontend),
+            "encoder": keras.saving.serialize_keras_object(self.encoder),
+            "num_classes": self.num_classes,
+            "metadata": self.metadata,
+        }
+
+    @classmethod
+    def from_config(cls, config):
+        return cls(**config)

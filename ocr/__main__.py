@@ -1,0 +1,5 @@
+import sys
+
+from ocr.cli import main
+
+sys.exit(main())

@@ -1,0 +1,118 @@
+"""``ocr``: read text from images, train and evaluate models, render training data.
+
+    ocr read IMAGES... [--model M] [--json] [--beam N] [--layout line|page|auto]
+    ocr train --data D [--val V] --out M [--from M0|default] [--max-minutes N] [--resume] ...
+    ocr eval --data D [--model M]
+    ocr synth --out D -n N
+"""
+
+import argparse
+import json
+import sys
+
+from common.cli import add_train_arguments, positive_int, print_rates, report_failures, run_main
+
+__all__ = ["main", "build_parser"]
+
+
+def build_parser():
+    parser = argparse.ArgumentParser(prog="ocr", description="Read text from images with a BiLSTM-CTC model.")
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    read = commands.add_parser("read", help="read text from image files")
+    read.add_argument("images", nargs="+", help="image files (PNG, JPEG, TIFF, BMP, WebP, GIF)")
+    read.add_argument("--model", help="model file (default: the shipped model)")
+    read.add_argument("--json", action="store_true", help="one JSON object per image, with characters and boxes")
+    read.add_argument("--beam", type=positive_int, default=1, help="beam width (1 = greedy, default)")
+    read.add_argument("--layout", choices=("line", "page", "auto"), default="auto",
+                      help="line: each image is one line; page: split into lines; auto (default): decide per image")
+    read.add_argument("--batch-size", type=positive_int, default=64)
+
+    train = commands.add_parser("train", help="train or fine-tune a model on line images + transcripts")
+    add_train_arguments(train)
+    train.add_argument("--height", type=positive_int, default=32, help="strip height of a new model (px)")
+    train.add_argument("--units", type=positive_int, default=128, help="LSTM units per direction (new model)")
+    train.add_argument("--layers", type=positive_int, default=2, help="BiLSTM layers (new model)")
+
+    evaluate = commands.add_parser("eval", help="CER, WER and exact-line rate on a labelled data set")
+    evaluate.add_argument("--data", required=True, help="folder of image + .gt.txt pairs, or a manifest")
+    evaluate.add_argument("--model", help="model file (default: the shipped model)")
+    evaluate.add_argument("--beam", type=positive_int, default=1)
+    evaluate.add_argument("--json", action="store_true", help="print the figures as JSON")
+
+    synth = commands.add_parser("synth", help="render a synthetic training set (name.png + name.gt.txt)")
+    synth.add_argument("--out", required=True, help="output folder")
+    synth.add_argument("-n", "--num-lines", type=positive_int, required=True)
+    synth.add_argument("--seed", type=int, default=0)
+    synth.add_argument("--clean-fraction", type=float, default=0.3, help="share of undegraded lines (0.3)")
+    synth.add_argument("--max-chars", type=positive_int, default=50)
+    return parser
+
+
+def _read(args):
+    from ocr.reader import Reader
+
+    reader = Reader.load(args.model, batch_size=args.batch_size)
+    results = reader.read(args.images, beam_width=args.beam, layout=args.layout,
+                          progress=len(args.images) > 20 and sys.stderr.isatty())
+    for result in results:
+        if not result.ok:
+            continue
+        if args.json:
+            print(json.dumps(result.to_dict(), ensure_ascii=False))
+        else:
+            print(result.text)
+    return report_failures([r.error for r in results if not r.ok], total=len(results), what="images")
+
+
+def _train(args):
+    from common.training import train
+    from ocr.reader import DEFAULT_MODEL
+    from ocr.task import OcrTask
+    from common.cli import train_config_from_args
+
+    config = train_config_from_args(
+        args, model_settings={"height": args.height, "units": args.units, "num_layers": args.layers},
+        default_model=DEFAULT_MODEL)
+    train(OcrTask(height=args.height), config)
+    return 0
+
+
+def _eval(args):
+    from common.metrics import error_rates
+    from ocr.data import load_line_dataset
+    from ocr.reader import Reader
+
+    examples = load_line_dataset(args.data)
+    reader = Reader.load(args.model)
+    results = reader.read([e.image for e in examples], beam_width=args.beam, layout="line",
+                          progress=sys.stderr.isatty())
+    pairs = [(e.text, r.text) for e, r in zip(examples, results) if r.ok]
+    print_rates(error_rates([p[0] for p in pairs], [p[1] for p in pairs]), count=len(pairs), as_json=args.json)
+    return report_failures([r.error for r in results if not r.ok], total=len(results), what="images")
+
+
+def _synth(args):
+    from ocr.synth import synthesize_dataset
+
+    path = synthesize_dataset(args.out, args.num_lines, seed=args.seed, degrade_fraction=1.0 - args.clean_fraction,
+                              max_chars=args.max_chars)
+    print(path)
+    return 0
+
+
+COMMANDS = {"read": _read, "train": _train, "eval": _eval, "synth": _synth}
+
+
+def _main(argv):
+    args = build_parser().parse_args(argv)
+    return COMMANDS[args.command](args)
+
+
+def main(argv=None):
+    """Console entry point of ``ocr``."""
+    return run_main(_main, argv)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,23 @@
+"""The OCR front end: a small convolution stack over a line strip, folding the height into features.
+
+A strip arrives as ``(batch, width, height)`` (time runs along the width). Three conv blocks reduce the height
+32 -> 4 and the width by 4, and the result is projected to ``projection_units`` features per frame. The width
+reduction is computed from ``time_strides`` (see :meth:`common.frontend.ConvFrontend.compute_output_length`).
+"""
+
+from common.frontend import ConvFrontend
+
+__all__ = ["DEFAULT_FRONTEND", "make_frontend"]
+
+DEFAULT_FRONTEND = {
+    "filters": (32, 64, 128),
+    "time_strides": (2, 2, 1),
+    "feature_strides": (2, 2, 2),
+    "projection_units": 128,
+}
+
+
+def make_frontend(height, **overrides):
+    """A :class:`~common.frontend.ConvFrontend` for strips of ``height`` pixels; ``overrides`` change defaults."""
+    settings = dict(DEFAULT_FRONTEND, **overrides)
+    return ConvFrontend(num_features=height, name="ocr_frontend", **settings)

@@ -1,0 +1,441 @@
+"""Load images as grayscale and turn a text-line image into the strip the OCR model reads.
+
+:func:`load_image` reads any file Pillow or OpenCV can decode (or takes a NumPy array) and returns a ``uint8``
+grayscale array; every way an input can be unusable ends in one :class:`~common.errors.InputError` line, never in
+a decoder traceback. :func:`preprocess_line` normalizes contrast and polarity, crops to the ink, scales to a fixed
+height and transposes, so that the model sees ``(time, features)`` with time running along the text line.
+
+Conventions: a grayscale image is ``np.ndarray [shape=(H, W), dtype=uint8]`` with 0 = black and 255 = white; a
+line strip is ``np.ndarray [shape=(width, height), dtype=float32]`` with ink = 1 and background = 0, so the zero
+padding of a batch looks like empty paper.
+"""
+
+import os
+import threading
+import warnings
+
+import numpy as np
+
+from common.errors import ConfigError, InputError
+
+__all__ = [
+    "load_image",
+    "preprocess_line",
+    "strip_width",
+    "DEFAULT_MAX_PIXELS",
+    "MAX_ASPECT_RATIO",
+]
+
+DEFAULT_MAX_PIXELS = 89_478_485
+"""Pillow's own decompression-bomb limit (about 9,459 x 9,459 pixels), used as the default ``max_pixels``."""
+
+MAX_ASPECT_RATIO = 1_000
+"""Images whose long side exceeds this many times their short side are refused: no text line or page looks so."""
+
+_PILLOW_LIMIT_LOCK = threading.Lock()
+
+# Contrast normalization: the dark and light reference levels are these percentiles of the pixel values.
+_LOW_PERCENTILE = 1.0
+_HIGH_PERCENTILE = 99.0
+# Below this spread between the two references (in 0..255 levels) an image is taken as blank paper.
+_MIN_CONTRAST = 16
+
+
+def _describe_array(array):
+    return f"array of shape {tuple(array.shape)} and dtype {array.dtype}"
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# load_image
+# ---------------------------------------------------------------------------------------------------------------
+
+
+def _check_geometry(height, width, max_pixels, source):
+    if height == 0 or width == 0:
+        raise InputError(
+            f"The image is empty (0 pixels); expected an image at least 1 pixel on each side. "
+            f"Received: size={width}x{height}",
+            source,
+        )
+    if height * width > max_pixels:
+        raise InputError(
+            f"The image has {height * width:,} pixels, more than the limit of {max_pixels:,} that guards against "
+            f"decompression bombs. If the file is trusted, raise the limit with load_image(..., max_pixels=N). "
+            f"Received: size={width}x{height}",
+            source,
+        )
+    ratio = max(height, width) / min(height, width)
+    if ratio > MAX_ASPECT_RATIO:
+        raise InputError(
+            f"The image is {width} x {height} pixels (aspect ratio {ratio:,.0f}:1); that is not a text line or "
+            f"a page (expected at most {MAX_ASPECT_RATIO:,}:1). Crop or resize it to the text first. "
+            f"Received: size={width}x{height}",
+            source,
+        )
+
+
+def _gray_from_array(array, source):
+    """Convert a validated-dtype array of shape (H, W), (H, W, 1), (H, W, 3) or (H, W, 4) to uint8 (H, W)."""
+    if array.ndim == 3 and array.shape[2] == 1:
+        array = array[:, :, 0]
+    if array.ndim not in (2, 3) or (array.ndim == 3 and array.shape[2] not in (3, 4)):
+        raise InputError(
+            "Expected an image array of shape (H, W) grayscale, (H, W, 1), (H, W, 3) RGB or (H, W, 4) RGBA. "
+            f"Received: shape={tuple(array.shape)}",
+            source,
+        )
+    dtype = array.dtype
+    if dtype == np.bool_:
+        values = array.astype(np.float32)
+    elif dtype == np.uint8:
+        values = array
+    elif dtype == np.uint16:
+        values = array.astype(np.float32) * (255.0 / 65535.0)
+    elif np.issubdtype(dtype, np.floating):
+        values = array.astype(np.float32, copy=False)
+        if not np.isfinite(values).all():
+            raise InputError(
+                "The float image holds NaN or infinite values; expected finite values in [0, 1]. "
+                "Replace them first, e.g. np.nan_to_num(image). Received: dtype=" + str(dtype),
+                source,
+            )
+        low, high = float(values.min(initial=0.0)), float(values.max(initial=0.0))
+        if low < -1e-3 or high > 1.0 + 1e-3:
+            raise InputError(
+                "A float image must hold values in [0, 1]; for 0..255 data pass image.astype(np.uint8) instead. "
+                f"Received: range=[{low:g}, {high:g}]",
+                source,
+            )
+        values = np.clip(values, 0.0, 1.0) * 255.0
+    else:
+        raise InputError(
+            "Expected an image array of dtype uint8, uint16, bool or float (values in [0, 1]). "
+            f"Convert it first, e.g. image.astype(np.uint8). Received: dtype={dtype}",
+            source,
+        )
+    if dtype == np.bool_:
+        values = values * 255.0
+    if values.ndim == 2:
+        gray = values
+    else:
+        rgb = values[:, :, :3].astype(np.float32, copy=False)
+        # ITU-R 601-2 luma, the transform Pillow's convert("L") uses.
+        gray = rgb @ np.array([0.299, 0.587, 0.114], dtype=np.float32)
+        if values.shape[2] == 4:
+            alpha = values[:, :, 3].astype(np.float32) / 255.0
+            gray = gray * alpha + 255.0 * (1.0 - alpha)  # composite over white paper
+    if gray.dtype == np.uint8:
+        return np.ascontiguousarray(gray)
+    return np.ascontiguousarray(np.clip(np.rint(gray), 0, 255).astype(np.uint8))
+
+
+def _gray_from_pillow(image, source):
+    """Convert an opened, loaded Pillow image (any mode) to uint8 (H, W), compositing transparency over white."""
+    from PIL import Image
+
+    mode = image.mode
+    if mode == "P" and "transparency" in image.info:
+        image = image.convert("RGBA")
+        mode = "RGBA"
+    if mode in ("RGBA", "LA", "PA", "RGBa", "La"):
+        if mode in ("RGBa", "La"):  # premultiplied alpha
+            image = image.convert("RGBA")
+        rgba = image.convert("RGBA")
+        background = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
+        return np.asarray(Image.alpha_composite(background, rgba).convert("L"))
+    if mode == "L":
+        return np.asarray(image)
+    if mode == "1":
+        return np.asarray(image.convert("L"))
+    if mode.startswith("I;16") or mode in ("I", "F"):
+        values = np.asarray(image).astype(np.float64)
+        if mode.startswith("I;16") or (mode == "I" and values.max(initial=0) > 255):
+            values = values * (255.0 / 65535.0)
+        elif mode == "F" and values.max(initial=0) <= 1.0:
+            values = values * 255.0
+        return np.clip(np.rint(values), 0, 255).astype(np.uint8)
+    # RGB, CMYK, YCbCr, LAB, HSV, palette without transparency, ...
+    return np.asarray(image.convert("RGB").convert("L"))
+
+
+def _read_with_pillow(path, max_pixels, source):
+    """Return uint8 (H, W), or None if Pillow does not recognize the file format."""
+    from PIL import Image, ImageOps, UnidentifiedImageError
+
+    with _PILLOW_LIMIT_LOCK:
+        saved_limit = Image.MAX_IMAGE_PIXELS
+        # Pillow's own guard warns above its limit and refuses above twice that; we apply ``max_pixels`` ourselves
+        # (right after the header is read, before any pixel is decoded), so Pillow's must not be tighter.
+        if saved_limit is not None and max_pixels > saved_limit:
+            Image.MAX_IMAGE_PIXELS = max_pixels
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+                image = Image.open(path)
+        except UnidentifiedImageError:
+            return None
+        except Image.DecompressionBombError as error:
+            raise InputError(
+                "The image is larger than the limit that guards against decompression bombs. If the file is "
+                "trusted, raise the limit with load_image(..., max_pixels=N). "
+                f"Received: max_pixels={max_pixels} ({error})",
+                source,
+            ) from None
+        finally:
+            Image.MAX_IMAGE_PIXELS = saved_limit
+    with image:
+        width, height = image.size
+        _check_geometry(height, width, max_pixels, source)
+        try:
+            image.seek(0)  # first frame of an animation or a multi-page TIFF
+            image.load()
+            image = ImageOps.exif_transpose(image)
+        except (OSError, SyntaxError, ValueError, EOFError, IndexError, KeyError, TypeError) as error:
+            message = str(error) or type(error).__name__
+            raise InputError(
+                f"The image file is truncated or corrupt and cannot be decoded; expected a complete "
+                f"{image.format or 'image'} file. Re-export or re-download it. Received: error={message!r}",
+                source,
+            ) from None
+        return _gray_from_pillow(image, source)
+
+
+def _read_with_opencv(path, max_pixels, source):
+    """Return uint8 (H, W), or None if OpenCV cannot decode the file either."""
+    import cv2
+
+    buffer = np.fromfile(path, dtype=np.uint8)  # works with any path, unlike cv2.imread on some platforms
+    try:
+        decoded = cv2.imdecode(buffer, cv2.IMREAD_UNCHANGED)
+    except cv2.error:
+        return None
+    if decoded is None or decoded.size == 0:
+        return None
+    if decoded.ndim == 3:
+        if decoded.shape[2] == 4:
+            decoded = cv2.cvtColor(decoded, cv2.COLOR_BGRA2RGBA)
+        elif decoded.shape[2] == 3:
+            decoded = cv2.cvtColor(decoded, cv2.COLOR_BGR2RGB)
+    _check_geometry(decoded.shape[0], decoded.shape[1], max_pixels, source)
+    if decoded.dtype not in (np.uint8, np.uint16, np.float32, np.float64):
+        decoded = decoded.astype(np.float64)
+        decoded = (decoded - decoded.min()) / max(float(np.ptp(decoded)), 1e-12)
+    elif decoded.dtype in (np.float32, np.float64):
+        decoded = np.clip(np.nan_to_num(decoded), 0.0, 1.0)
+    return _gray_from_array(decoded, source)
+
+
+def load_image(source, *, max_pixels=DEFAULT_MAX_PIXELS):
+    """Load an image file or array as 8-bit grayscale.
+
+    Files are decoded with Pillow (PNG, JPEG, TIFF, BMP, WebP, GIF, ...) and, for formats Pillow does not know,
+    with OpenCV. The EXIF orientation is applied; transparency is composited over white paper; 16-bit images are
+    scaled to 8 bits; color, palette, CMYK and 1-bit images are converted to luma; of an animation or a
+    multi-page file only the first frame is read.
+
+    Parameters
+    ----------
+    source : str, os.PathLike or np.ndarray
+        An image file, or an array of shape ``(H, W)``, ``(H, W, 1)``, ``(H, W, 3)`` (RGB) or ``(H, W, 4)``
+        (RGBA) and dtype ``uint8``, ``uint16``, ``bool`` or float (values in [0, 1]).
+    max_pixels : int > 0
+        Refuse images with more pixels than this (protects against decompression bombs). The default is Pillow's
+        own limit, 89,478,485 pixels.
+
+    Returns
+    -------
+    gray : np.ndarray [shape=(H, W), dtype=uint8]
+        0 = black, 255 = white.
+
+    Raises
+    ------
+    InputError
+        With one line that names the source: missing, empty, truncated or corrupt file; not an image; an image
+        with 0 pixels, more than ``max_pixels`` pixels or an aspect ratio above 1000:1; an array of the wrong
+        dtype or shape, or with NaN values.
+
+    Examples
+    --------
+    >>> load_image(np.zeros((2, 3, 3), dtype=np.uint8)).shape
+    (2, 3)
+    """
+    if isinstance(max_pixels, bool) or not isinstance(max_pixels, (int, np.integer)) or max_pixels < 1:
+        raise ConfigError(
+            f"Received an invalid value for `max_pixels`, expected a positive integer. Received: max_pixels={max_pixels!r}"
+        )
+    max_pixels = int(max_pixels)
+    if isinstance(source, np.ndarray):
+        label = _describe_array(source)
+        if source.ndim in (2, 3):
+            _check_geometry(source.shape[0], source.shape[1], max_pixels, label)
+        return _gray_from_array(source, label)
+    if not isinstance(source, (str, os.PathLike)):
+        raise InputError(
+            "Expected an image file path (str or os.PathLike) or a NumPy array. "
+            f"Received: source={type(source).__name__}"
+        )
+    path = os.fspath(source)
+    if not os.path.exists(path):
+        raise InputError("No such file; check the path. Received: source=" + repr(str(path)), path)
+    if os.path.isdir(path):
+        raise InputError("This is a folder; expected an image file. Received: source=" + repr(str(path)), path)
+    try:
+        size = os.path.getsize(path)
+        if size == 0:
+            raise InputError("The file is empty (0 bytes); expected an image. Received: size=0", path)
+        with open(path, "rb"):
+            pass
+    except OSError as error:
+        raise InputError(f"The file cannot be read ({error.strerror or error}). Received: source={path!r}", path) from None
+
+    gray = _read_with_pillow(path, max_pixels, path)
+    if gray is None:
+        gray = _read_with_opencv(path, max_pixels, path)
+    if gray is None:
+        with open(path, "rb") as handle:
+            head = handle.read(16)
+        raise InputError(
+            "The file is not an image that Pillow or OpenCV can decode (expected PNG, JPEG, TIFF, BMP, WebP, GIF, "
+            f"...); check that it is not a text file or a damaged download. Received: first_bytes={head!r}",
+            path,
+        )
+    return np.ascontiguousarray(gray)
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# preprocess_line
+# ---------------------------------------------------------------------------------------------------------------
+
+
+def strip_width(shape, *, height=32, min_width=8):
+    """Width of the strip an ``(H, W)`` image scales to at ``height`` pixels, before any crop.
+
+    Parameters
+    ----------
+    shape : tuple of int
+        ``(H, W)`` of the (cropped) line image, in pixels.
+    height : int > 0
+        Target strip height in pixels.
+    min_width : int > 0
+        Narrowest strip returned.
+
+    Returns
+    -------
+    width : int
+        ``max(min_width, round(W * height / H))``.
+    """
+    rows, cols = int(shape[0]), int(shape[1])
+    if rows <= 0:
+        return int(min_width)
+    return max(int(min_width), int(round(cols * height / rows)))
+
+
+def _percentile_levels(gray):
+    """Return (low, high, median) gray levels of a uint8 image from its histogram (fast, no sort)."""
+    counts = np.bincount(gray.ravel(), minlength=256)
+    cumulative = np.cumsum(counts)
+    total = cumulative[-1]
+    targets = np.array([_LOW_PERCENTILE, _HIGH_PERCENTILE, 50.0]) / 100.0 * total
+    low, high, median = np.searchsorted(cumulative, np.maximum(targets, 1), side="left")
+    return int(low), int(high), int(median)
+
+
+def _ink_bounds(profile, fraction):
+    """First and last index (inclusive) where ``profile`` exceeds ``fraction`` of its peak, or None."""
+    peak = profile.max(initial=0)
+    if peak <= 0:
+        return None
+    keep = np.flatnonzero(profile >= max(1.0, fraction * peak))
+    if keep.size == 0:
+        return None
+    return int(keep[0]), int(keep[-1])
+
+
+def preprocess_line(gray, *, height=32, min_width=8, source=None):
+    """Turn a text-line image into the strip the model reads: ``(width, height)``, ink = 1, background = 0.
+
+    Steps: contrast normalization between the 1st and 99th percentile gray levels; inversion of light-on-dark
+    text (detected from the median, which is background on a text line); crop to the ink's bounding box plus a
+    margin of 1/8 of the ink height; scaling to ``height`` rows with the aspect kept (area averaging when
+    shrinking, bilinear when enlarging); transposition so that axis 0 runs along the line.
+
+    Parameters
+    ----------
+    gray : np.ndarray [shape=(H, W), dtype=uint8]
+        A grayscale line image, as :func:`load_image` returns. Anything else :func:`load_image` accepts (a path,
+        a color or float array) is loaded with it first.
+    height : int > 0
+        Strip height in pixels (the model's number of input features).
+    min_width : int > 0
+        Narrowest strip returned, in pixels (a front end that subsamples time needs a few columns).
+    source : str, optional
+        Name used in error messages (e.g. the file path).
+
+    Returns
+    -------
+    strip : np.ndarray [shape=(width, height), dtype=float32]
+        Values in [0, 1], ink = 1. ``width = max(min_width, round(W_crop * height / H_crop))``. An image without
+        ink (blank paper, or contrast below 16 gray levels) gives a blank strip of shape ``(min_width, height)``.
+
+    Examples
+    --------
+    >>> line = np.full((40, 200), 255, np.uint8); line[10:30, 20:180] = 0
+    >>> preprocess_line(line, height=32).shape
+    (219, 32)
+    """
+    import cv2
+
+    for name, value in (("height", height), ("min_width", min_width)):
+        if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
+            raise ConfigError(
+                f"Received an invalid value for `{name}`, expected a positive integer. Received: {name}={value!r}"
+            )
+    height, min_width = int(height), int(min_width)
+    if not (isinstance(gray, np.ndarray) and gray.dtype == np.uint8 and gray.ndim == 2):
+        if source is None and isinstance(gray, (str, os.PathLike)):
+            source = os.fspath(gray)
+        gray = load_image(gray)
+    if gray.size == 0:
+        raise InputError(
+            f"The line image is empty; expected at least 1 x 1 pixels. Received: shape={tuple(gray.shape)}", source
+        )
+    blank = np.zeros((min_width, height), dtype=np.float32)
+
+    low, high, median = _percentile_levels(gray)
+    if high - low < _MIN_CONTRAST:
+        return blank
+    # ink = 1 on dark-on-light paper; a median nearer the dark level means light text on a dark background.
+    scale = 1.0 / (high - low)
+    ink = gray.astype(np.float32)
+    if median - low >= high - median:
+        ink = (high - ink) * scale  # dark on light: invert so that ink is high
+    else:
+        ink = (ink - low) * scale  # light on dark: ink is already the bright part
+    np.clip(ink, 0.0, 1.0, out=ink)
+
+    mask = ink > 0.5
+    rows = _ink_bounds(np.count_nonzero(mask, axis=1), 0.02)
+    cols = _ink_bounds(np.count_nonzero(mask, axis=0), 0.10)
+    if rows is None or cols is None:
+        return blank
+    top, bottom = rows
+    left, right = cols
+    margin = max(1, int(round((bottom - top + 1) / 8)))
+    rows_total, cols_total = ink.shape
+    crop = ink[max(0, top - margin) : bottom + margin + 1, max(0, left - margin) : right + margin + 1]
+    pad = (
+        max(0, margin - top),
+        max(0, bottom + margin + 1 - rows_total),
+        max(0, margin - left),
+        max(0, right + margin + 1 - cols_total),
+    )
+    if any(pad):
+        crop = cv2.copyMakeBorder(crop, *pad, cv2.BORDER_CONSTANT, value=0.0)
+
+    width = strip_width(crop.shape, height=height, min_width=min_width)
+    interpolation = cv2.INTER_AREA if crop.shape[0] > height else cv2.INTER_LINEAR
+    resized = cv2.resize(crop, (width, height), interpolation=interpolation)
+    if resized.ndim == 1:  # cv2 drops a unit axis in rare shapes
+        resized = resized.reshape(height, width)
+    np.clip(resized, 0.0, 1.0, out=resized)
+    return np.ascontiguousarray(resized.T)

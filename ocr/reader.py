@@ -1,0 +1,185 @@
+"""``Reader``: the Python API for reading text from images.
+
+>>> from ocr import Reader
+>>> reader = Reader.load()                      # the shipped default model
+>>> [r.text for r in reader.read(["scan.png"])]  # doctest: +SKIP
+
+Each input (a path or a numpy array) gives one :class:`ReadResult`, in input order. A bad input does not stop the
+batch: its result has ``error`` set and empty text, the others are read.
+"""
+
+import dataclasses
+from pathlib import Path
+
+import numpy as np
+
+from common.errors import ConfigError, InputError, ModelFileError
+from common.inference import SequencePredictor
+from common.model_file import load_model
+from ocr.images import load_image, preprocess_line
+from ocr.layout import crop_lines, find_lines, looks_like_page
+
+__all__ = ["Reader", "ReadResult", "LineResult", "Character", "DEFAULT_MODEL", "LAYOUTS"]
+
+DEFAULT_MODEL = Path(__file__).resolve().parent / "models" / "default.keras"
+LAYOUTS = ("line", "page", "auto")
+
+
+@dataclasses.dataclass(frozen=True)
+class Character:
+    """A read character: ``char``, ``confidence`` in [0, 1], and its horizontal extent ``x0..x1`` in pixels of the
+    input image (``top``/``bottom``: the line's vertical extent)."""
+
+    char: str
+    confidence: float
+    x0: int
+    x1: int
+    top: int
+    bottom: int
+
+
+@dataclasses.dataclass(frozen=True)
+class LineResult:
+    """One text line: its text, confidence, box ``(left, top, right, bottom)`` in input pixels, characters."""
+
+    text: str
+    confidence: float
+    box: tuple
+    characters: tuple
+
+
+@dataclasses.dataclass(frozen=True)
+class ReadResult:
+    """What was read from one input: ``text`` (lines joined by newlines), ``confidence`` (mean over lines),
+    ``lines``, ``characters`` (all lines), and ``error`` (``None`` when the input was read)."""
+
+    source: str
+    text: str
+    confidence: float
+    lines: tuple = ()
+    error: str = None
+
+    @property
+    def characters(self):
+        return tuple(c for line in self.lines for c in line.characters)
+
+    @property
+    def ok(self):
+        return self.error is None
+
+    def to_dict(self):
+        return {
+            "path": self.source,
+            "text": self.text,
+            "confidence": round(self.confidence, 4),
+            "lines": [
+                {"text": line.text, "confidence": round(line.confidence, 4), "box": list(line.box),
+                 "characters": [dataclasses.asdict(c) for c in line.characters]}
+                for line in self.lines
+            ],
+            "error": self.error,
+        }
+
+
+def _describe(source, index):
+    return str(source) if isinstance(source, (str, Path)) else f"array #{index}"
+
+
+class Reader:
+    """Reads text lines and pages with an OCR model.
+
+    Args:
+        model: an OCR :class:`~common.recognizer.Recognizer`.
+        batch_size: lines per batch.
+        max_pixels: refuse images larger than this (decompression bombs).
+
+    A Reader is safe to share between threads.
+    """
+
+    def __init__(self, model, *, batch_size=64, max_pixels=None):
+        if model.metadata.get("task") != "ocr":
+            raise ModelFileError(f"Reader needs an OCR model. Received: task={model.metadata.get('task')!r}")
+        self.model = model
+        self.height = int(model.metadata["preprocessing"]["height"])
+        self.predictor = SequencePredictor(model, batch_size=batch_size)
+        self.max_pixels = max_pixels
+
+    @classmethod
+    def load(cls, path=None, **kwargs):
+        """Load a model file (``None``: the shipped default model) and return a Reader."""
+        path = DEFAULT_MODEL if path in (None, "default") else Path(path)
+        if path == DEFAULT_MODEL and not path.is_file():
+            raise ModelFileError(
+                f"{path}: the default OCR model is missing from this installation; train one with "
+                "'ocr train' (see MODELS.md) or pass --model."
+            )
+        return cls(load_model(path, task="ocr"), **kwargs)
+
+    @property
+    def alphabet(self):
+        return self.predictor.alphabet
+
+    def _line_strips(self, gray, layout):
+        """Split an image into ``(box, strip, crop_box)`` per line, per the layout choice."""
+        if layout == "page" or (layout == "auto" and looks_like_page(gray)):
+            boxes = find_lines(gray)
+            crops = crop_lines(gray, boxes)
+            pieces = [((b.left, b.top, b.right, b.bottom), c) for b, c in zip(boxes, crops)]
+        else:
+            pieces = [((0, 0, gray.shape[1], gray.shape[0]), gray)]
+        lines = []
+        for box, crop in pieces:
+            strip, crop_box = preprocess_line(crop, height=self.height, return_box=True)
+            left, top = box[0] + crop_box[0], box[1] + crop_box[1]
+            lines.append(((left, top, box[0] + crop_box[2], box[1] + crop_box[3]), strip))
+        return lines
+
+    def read(self, inputs, *, beam_width=1, layout="line", progress=False):
+        """Read each input; returns one :class:`ReadResult` per input, in order.
+
+        Args:
+            inputs: a path, a numpy image, or a list of them.
+            beam_width: 1 for greedy decoding, more for beam search.
+            layout: ``"line"`` (each input is one text line), ``"page"`` (split into lines first), or ``"auto"``
+                (decide per image).
+            progress: show a progress bar.
+        """
+        if layout not in LAYOUTS:
+            raise ConfigError(f"layout must be one of {LAYOUTS}. Received: layout={layout!r}")
+        if isinstance(inputs, (str, Path)) or (isinstance(inputs, np.ndarray) and inputs.dtype != object):
+            inputs = [inputs]
+        names, errors, line_sets = [], {}, []
+        for index, source in enumerate(inputs):
+            name = _describe(source, index)
+            names.append(name)
+            try:
+                kwargs = {} if self.max_pixels is None else {"max_pixels": self.max_pixels}
+                gray = load_image(source, **kwargs)
+                line_sets.append(self._line_strips(gray, layout))
+            except InputError as error:
+                errors[index] = str(error) if isinstance(source, (str, Path)) else f"{name}: {error.reason}"
+                line_sets.append([])
+        strips = [strip for lines in line_sets for _, strip in lines]
+        decoded = iter(self.predictor.predict(strips, beam_width=beam_width, progress=progress))
+        downsampling = self.predictor.time_downsampling
+        results = []
+        for index, lines in enumerate(line_sets):
+            if index in errors:
+                results.append(ReadResult(names[index], "", 0.0, (), errors[index]))
+                continue
+            line_results = []
+            for (left, top, right, bottom), strip in lines:
+                d = next(decoded)
+                scale = (right - left) / max(strip.shape[0], 1)
+                chars = tuple(
+                    Character(c.char, round(c.confidence, 4),
+                              int(left + c.start * downsampling * scale),
+                              int(min(right, left + (c.end + 1) * downsampling * scale)), top, bottom)
+                    for c in d.characters
+                )
+                line_results.append(LineResult(d.text, d.confidence, (left, top, right, bottom), chars))
+            line_results = [line for line in line_results if line.text or len(line_results) == 1]
+            text = "\n".join(line.text for line in line_results)
+            confidence = float(np.mean([line.confidence for line in line_results])) if line_results else 0.0
+            results.append(ReadResult(names[index], text, confidence, tuple(line_results)))
+        return results

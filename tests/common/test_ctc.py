@@ -1,0 +1,66 @@
+import numpy as np
+import keras
+
+from common.alphabet import Alphabet
+from common.ctc import align, ctc_loss, decode
+
+ALPHABET = Alphabet("ab")
+
+
+def one_hot_logits(path, num_classes=3, high=8.0):
+    logits = np.zeros((len(path), num_classes), dtype=np.float32)
+    logits[np.arange(len(path)), path] = high
+    return logits
+
+
+def test_greedy_decode_merges_repeats_and_drops_blanks():
+    # frames: a a _ a b b _  -> "aab"
+    logits = one_hot_logits([1, 1, 0, 1, 2, 2, 0])[None]
+    [result] = decode(logits, [7], ALPHABET)
+    assert result.text == "aab"
+    assert [(c.char, c.start, c.end) for c in result.characters] == [("a", 0, 1), ("a", 3, 3), ("b", 4, 5)]
+    assert 0.9 < result.confidence <= 1.0
+
+
+def test_lengths_cut_the_sequence():
+    logits = one_hot_logits([1, 0, 2, 2])[None]
+    assert decode(logits, [2], ALPHABET)[0].text == "a"
+    assert decode(logits, [0], ALPHABET)[0].text == ""
+
+
+def test_beam_search_finds_sum_over_paths():
+    # Greedy picks blank at every frame, but "a" has more total probability over all paths.
+    probs = np.array([[0.4, 0.35, 0.25], [0.4, 0.35, 0.25]], dtype=np.float32)
+    logits = np.log(probs)[None]
+    assert decode(logits, [2], ALPHABET)[0].text == ""
+    beam = decode(logits, [2], ALPHABET, beam_width=8)[0]
+    assert beam.text == "a"
+    assert len(beam.characters) == 1
+
+
+def test_align_gives_frame_spans():
+    log_probs = np.log(np.full((6, 3), 1e-3) + one_hot_logits([1, 1, 0, 2, 0, 2], high=1.0))
+    spans = align(log_probs, [1, 2, 2])
+    assert [s[0] for s in spans] == [1, 2, 2]
+    assert spans[0][1] == 0 and spans[1][1] == 3 and spans[2][1] == 5
+
+
+def test_loss_finite_and_falls_on_toy_problem():
+    rng = np.random.default_rng(0)
+    labels = np.array([[1, 2, 1], [2, 2, 0]], dtype=np.int32)
+    label_lengths = np.array([3, 2])
+    logit_lengths = np.array([8, 6])
+    logits = keras.Variable(rng.normal(size=(2, 8, 3)).astype("float32"))
+    optimizer = keras.optimizers.Adam(0.1)
+    import tensorflow as tf
+
+    losses = []
+    for _ in range(60):
+        with tf.GradientTape() as tape:
+            loss = keras.ops.mean(ctc_loss(labels, logits, label_lengths, logit_lengths))
+        optimizer.apply_gradients([(tape.gradient(loss, logits.value), logits)])
+        losses.append(float(loss))
+    assert np.isfinite(losses).all()
+    assert losses[-1] < losses[0] * 0.2
+    decoded = decode(keras.ops.convert_to_numpy(logits), logit_lengths, ALPHABET)
+    assert [d.text for d in decoded] == ["aba", "bb"]
