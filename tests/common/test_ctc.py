@@ -64,3 +64,15 @@ def test_loss_finite_and_falls_on_toy_problem():
     assert losses[-1] < losses[0] * 0.2
     decoded = decode(keras.ops.convert_to_numpy(logits), logit_lengths, ALPHABET)
     assert [d.text for d in decoded] == ["aba", "bb"]
+
+
+def test_loss_equals_keras_ops_ctc_loss():
+    rng = np.random.default_rng(3)
+    logits = rng.normal(size=(3, 12, 5)).astype("float32")
+    labels = np.array([[1, 2, 3, 4], [4, 4, 9, 9], [2, 0, 0, 0]], dtype=np.int32)  # padding values differ
+    label_lengths = np.array([4, 2, 1])
+    logit_lengths = np.array([12, 7, 3])
+    ours = keras.ops.convert_to_numpy(ctc_loss(labels, logits, label_lengths, logit_lengths))
+    reference = keras.ops.convert_to_numpy(
+        keras.ops.ctc_loss(np.where(labels > 4, 0, labels), logits, label_lengths, logit_lengths, mask_index=0))
+    np.testing.assert_allclose(ours, reference, rtol=1e-5)

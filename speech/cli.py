@@ -1,0 +1,120 @@
+"""``speech``: transcribe audio files, train and evaluate models, synthesize training speech.
+
+    speech transcribe FILES... [--model M] [--format txt|json|srt|vtt] [--beam N]
+    speech train --data D [--val V] --out M [--from M0|default] [--max-minutes N] [--resume] ...
+    speech eval --data D [--model M]
+    speech synth --out D -n N
+"""
+
+import argparse
+import json
+import sys
+
+from common.cli import add_train_arguments, positive_int, print_rates, report_failures, run_main
+
+__all__ = ["main", "build_parser"]
+
+FORMATS = ("txt", "json", "srt", "vtt")
+
+
+def build_parser():
+    parser = argparse.ArgumentParser(prog="speech", description="Transcribe speech with a BiLSTM-CTC model.")
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    transcribe = commands.add_parser("transcribe", help="transcribe audio files (WAV, FLAC, OGG, MP3)")
+    transcribe.add_argument("files", nargs="+")
+    transcribe.add_argument("--model", help="model file (default: the shipped model)")
+    transcribe.add_argument("--format", choices=FORMATS, default="txt",
+                            help="txt: one line per file; json: one object per file with segments and words; "
+                                 "srt / vtt: subtitles (several files are separated by a comment line)")
+    transcribe.add_argument("--beam", type=positive_int, default=1, help="beam width (1 = greedy, default)")
+    transcribe.add_argument("--max-chunk-seconds", type=float, default=20.0,
+                            help="longest piece of audio run at once; long files are split at silences (20)")
+    transcribe.add_argument("--batch-size", type=positive_int, default=16)
+
+    train = commands.add_parser("train", help="train or fine-tune a model on audio + transcripts")
+    add_train_arguments(train)
+    train.add_argument("--units", type=positive_int, default=192, help="LSTM units per direction (new model)")
+    train.add_argument("--layers", type=positive_int, default=3, help="BiLSTM layers (new model)")
+
+    evaluate = commands.add_parser("eval", help="WER and CER on a labelled data set")
+    evaluate.add_argument("--data", required=True, help="LJSpeech / LibriSpeech folder, Common Voice TSV, manifest")
+    evaluate.add_argument("--model", help="model file (default: the shipped model)")
+    evaluate.add_argument("--beam", type=positive_int, default=1)
+    evaluate.add_argument("--json", action="store_true", help="print the figures as JSON")
+
+    synth = commands.add_parser("synth", help="synthesize a training set with the TTS engines on this machine")
+    synth.add_argument("--out", required=True, help="output folder (LJSpeech layout)")
+    synth.add_argument("-n", "--num-utterances", type=positive_int, required=True)
+    synth.add_argument("--seed", type=int, default=0)
+    return parser
+
+
+def _transcribe(args):
+    from speech.formats import to_srt, to_vtt
+    from speech.transcriber import Transcriber
+
+    transcriber = Transcriber.load(args.model, batch_size=args.batch_size, max_chunk_seconds=args.max_chunk_seconds)
+    results = transcriber.transcribe(args.files, beam_width=args.beam, progress=sys.stderr.isatty())
+    good = [r for r in results if r.ok]
+    for result in good:
+        if args.format == "txt":
+            print(result.text)
+        elif args.format == "json":
+            print(json.dumps(result.to_dict(), ensure_ascii=False))
+        else:
+            if len(good) > 1:
+                print(f"{'NOTE' if args.format == 'vtt' else '#'} {result.source}")
+            print((to_srt if args.format == "srt" else to_vtt)(result.segments))
+    return report_failures([r.error for r in results if not r.ok], total=len(results), what="files")
+
+
+def _train(args):
+    from common.cli import train_config_from_args
+    from common.training import train
+    from speech.task import SpeechTask
+    from speech.transcriber import DEFAULT_MODEL
+
+    config = train_config_from_args(args, model_settings={"units": args.units, "num_layers": args.layers},
+                                    default_model=DEFAULT_MODEL)
+    train(SpeechTask(), config)
+    return 0
+
+
+def _eval(args):
+    from common.metrics import error_rates
+    from speech.data import load_speech_dataset
+    from speech.text import normalize_transcript
+    from speech.transcriber import Transcriber
+
+    utterances = load_speech_dataset(args.data)
+    transcriber = Transcriber.load(args.model)
+    results = transcriber.transcribe([u.audio for u in utterances], beam_width=args.beam,
+                                     progress=sys.stderr.isatty())
+    pairs = [(normalize_transcript(u.text), r.text) for u, r in zip(utterances, results) if r.ok]
+    print_rates(error_rates([p[0] for p in pairs], [p[1] for p in pairs]), count=len(pairs), as_json=args.json)
+    return report_failures([r.error for r in results if not r.ok], total=len(results), what="files")
+
+
+def _synth(args):
+    from speech.synth import synthesize_dataset
+
+    print(synthesize_dataset(args.out, args.num_utterances, seed=args.seed))
+    return 0
+
+
+COMMANDS = {"transcribe": _transcribe, "train": _train, "eval": _eval, "synth": _synth}
+
+
+def _main(argv):
+    args = build_parser().parse_args(argv)
+    return COMMANDS[args.command](args)
+
+
+def main(argv=None):
+    """Console entry point of ``speech``."""
+    return run_main(_main, argv)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,171 @@
+"""``Transcriber``: the Python API for turning audio into text.
+
+>>> from speech import Transcriber
+>>> result = Transcriber.load().transcribe(["talk.wav"])[0]  # doctest: +SKIP
+>>> result.text, result.words[0].start                       # doctest: +SKIP
+
+Long recordings are split at silences into chunks of at most ``max_chunk_seconds``, the chunks are batched
+through the model, and the results stitched back with times global to the file. Each input gives one
+:class:`Transcript`, in input order; a bad input has ``error`` set and the others are still transcribed.
+"""
+
+import dataclasses
+from pathlib import Path
+
+import numpy as np
+
+from common.errors import InputError, ModelFileError
+from common.inference import SequencePredictor
+from common.model_file import load_model
+from speech.audio import SAMPLE_RATE, load_audio
+from speech.chunking import split_on_silence
+from speech.features import log_mel
+from speech.formats import Segment, Word
+
+__all__ = ["Transcriber", "Transcript", "DEFAULT_MODEL"]
+
+DEFAULT_MODEL = Path(__file__).resolve().parent / "models" / "default.keras"
+
+
+@dataclasses.dataclass(frozen=True)
+class Transcript:
+    """One input's transcript: ``text``, ``segments`` and ``words`` (times in seconds from the file's start),
+    ``duration`` (seconds), and ``error`` (``None`` when the input was transcribed)."""
+
+    source: str
+    text: str
+    segments: tuple = ()
+    duration: float = 0.0
+    error: str = None
+
+    @property
+    def words(self):
+        return tuple(w for segment in self.segments for w in segment.words)
+
+    @property
+    def ok(self):
+        return self.error is None
+
+    def to_dict(self):
+        return {
+            "path": self.source,
+            "text": self.text,
+            "duration": round(self.duration, 3),
+            "segments": [
+                {"start": round(s.start, 3), "end": round(s.end, 3), "text": s.text,
+                 "confidence": round(s.confidence, 4),
+                 "words": [{"text": w.text, "start": round(w.start, 3), "end": round(w.end, 3),
+                            "confidence": round(w.confidence, 4)} for w in s.words]}
+                for s in self.segments
+            ],
+            "error": self.error,
+        }
+
+
+def _words(decoded, offset, seconds_per_frame):
+    """Group decoded characters into words with times: a word spans its first to its last character's frames."""
+    words, current = [], []
+
+    def flush():
+        if current:
+            start = offset + current[0].start * seconds_per_frame
+            end = offset + (current[-1].end + 1) * seconds_per_frame
+            confidence = float(np.mean([c.confidence for c in current]))
+            words.append(Word("".join(c.char for c in current), start, end, confidence))
+            current.clear()
+
+    for char in decoded.characters:
+        if char.char.isspace():
+            flush()
+        else:
+            current.append(char)
+    flush()
+    return words
+
+
+class Transcriber:
+    """Transcribes audio with a speech model.
+
+    Args:
+        model: a speech :class:`~common.recognizer.Recognizer`.
+        batch_size: chunks per batch.
+        max_chunk_seconds: longest piece of audio run through the model at once (long files are split at silences).
+        max_seconds: refuse files longer than this (``None``: no limit; memory grows ~4 MB per minute of audio).
+
+    A Transcriber is safe to share between threads.
+    """
+
+    def __init__(self, model, *, batch_size=16, max_chunk_seconds=20.0, max_seconds=None):
+        if model.metadata.get("task") != "speech":
+            raise ModelFileError(f"Transcriber needs a speech model. Received: task={model.metadata.get('task')!r}")
+        self.model = model
+        preprocessing = model.metadata["preprocessing"]
+        self.num_mels = int(preprocessing["num_mels"])
+        self.hop_seconds = float(preprocessing["hop_seconds"])
+        self.predictor = SequencePredictor(model, batch_size=batch_size,
+                                           max_batch_frames=int(batch_size * max_chunk_seconds / self.hop_seconds))
+        self.max_chunk_seconds = max_chunk_seconds
+        self.max_seconds = max_seconds
+
+    @classmethod
+    def load(cls, path=None, **kwargs):
+        """Load a model file (``None``: the shipped default model) and return a Transcriber."""
+        path = DEFAULT_MODEL if path in (None, "default") else Path(path)
+        if path == DEFAULT_MODEL and not path.is_file():
+            raise ModelFileError(
+                f"{path}: the default speech model is missing from this installation; train one with "
+                "'speech train' (see MODELS.md) or pass --model."
+            )
+        return cls(load_model(path, task="speech"), **kwargs)
+
+    @property
+    def alphabet(self):
+        return self.predictor.alphabet
+
+    @property
+    def seconds_per_frame(self):
+        """Seconds of audio per model output frame."""
+        return self.hop_seconds * self.predictor.time_downsampling
+
+    def transcribe(self, inputs, *, sample_rate=None, beam_width=1, progress=False):
+        """Transcribe each input; returns one :class:`Transcript` per input, in order.
+
+        Args:
+            inputs: a path, a numpy array of samples, or a list of them.
+            sample_rate: the rate of numpy inputs (Hz); files carry their own.
+            beam_width: 1 for greedy decoding, more for beam search.
+            progress: show a progress bar over the chunks.
+        """
+        if isinstance(inputs, (str, Path)) or (isinstance(inputs, np.ndarray) and inputs.dtype != object):
+            inputs = [inputs]
+        names, errors, pieces, durations = [], {}, [], []
+        for index, source in enumerate(inputs):
+            is_path = isinstance(source, (str, Path))
+            name = str(source) if is_path else f"array #{index}"
+            names.append(name)
+            try:
+                audio = load_audio(source, source_rate=None if is_path else sample_rate,
+                                   max_seconds=self.max_seconds)
+            except InputError as error:
+                errors[index] = str(error) if is_path else f"{name}: {error.reason}"
+                durations.append(0.0)
+                continue
+            durations.append(audio.shape[0] / SAMPLE_RATE)
+            for start, end in split_on_silence(audio, sample_rate=SAMPLE_RATE,
+                                               max_chunk_seconds=self.max_chunk_seconds):
+                features = log_mel(audio[start:end], sample_rate=SAMPLE_RATE, num_mels=self.num_mels)
+                pieces.append((index, start / SAMPLE_RATE, end / SAMPLE_RATE, features))
+        decoded = self.predictor.predict([p[3] for p in pieces], beam_width=beam_width, progress=progress)
+        segments = {i: [] for i in range(len(inputs))}
+        for (index, start, end, _), d in zip(pieces, decoded):
+            words = _words(d, start, self.seconds_per_frame)
+            if words:
+                segments[index].append(Segment(start, end, " ".join(w.text for w in words), words, d.confidence))
+        results = []
+        for index, name in enumerate(names):
+            if index in errors:
+                results.append(Transcript(name, "", (), 0.0, errors[index]))
+            else:
+                text = " ".join(s.text for s in segments[index])
+                results.append(Transcript(name, text, tuple(segments[index]), durations[index]))
+        return results
