@@ -179,7 +179,9 @@ def _capitalize(text):
 def _check_lengths(min_chars, max_chars):
     for name, value in (("min_chars", min_chars), ("max_chars", max_chars)):
         if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
-            raise ConfigError(f"Received an invalid value for `{name}`, expected a positive integer. Received: {name}={value!r}")
+            raise ConfigError(
+                f"Received an invalid value for `{name}`, expected a positive integer. Received: {name}={value!r}"
+            )
     if min_chars > max_chars:
         raise ConfigError(
             f"`min_chars` must not exceed `max_chars`. Received: min_chars={min_chars}, max_chars={max_chars}"
@@ -297,7 +299,8 @@ class TextPool:
             return fake.address().replace("\n", ", ")
         if roll < 0.9:
             return f"P.O. Box {self._integer(rng, digits=int(rng.integers(2, 5)))}, {fake.city()}"
-        return f"{fake.building_number()} {fake.street_name()}, Apt. {self._integer(rng, digits=2)}{self._pick(rng, 'ABCD')}"
+        apartment = f"{self._integer(rng, digits=2)}{self._pick(rng, 'ABCD')}"
+        return f"{fake.building_number()} {fake.street_name()}, Apt. {apartment}"
 
     def _number(self, rng):
         roll = rng.random()
@@ -474,9 +477,11 @@ class TextPool:
             return f"on {month} {num2words(day, to='ordinal') if spell else day}"
         if roll < 0.85:
             hour, minute = int(rng.integers(1, 13)), int(rng.choice([0, 15, 30, 45, 5, 20]))
-            if spell:
-                return f"at {num2words(hour)}" + (f" {num2words(minute)}" if minute >= 10 else " o'clock" if minute == 0 else f" oh {num2words(minute)}")
-            return f"at {hour}:{minute:02d}"
+            if not spell:
+                return f"at {hour}:{minute:02d}"
+            if minute == 0:
+                return f"at {num2words(hour)} o'clock"
+            return f"at {num2words(hour)} {'' if minute >= 10 else 'oh '}{num2words(minute)}"
         dollars = int(rng.choice([3, 5, 12, 20, 45, 99, 150, 300]))
         return f"for {num2words(dollars)} dollars" if spell else f"for ${dollars}"
 
@@ -581,7 +586,7 @@ class TextPool:
     def _piece(self, rng, kind):
         return self._generators[kind](rng)
 
-    def line(self, rng=None, *, min_chars=1, max_chars=60, charset=None):
+    def line(self, rng=None, *, min_chars=1, max_chars=60, charset=None, kind=None):
         """One line of text of a randomly chosen kind (see :data:`KINDS`).
 
         Parameters
@@ -593,6 +598,8 @@ class TextPool:
         charset : str or container of str, optional
             Allowed characters; others are replaced or dropped (see :func:`filter_charset`), e.g.
             :data:`PRINTABLE_ASCII`.
+        kind : str, optional
+            Draw this kind of text only (one of :data:`KINDS`), instead of a random mix.
 
         Returns
         -------
@@ -600,9 +607,11 @@ class TextPool:
             NFC-normalized, without leading, trailing or doubled spaces.
         """
         _check_lengths(min_chars, max_chars)
+        if kind is not None and kind not in KINDS:
+            raise ConfigError(f"Unknown kind of text; expected one of {', '.join(KINDS)}. Received: kind={kind!r}")
         rng = self._rng if rng is None else rng
         for _ in range(50):
-            text = self._draw_line(rng, min_chars, max_chars)
+            text = self._draw_line(rng, min_chars, max_chars, kind)
             if charset is not None:
                 text = filter_charset(text, charset)
             if min_chars <= len(text) <= max_chars:
@@ -614,17 +623,18 @@ class TextPool:
         size = int(rng.integers(min_chars, max_chars + 1))
         return "".join(allowed[int(i)] for i in rng.integers(0, len(allowed), size))
 
-    def _draw_line(self, rng, min_chars, max_chars):
+    def _draw_line(self, rng, min_chars, max_chars, only_kind=None):
         if rng.random() < 0.15:
             target = int(rng.integers(min_chars, min(max_chars, min_chars + 12) + 1))
         else:
             target = int(rng.integers(min_chars, max_chars + 1))
-        kind = KINDS[int(rng.choice(len(KINDS), p=_KIND_WEIGHTS))]
+        kind = only_kind or KINDS[int(rng.choice(len(KINDS), p=_KIND_WEIGHTS))]
         text = self._piece(rng, kind)
         for _ in range(8):
             if len(text) >= target:
                 break
-            other = kind if rng.random() < 0.5 else KINDS[int(rng.choice(len(KINDS), p=_KIND_WEIGHTS))]
+            mixed = only_kind is None and rng.random() >= 0.5
+            other = KINDS[int(rng.choice(len(KINDS), p=_KIND_WEIGHTS))] if mixed else kind
             separator = self._pick(rng, (" ", " ", " ", " ", ", ", " - ", "; ", " | ", ": ", " / "))
             if text.endswith((".", "!", "?", ",", ";", ":")):
                 separator = " "
@@ -641,8 +651,8 @@ class TextPool:
         roll = rng.random()
         if roll < 0.07:
             text = text.upper()
-        elif roll < 0.13:
-            text = text.title()
+        elif roll < 0.13:  # Title Case by words ("32nd" stays, unlike str.title's "32Nd")
+            text = " ".join(word[:1].upper() + word[1:] for word in text.split(" "))
         elif roll < 0.16:
             text = text.lower()
         return unicodedata.normalize("NFC", text)
@@ -695,9 +705,13 @@ class TextPool:
         _check_count(n)
         for name, value in (("min_words", min_words), ("max_words", max_words)):
             if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
-                raise ConfigError(f"Received an invalid value for `{name}`, expected a positive integer. Received: {name}={value!r}")
+                raise ConfigError(
+                    f"Received an invalid value for `{name}`, expected a positive integer. Received: {name}={value!r}"
+                )
         if min_words > max_words:
-            raise ConfigError(f"`min_words` must not exceed `max_words`. Received: min_words={min_words}, max_words={max_words}")
+            raise ConfigError(
+                f"`min_words` must not exceed `max_words`. Received: min_words={min_words}, max_words={max_words}"
+            )
         if not 0.0 <= float(numbers) <= 1.0:
             raise ConfigError(f"`numbers` is a fraction in [0, 1]. Received: numbers={numbers!r}")
         if max_words < 3:

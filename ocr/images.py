@@ -34,9 +34,9 @@ MAX_ASPECT_RATIO = 1_000
 
 _PILLOW_LIMIT_LOCK = threading.Lock()
 
-# Contrast normalization: the dark and light reference levels are these percentiles of the pixel values.
-_LOW_PERCENTILE = 1.0
-_HIGH_PERCENTILE = 99.0
+# Contrast normalization: the dark and light reference levels are the k-th darkest and k-th lightest pixel values,
+# with k = 1 % of the pixels, but at most 2 * H (so that a short word in a wide, mostly empty image still counts).
+_TAIL_FRACTION = 0.01
 # Below this spread between the two references (in 0..255 levels) an image is taken as blank paper.
 _MIN_CONTRAST = 16
 
@@ -61,7 +61,7 @@ def _check_geometry(height, width, max_pixels, source):
         raise InputError(
             f"The image has {height * width:,} pixels, more than the limit of {max_pixels:,} that guards against "
             f"decompression bombs. If the file is trusted, raise the limit with load_image(..., max_pixels=N). "
-            f"Received: size={width}x{height}",
+            f"Received: size={width}x{height}, max_pixels={max_pixels}",
             source,
         )
     ratio = max(height, width) / min(height, width)
@@ -96,7 +96,8 @@ def _gray_from_array(array, source):
         if not np.isfinite(values).all():
             raise InputError(
                 "The float image holds NaN or infinite values; expected finite values in [0, 1]. "
-                "Replace them first, e.g. np.nan_to_num(image). Received: dtype=" + str(dtype),
+                "Replace them first, e.g. np.nan_to_num(image). "
+                f"Received: non_finite={int((~np.isfinite(values)).sum())}",
                 source,
             )
         low, high = float(values.min(initial=0.0)), float(values.max(initial=0.0))
@@ -129,17 +130,12 @@ def _gray_from_array(array, source):
     return np.ascontiguousarray(np.clip(np.rint(gray), 0, 255).astype(np.uint8))
 
 
-def _gray_from_pillow(image, source):
+def _gray_from_pillow(image):
     """Convert an opened, loaded Pillow image (any mode) to uint8 (H, W), compositing transparency over white."""
     from PIL import Image
 
     mode = image.mode
-    if mode == "P" and "transparency" in image.info:
-        image = image.convert("RGBA")
-        mode = "RGBA"
-    if mode in ("RGBA", "LA", "PA", "RGBa", "La"):
-        if mode in ("RGBa", "La"):  # premultiplied alpha
-            image = image.convert("RGBA")
+    if mode in ("RGBA", "LA", "PA", "RGBa", "La") or (mode == "P" and "transparency" in image.info):
         rgba = image.convert("RGBA")
         background = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
         return np.asarray(Image.alpha_composite(background, rgba).convert("L"))
@@ -159,7 +155,7 @@ def _gray_from_pillow(image, source):
 
 
 def _read_with_pillow(path, max_pixels, source):
-    """Return uint8 (H, W), or None if Pillow does not recognize the file format."""
+    """Decode with Pillow: ``(gray, None)``, ``(None, None)`` for an unknown format, ``(None, why)`` if corrupt."""
     from PIL import Image, ImageOps, UnidentifiedImageError
 
     with _PILLOW_LIMIT_LOCK:
@@ -173,7 +169,7 @@ def _read_with_pillow(path, max_pixels, source):
                 warnings.simplefilter("ignore", Image.DecompressionBombWarning)
                 image = Image.open(path)
         except UnidentifiedImageError:
-            return None
+            return None, None
         except Image.DecompressionBombError as error:
             raise InputError(
                 "The image is larger than the limit that guards against decompression bombs. If the file is "
@@ -181,6 +177,8 @@ def _read_with_pillow(path, max_pixels, source):
                 f"Received: max_pixels={max_pixels} ({error})",
                 source,
             ) from None
+        except Exception as error:  # a known format whose header is damaged; Pillow raises many types
+            return None, str(error) or type(error).__name__
         finally:
             Image.MAX_IMAGE_PIXELS = saved_limit
     with image:
@@ -190,14 +188,11 @@ def _read_with_pillow(path, max_pixels, source):
             image.seek(0)  # first frame of an animation or a multi-page TIFF
             image.load()
             image = ImageOps.exif_transpose(image)
-        except (OSError, SyntaxError, ValueError, EOFError, IndexError, KeyError, TypeError) as error:
-            message = str(error) or type(error).__name__
-            raise InputError(
-                f"The image file is truncated or corrupt and cannot be decoded; expected a complete "
-                f"{image.format or 'image'} file. Re-export or re-download it. Received: error={message!r}",
-                source,
-            ) from None
-        return _gray_from_pillow(image, source)
+            return _gray_from_pillow(image), None
+        except InputError:
+            raise
+        except Exception as error:  # truncated or corrupt pixel data
+            return None, f"{image.format or 'image'} data: {str(error) or type(error).__name__}"
 
 
 def _read_with_opencv(path, max_pixels, source):
@@ -205,10 +200,14 @@ def _read_with_opencv(path, max_pixels, source):
     import cv2
 
     buffer = np.fromfile(path, dtype=np.uint8)  # works with any path, unlike cv2.imread on some platforms
+    log_level = cv2.utils.logging.getLogLevel()
+    cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_SILENT)  # no decoder chatter on stderr
     try:
         decoded = cv2.imdecode(buffer, cv2.IMREAD_UNCHANGED)
     except cv2.error:
         return None
+    finally:
+        cv2.utils.logging.setLogLevel(log_level)
     if decoded is None or decoded.size == 0:
         return None
     if decoded.ndim == 3:
@@ -261,7 +260,8 @@ def load_image(source, *, max_pixels=DEFAULT_MAX_PIXELS):
     """
     if isinstance(max_pixels, bool) or not isinstance(max_pixels, (int, np.integer)) or max_pixels < 1:
         raise ConfigError(
-            f"Received an invalid value for `max_pixels`, expected a positive integer. Received: max_pixels={max_pixels!r}"
+            "Received an invalid value for `max_pixels`, expected a positive integer. "
+            f"Received: max_pixels={max_pixels!r}"
         )
     max_pixels = int(max_pixels)
     if isinstance(source, np.ndarray):
@@ -286,9 +286,16 @@ def load_image(source, *, max_pixels=DEFAULT_MAX_PIXELS):
         with open(path, "rb"):
             pass
     except OSError as error:
-        raise InputError(f"The file cannot be read ({error.strerror or error}). Received: source={path!r}", path) from None
+        message = f"The file cannot be read ({error.strerror or error}); check its permissions."
+        raise InputError(f"{message} Received: source={path!r}", path) from None
 
-    gray = _read_with_pillow(path, max_pixels, path)
+    gray, problem = _read_with_pillow(path, max_pixels, path)
+    if problem is not None:
+        raise InputError(
+            "The image file is truncated or corrupt and cannot be decoded; expected a complete image file. "
+            f"Re-export or re-download it. Received: error={problem!r}",
+            path,
+        )
     if gray is None:
         gray = _read_with_opencv(path, max_pixels, path)
     if gray is None:
@@ -330,13 +337,16 @@ def strip_width(shape, *, height=32, min_width=8):
     return max(int(min_width), int(round(cols * height / rows)))
 
 
-def _percentile_levels(gray):
-    """Return (low, high, median) gray levels of a uint8 image from its histogram (fast, no sort)."""
+def _reference_levels(gray):
+    """Return (low, high, median) gray levels of a uint8 image from its histogram (fast, no sort).
+
+    ``low`` and ``high`` are the k-th darkest and k-th lightest values, k = min(1 % of the pixels, 2 * H).
+    """
     counts = np.bincount(gray.ravel(), minlength=256)
     cumulative = np.cumsum(counts)
-    total = cumulative[-1]
-    targets = np.array([_LOW_PERCENTILE, _HIGH_PERCENTILE, 50.0]) / 100.0 * total
-    low, high, median = np.searchsorted(cumulative, np.maximum(targets, 1), side="left")
+    total = int(cumulative[-1])
+    tail = max(1, min(int(_TAIL_FRACTION * total), 2 * gray.shape[0]))
+    low, high, median = np.searchsorted(cumulative, [tail, total - tail + 1, (total + 1) // 2], side="left")
     return int(low), int(high), int(median)
 
 
@@ -351,10 +361,11 @@ def _ink_bounds(profile, fraction):
     return int(keep[0]), int(keep[-1])
 
 
-def preprocess_line(gray, *, height=32, min_width=8, source=None):
+def preprocess_line(gray, *, height=32, min_width=8, source=None, return_box=False):
     """Turn a text-line image into the strip the model reads: ``(width, height)``, ink = 1, background = 0.
 
-    Steps: contrast normalization between the 1st and 99th percentile gray levels; inversion of light-on-dark
+    Steps: contrast normalization between robust dark and light levels (the 1st and 99th percentiles, or the
+    ``2 * H``-th darkest and lightest pixels when the ink is sparse); inversion of light-on-dark
     text (detected from the median, which is background on a text line); crop to the ink's bounding box plus a
     margin of 1/8 of the ink height; scaling to ``height`` rows with the aspect kept (area averaging when
     shrinking, bilinear when enlarging); transposition so that axis 0 runs along the line.
@@ -370,12 +381,19 @@ def preprocess_line(gray, *, height=32, min_width=8, source=None):
         Narrowest strip returned, in pixels (a front end that subsamples time needs a few columns).
     source : str, optional
         Name used in error messages (e.g. the file path).
+    return_box : bool
+        Also return the region of ``gray`` that the strip shows.
 
     Returns
     -------
     strip : np.ndarray [shape=(width, height), dtype=float32]
         Values in [0, 1], ink = 1. ``width = max(min_width, round(W_crop * height / H_crop))``. An image without
-        ink (blank paper, or contrast below 16 gray levels) gives a blank strip of shape ``(min_width, height)``.
+        ink (contrast below 16 gray levels between the dark and light levels) gives a blank strip of shape
+        ``(min_width, height)``.
+    box : tuple of int, only with ``return_box``
+        ``(left, top, right, bottom)`` in pixels of ``gray`` (right and bottom exclusive): the ink box plus its
+        margin, which strip rows ``0 .. width`` map onto linearly. Where the margin runs past the image edge the
+        box does too (the strip is padded with background there); a blank image gives the whole image.
 
     Examples
     --------
@@ -400,10 +418,11 @@ def preprocess_line(gray, *, height=32, min_width=8, source=None):
             f"The line image is empty; expected at least 1 x 1 pixels. Received: shape={tuple(gray.shape)}", source
         )
     blank = np.zeros((min_width, height), dtype=np.float32)
+    whole = (0, 0, int(gray.shape[1]), int(gray.shape[0]))
 
-    low, high, median = _percentile_levels(gray)
+    low, high, median = _reference_levels(gray)
     if high - low < _MIN_CONTRAST:
-        return blank
+        return (blank, whole) if return_box else blank
     # ink = 1 on dark-on-light paper; a median nearer the dark level means light text on a dark background.
     scale = 1.0 / (high - low)
     ink = gray.astype(np.float32)
@@ -417,7 +436,7 @@ def preprocess_line(gray, *, height=32, min_width=8, source=None):
     rows = _ink_bounds(np.count_nonzero(mask, axis=1), 0.02)
     cols = _ink_bounds(np.count_nonzero(mask, axis=0), 0.10)
     if rows is None or cols is None:
-        return blank
+        return (blank, whole) if return_box else blank
     top, bottom = rows
     left, right = cols
     margin = max(1, int(round((bottom - top + 1) / 8)))
@@ -438,4 +457,7 @@ def preprocess_line(gray, *, height=32, min_width=8, source=None):
     if resized.ndim == 1:  # cv2 drops a unit axis in rare shapes
         resized = resized.reshape(height, width)
     np.clip(resized, 0.0, 1.0, out=resized)
-    return np.ascontiguousarray(resized.T)
+    strip = np.ascontiguousarray(resized.T)
+    if return_box:
+        return strip, (left - margin, top - margin, right + margin + 1, bottom + margin + 1)
+    return strip

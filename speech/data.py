@@ -1,0 +1,337 @@
+"""Read speech corpora and manifests as a list of :class:`Utterance` (audio path + transcript).
+
+:func:`load_speech_dataset` recognises, from what it finds at the path:
+
+- **LJSpeech**: a folder with ``metadata.csv`` (``id|text|normalized text`` lines, no header) and ``wavs/<id>.wav``
+  (the normalized text is used when present). A ``voices.tsv`` beside it (written by
+  :func:`speech.synth.synthesize_dataset`) supplies the speakers.
+- **LibriSpeech**: ``*.trans.txt`` files anywhere below the folder, lines ``<utterance-id> TEXT`` with audio
+  ``<utterance-id>.flac`` (or ``.wav``) beside them; the speaker is the id's first ``-`` field.
+- **Common Voice**: a ``.tsv`` file (or a folder holding exactly one) whose header has ``path`` and ``sentence``;
+  audio in ``clips/`` beside it; ``client_id`` is the speaker.
+- **JSONL manifest**: one JSON object per line with ``audio`` / ``audio_filepath`` / ``path`` and ``text``
+  (or ``transcript``), optional ``duration`` (s) and ``speaker``.
+- **CSV manifest**: a header naming an audio column (``audio``, ``audio_filepath``, ``path``, ``file``,
+  ``filename``, ``wav``) and a text column (``text``, ``transcript``, ``transcription``, ``sentence``);
+  optional ``duration`` and ``speaker``. Comma, tab, semicolon or pipe separated.
+
+Relative audio paths resolve against the manifest's folder. Problems raise :class:`~common.errors.DataError`
+naming the file, line and what to change.
+
+>>> utterances = load_speech_dataset("LJSpeech-1.1")  # doctest: +SKIP
+>>> utterances[0].audio.name, utterances[0].text     # doctest: +SKIP
+"""
+
+import csv
+import dataclasses
+import json
+import math
+from pathlib import Path
+
+from common.errors import DataError
+
+__all__ = ["Utterance", "load_speech_dataset", "LAYOUTS"]
+
+LAYOUTS = ("LJSpeech folder (metadata.csv + wavs/)", "LibriSpeech folder (*.trans.txt)",
+           "Common Voice .tsv (path, sentence) with clips/", "JSONL manifest (audio, text)",
+           "CSV manifest (audio, text)")
+"""The layouts :func:`load_speech_dataset` reads, as named in its errors."""
+
+AUDIO_KEYS = ("audio", "audio_filepath", "path", "file", "filename", "wav", "audio_path")
+TEXT_KEYS = ("text", "transcript", "transcription", "sentence")
+_SHOWN = 5  # problems listed in one error
+
+
+@dataclasses.dataclass(frozen=True)
+class Utterance:
+    """One recording and its transcript.
+
+    Attributes:
+        audio: the audio file.
+        text: the transcript as the corpus gives it (normalize it with :func:`speech.text.normalize_transcript`).
+        duration: seconds, when the corpus says (``None`` otherwise).
+        speaker: the speaker's id, when the corpus says.
+    """
+
+    audio: Path
+    text: str
+    duration: float = None
+    speaker: str = None
+
+
+class _Problems:
+    """Collects bad rows and missing files of one source, and raises one DataError listing a few of each."""
+
+    def __init__(self, source):
+        self.source = source
+        self.malformed, self.missing = [], []
+
+    def bad(self, line, reason):
+        self.malformed.append(f"line {line}: {reason}")
+
+    def check_audio(self, path):
+        if not path.is_file():
+            self.missing.append(str(path))
+
+    def raise_if_any(self):
+        if self.malformed:
+            shown = "; ".join(self.malformed[:_SHOWN])
+            more = f" (and {len(self.malformed) - _SHOWN} more)" if len(self.malformed) > _SHOWN else ""
+            raise DataError(f"{self.source}: {len(self.malformed)} malformed row(s): {shown}{more}. Fix or remove "
+                            f"these rows. Received: malformed_rows={len(self.malformed)}")
+        if self.missing:
+            shown = ", ".join(self.missing[:_SHOWN])
+            more = f" (and {len(self.missing) - _SHOWN} more)" if len(self.missing) > _SHOWN else ""
+            raise DataError(f"{self.source}: {len(self.missing)} row(s) reference missing audio files: {shown}"
+                            f"{more}. Check that the audio was copied and that relative paths are relative to "
+                            f"the manifest's folder. Received: missing_files={len(self.missing)}")
+
+
+def _read_text(path):
+    try:
+        return path.read_text(encoding="utf-8-sig")
+    except UnicodeDecodeError as error:
+        raise DataError(f"{path}: not UTF-8 text (byte {error.start}); save it as UTF-8.") from None
+    except OSError as error:
+        raise DataError(f"{path}: cannot read it ({error.strerror or error}).") from None
+
+
+def _resolve(base, value):
+    path = Path(str(value).strip()).expanduser()
+    return path if path.is_absolute() else base / path
+
+
+def _duration(value):
+    if value is None or value == "":
+        return None
+    duration = float(value)
+    if not math.isfinite(duration) or duration < 0:
+        raise ValueError(f"duration must be a non-negative number of seconds, got {value!r}")
+    return duration
+
+
+def _speaker(value):
+    return None if value is None or str(value).strip() == "" else str(value).strip()
+
+
+def _finish(utterances, source, problems):
+    problems.raise_if_any()
+    if not utterances:
+        raise DataError(f"{source}: holds no utterances; expected at least one row with audio and text.")
+    return utterances
+
+
+# --- the layouts -------------------------------------------------------------------------------------------------
+
+
+def _ljspeech(metadata):
+    folder = metadata.parent
+    speakers = {}
+    voices = folder / "voices.tsv"
+    if voices.is_file():
+        for row in csv.DictReader(_read_text(voices).splitlines(), delimiter="\t"):
+            if row.get("id") and row.get("voice"):
+                speakers[row["id"]] = f"{row.get('engine') or 'tts'}:{row['voice']}"
+    problems, utterances = _Problems(metadata), []
+    for number, line in enumerate(_read_text(metadata).splitlines(), start=1):
+        if not line.strip():
+            continue
+        fields = line.split("|")
+        if len(fields) < 2 or not fields[0].strip():
+            problems.bad(number, "expected 'id|text|normalized text'")
+            continue
+        key = fields[0].strip()
+        text = (fields[2] if len(fields) > 2 and fields[2].strip() else fields[1]).strip()
+        if not text:
+            problems.bad(number, "empty transcript")
+            continue
+        audio = folder / "wavs" / f"{key}.wav"
+        problems.check_audio(audio)
+        utterances.append(Utterance(audio, text, None, speakers.get(key)))
+    return _finish(utterances, metadata, problems)
+
+
+def _librispeech(root, transcripts):
+    utterances = []
+    for transcript in transcripts:
+        problems = _Problems(transcript)
+        for number, line in enumerate(_read_text(transcript).splitlines(), start=1):
+            if not line.strip():
+                continue
+            key, _, text = line.strip().partition(" ")
+            if not text.strip():
+                problems.bad(number, "expected '<utterance-id> TEXT'")
+                continue
+            audio = transcript.parent / f"{key}.flac"
+            if not audio.is_file() and (transcript.parent / f"{key}.wav").is_file():
+                audio = transcript.parent / f"{key}.wav"
+            problems.check_audio(audio)
+            utterances.append(Utterance(audio, text.strip(), None, key.split("-")[0]))
+        problems.raise_if_any()
+    return _finish(utterances, root, _Problems(root))
+
+
+def _sniff_delimiter(header):
+    counts = {d: header.count(d) for d in (",", "\t", ";", "|")}
+    return max(counts, key=counts.get)
+
+
+def _pick(fields, keys):
+    lowered = {f.strip().lower(): f for f in fields if f}
+    return next((lowered[k] for k in keys if k in lowered), None)
+
+
+def _table(path, *, delimiter, audio_keys, text_keys, base, quoting=csv.QUOTE_MINIMAL, speaker_keys=("speaker",)):
+    """Rows of a delimited file with a header: Utterances."""
+    lines = _read_text(path).splitlines()
+    reader = csv.reader(lines, delimiter=delimiter, quoting=quoting)
+    header = next(reader, None) or []
+    audio_key, text_key = _pick(header, audio_keys), _pick(header, text_keys)
+    if audio_key is None or text_key is None:
+        raise DataError(f"{path}: the header must name an audio column ({', '.join(audio_keys)}) and a text column "
+                        f"({', '.join(text_keys)}). Received: header={header!r}")
+    column = {name: header.index(name) for name in header}
+    duration_key, speaker_key = _pick(header, ("duration",)), _pick(header, speaker_keys)
+    problems, utterances = _Problems(path), []
+    for number, row in enumerate(reader, start=2):
+        if not row or not any(cell.strip() for cell in row):
+            continue
+        if len(row) < len(header):
+            problems.bad(number, f"expected {len(header)} fields, found {len(row)}")
+            continue
+        audio, text = row[column[audio_key]].strip(), row[column[text_key]].strip()
+        if not audio or not text:
+            problems.bad(number, "empty audio path" if not audio else "empty transcript")
+            continue
+        try:
+            duration = _duration(row[column[duration_key]]) if duration_key else None
+        except ValueError as error:
+            problems.bad(number, str(error))
+            continue
+        audio = _resolve(base, audio)
+        problems.check_audio(audio)
+        utterances.append(Utterance(audio, text, duration,
+                                    _speaker(row[column[speaker_key]]) if speaker_key else None))
+    return _finish(utterances, path, problems)
+
+
+def _common_voice(tsv):
+    base = tsv.parent / "clips" if (tsv.parent / "clips").is_dir() else tsv.parent
+    return _table(tsv, delimiter="\t", audio_keys=("path",), text_keys=("sentence",), base=base,
+                  quoting=csv.QUOTE_NONE, speaker_keys=("client_id", "speaker"))
+
+
+def _csv_manifest(path):
+    header = next(iter(_read_text(path).splitlines()), "")
+    return _table(path, delimiter=_sniff_delimiter(header), audio_keys=AUDIO_KEYS, text_keys=TEXT_KEYS,
+                  base=path.parent)
+
+
+def _jsonl(path):
+    problems, utterances = _Problems(path), []
+    for number, line in enumerate(_read_text(path).splitlines(), start=1):
+        if not line.strip():
+            continue
+        try:
+            row = json.loads(line)
+        except json.JSONDecodeError as error:
+            problems.bad(number, f"not JSON ({error.msg})")
+            continue
+        if not isinstance(row, dict):
+            problems.bad(number, "expected a JSON object")
+            continue
+        audio_key, text_key = _pick(row, AUDIO_KEYS), _pick(row, TEXT_KEYS)
+        if audio_key is None or text_key is None:
+            problems.bad(number, f"needs an audio key ({'/'.join(AUDIO_KEYS[:3])}) and a text key "
+                                 f"({'/'.join(TEXT_KEYS[:2])})")
+            continue
+        audio, text = row[audio_key], row[text_key]
+        if not isinstance(audio, str) or not audio.strip() or not isinstance(text, str) or not text.strip():
+            problems.bad(number, "audio and text must be non-empty strings")
+            continue
+        try:
+            duration = _duration(row.get("duration"))
+        except (TypeError, ValueError) as error:
+            problems.bad(number, str(error))
+            continue
+        audio = _resolve(path.parent, audio)
+        problems.check_audio(audio)
+        utterances.append(Utterance(audio, text.strip(), duration, _speaker(row.get("speaker"))))
+    return _finish(utterances, path, problems)
+
+
+# --- detection ---------------------------------------------------------------------------------------------------
+
+
+def _is_ljspeech_metadata(path):
+    first = next((line for line in _read_text(path).splitlines() if line.strip()), "")
+    if "|" not in first:
+        return False
+    fields = [f.strip().lower() for f in first.split("|")]
+    return not (set(fields) & set(AUDIO_KEYS) and set(fields) & set(TEXT_KEYS))  # a header: a pipe CSV manifest
+
+
+def _unknown(path, what):
+    raise DataError(f"{path}: {what}; supported layouts: {'; '.join(LAYOUTS)}. Point --data at one of them.")
+
+
+def _load_file(path):
+    name, suffix = path.name.lower(), path.suffix.lower()
+    if name.endswith(".trans.txt"):
+        return _librispeech(path, [path])
+    if suffix in (".jsonl", ".json", ".ndjson"):
+        return _jsonl(path)
+    if suffix == ".tsv":
+        header = next(iter(_read_text(path).splitlines()), "").split("\t")
+        if _pick(header, ("path",)) and _pick(header, ("sentence",)):
+            return _common_voice(path)
+        return _csv_manifest(path)
+    if suffix in (".csv", ".txt"):
+        if _is_ljspeech_metadata(path):
+            return _ljspeech(path)
+        return _csv_manifest(path)
+    _unknown(path, f"unknown manifest type {suffix or '(no extension)'!r}")
+
+
+def _load_folder(folder):
+    metadata = folder / "metadata.csv"
+    if metadata.is_file():
+        return _ljspeech(metadata) if _is_ljspeech_metadata(metadata) else _csv_manifest(metadata)
+    transcripts = sorted(folder.rglob("*.trans.txt"))
+    if transcripts:
+        return _librispeech(folder, transcripts)
+    candidates = sorted(p for p in folder.iterdir() if p.is_file() and p.suffix.lower() in (".tsv", ".jsonl", ".csv"))
+    if len(candidates) == 1:
+        return _load_file(candidates[0])
+    if len(candidates) > 1:
+        names = ", ".join(p.name for p in candidates[:8])
+        raise DataError(f"{folder}: several manifests here ({names}); pass the one to use, e.g. "
+                        f"{candidates[0]}. Received: path={str(folder)!r}")
+    _unknown(folder, "no dataset found in this folder" if any(folder.iterdir()) else "the folder is empty")
+
+
+def load_speech_dataset(path):
+    """Utterances of a corpus folder or manifest, in file order (layout detected, see this module's docstring).
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        A folder (LJSpeech, LibriSpeech, or holding exactly one ``.tsv`` / ``.jsonl`` / ``.csv`` manifest) or a
+        manifest file.
+
+    Returns
+    -------
+    utterances : list of Utterance
+        Audio paths exist (checked); texts are as the corpus gives them.
+
+    Raises
+    ------
+    DataError
+        Missing path; empty folder or unknown layout; malformed rows; rows whose audio file is missing (the first
+        few are listed, with the count); no utterances.
+    """
+    path = Path(path).expanduser()
+    if not path.exists():
+        raise DataError(f"{path}: no such file or folder; expected a dataset folder or manifest. "
+                        f"Received: path={str(path)!r}")
+    return _load_folder(path) if path.is_dir() else _load_file(path)
