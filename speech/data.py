@@ -67,7 +67,7 @@ class _Problems:
         self.malformed, self.missing = [], []
 
     def bad(self, line, reason):
-        self.malformed.append(f"line {line}: {reason}")
+        self.malformed.append(f"{'line ' if isinstance(line, int) else ''}{line}: {reason}")
 
     def check_audio(self, path):
         if not path.is_file():
@@ -152,23 +152,22 @@ def _ljspeech(metadata):
 
 
 def _librispeech(root, transcripts):
-    utterances = []
+    problems, utterances = _Problems(root), []
     for transcript in transcripts:
-        problems = _Problems(transcript)
+        where = transcript.name if root == transcript else str(transcript.relative_to(root))
         for number, line in enumerate(_read_text(transcript).splitlines(), start=1):
             if not line.strip():
                 continue
             key, _, text = line.strip().partition(" ")
             if not text.strip():
-                problems.bad(number, "expected '<utterance-id> TEXT'")
+                problems.bad(f"{where}:{number}", "expected '<utterance-id> TEXT'")
                 continue
             audio = transcript.parent / f"{key}.flac"
             if not audio.is_file() and (transcript.parent / f"{key}.wav").is_file():
                 audio = transcript.parent / f"{key}.wav"
             problems.check_audio(audio)
             utterances.append(Utterance(audio, text.strip(), None, key.split("-")[0]))
-        problems.raise_if_any()
-    return _finish(utterances, root, _Problems(root))
+    return _finish(utterances, root, problems)
 
 
 def _sniff_delimiter(header):
