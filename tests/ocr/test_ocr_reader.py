@@ -1,0 +1,138 @@
+"""End to end: a tiny OCR model overfits ~20 rendered lines, then the Reader and `ocr read` use it."""
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from common.metrics import cer
+from common.training import TrainConfig, train
+from ocr.cli import main as ocr_main
+from ocr.reader import Reader
+from ocr.synth import render_line
+from ocr.task import OcrTask
+
+DEJAVU = Path("/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf")
+pytestmark = pytest.mark.skipif(not DEJAVU.exists(), reason="DejaVu Sans is not installed")
+
+TEXTS = ["cab 12", "bad ace", "a1 b2 c3", "dead beef", "face 9", "bead 40", "cafe 7", "deed", "fad 31",
+         "be a cab", "add 5", "ebb 86", "0 fee", "cede 2", "bab 64", "dab 77", "aced", "fed 13", "decaf", "bee 8"]
+
+
+def write_lines(folder, texts, seed):
+    folder.mkdir(parents=True, exist_ok=True)
+    rng = np.random.default_rng(seed)
+    for i, text in enumerate(texts):
+        Image.fromarray(render_line(text, DEJAVU, size=28, rng=rng, degrade=False)).save(folder / f"{i:03d}.png")
+        (folder / f"{i:03d}.gt.txt").write_text(text, encoding="utf-8")
+    return folder
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory):
+    root = tmp_path_factory.mktemp("ocr_overfit")
+    data = write_lines(root / "lines", TEXTS, seed=0)
+    config = TrainConfig(
+        data=str(data), val=str(data), out=str(root / "tiny.keras"), epochs=150, batch_size=5,
+        learning_rate=3e-3, patience=150, augment=False, verbose=0,
+        model={"units": 48, "num_layers": 1, "filters": (8, 16, 32), "projection_units": 48, "dropout": 0.0},
+    )
+    history = train(OcrTask(), config)
+    return root, data, Path(config.out), history
+
+
+def test_tiny_model_overfits_to_cer_zero(trained):
+    _, data, model_path, history = trained
+    assert min(history.history["val_cer"]) == 0.0
+    reader = Reader.load(model_path)
+    results = reader.read(sorted(data.glob("*.png")))
+    assert cer(TEXTS, [r.text for r in results]) == 0.0
+    assert all(r.ok and 0.5 < r.confidence <= 1.0 for r in results)
+    # Characters come with positions inside the image, left to right.
+    chars = results[0].characters
+    assert "".join(c.char for c in chars) == TEXTS[0]
+    assert all(a.x0 <= b.x0 for a, b in zip(chars, chars[1:]))
+    width = Image.open(sorted(data.glob("*.png"))[0]).width
+    assert all(0 <= c.x0 <= c.x1 <= width for c in chars)
+
+
+def test_reader_takes_arrays_and_beam_search(trained):
+    _, data, model_path, _ = trained
+    reader = Reader.load(model_path)
+    image = np.array(Image.open(data / "003.png"))
+    [greedy] = reader.read(image)
+    [beam] = reader.read([image], beam_width=8)
+    assert greedy.text == beam.text == TEXTS[3]
+    assert greedy.source == "array #0"
+
+
+def test_training_resumes_from_checkpoint(trained):
+    root, data, model_path, _ = trained
+    run = model_path.with_name("tiny_run")
+    state = json.loads((run / "state.json").read_text())
+    config = TrainConfig(data=str(data), val=str(data), out=str(model_path), epochs=state["epoch"] + 2,
+                         batch_size=5, resume=True, augment=False, verbose=0)
+    history = train(OcrTask(), config)
+    assert history.epoch == [state["epoch"] + 1]
+    settings = json.loads((run / "settings.json").read_text())
+    assert settings["training"]["resume"] is True and settings["task"] == "ocr"
+    assert (run / "log.csv").read_text().count("\n") >= state["epoch"] + 2
+
+
+def test_ocr_read_json_and_bad_inputs(trained, tmp_path, capsys):
+    _, data, model_path, _ = trained
+    empty = tmp_path / "empty.png"
+    empty.write_bytes(b"")
+    text_file = tmp_path / "notes.png"
+    text_file.write_text("this is not an image")
+    good = [str(data / "000.png"), str(data / "001.png")]
+    status = ocr_main(["read", "--model", str(model_path), "--json", good[0], str(empty),
+                       str(tmp_path / "missing.png"), str(text_file), good[1]])
+    out, err = capsys.readouterr()
+    assert status == 1
+    records = [json.loads(line) for line in out.splitlines()]
+    assert [r["text"] for r in records] == TEXTS[:2]
+    assert records[0]["path"] == good[0]
+    assert set(records[0]) >= {"path", "text", "confidence", "lines"}
+    assert records[0]["lines"][0]["characters"][0]["char"] == TEXTS[0][0]
+    assert "Traceback" not in err
+    errors = [line for line in err.splitlines() if line.startswith("error:")]
+    assert len(errors) == 3
+    assert any("empty.png" in line for line in errors)
+    assert any("missing.png" in line for line in errors)
+    assert any("notes.png" in line for line in errors)
+
+
+def test_ocr_read_plain_and_eval(trained, capsys):
+    _, data, model_path, _ = trained
+    assert ocr_main(["read", "--model", str(model_path), str(data / "002.png")]) == 0
+    assert capsys.readouterr().out.strip() == TEXTS[2]
+    assert ocr_main(["eval", "--model", str(model_path), "--data", str(data), "--json"]) == 0
+    figures = json.loads(capsys.readouterr().out)
+    assert figures["cer"] == 0.0 and figures["count"] == len(TEXTS)
+
+
+def test_page_is_read_line_by_line(trained, tmp_path):
+    _, data, model_path, _ = trained
+    lines = [np.array(Image.open(data / f"{i:03d}.png").convert("L")) for i in range(3)]
+    width = max(line.shape[1] for line in lines)
+    page = np.full((sum(line.shape[0] + 12 for line in lines) + 20, width + 40), 255, dtype=np.uint8)
+    top = 10
+    for line in lines:
+        page[top:top + line.shape[0], 20:20 + line.shape[1]] = line
+        top += line.shape[0] + 12
+    [result] = Reader.load(model_path).read(page, layout="auto")
+    assert result.text.split("\n") == TEXTS[:3]
+    assert len(result.lines) == 3
+
+
+def test_wrong_task_model_is_refused(tmp_path, capsys):
+    from common.model_file import save_model
+    from speech.task import build_speech_model
+
+    path = save_model(build_speech_model(num_layers=1, units=8), tmp_path / "speech.keras")
+    assert ocr_main(["read", "--model", str(path), "x.png"]) == 2
+    assert "'speech' task" in capsys.readouterr().err
+
