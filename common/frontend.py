@@ -87,7 +87,7 @@ class ConvFrontend(keras.layers.Layer):
         for i, (num_filters, ts, fs) in enumerate(zip(self.filters, self.time_strides, self.feature_strides)):
             block = [
                 keras.layers.Conv2D(num_filters, 3, padding="same", use_bias=False, name=f"conv_{i}"),
-                keras.layers.BatchNormalization(name=f"norm_{i}"),
+                keras.layers.BatchNormalization(momentum=0.9, name=f"norm_{i}"),
                 keras.layers.ReLU(name=f"relu_{i}"),
             ]
             if ts > 1 or fs > 1:

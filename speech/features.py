@@ -134,8 +134,8 @@ def log_mel(audio, *, sample_rate=_SAMPLE_RATE, num_mels=NUM_MELS):
     spectrum = scipy.fft.rfft(frames * _window(win, n_fft), axis=1)  # complex64: float32 in, float32 out
     power = spectrum.real ** 2 + spectrum.imag ** 2
     features = np.log(power @ _mel_basis(int(sample_rate), n_fft, int(num_mels)).T + np.float32(LOG_FLOOR))
-    features -= features.mean(axis=0, keepdims=True)
-    features /= np.maximum(features.std(axis=0, keepdims=True), np.float32(_STD_FLOOR))
+    features -= features.mean(axis=0, keepdims=True, dtype=np.float64).astype(np.float32)  # float64: silence -> 0
+    features /= np.maximum(features.std(axis=0, keepdims=True, dtype=np.float64), _STD_FLOOR).astype(np.float32)
     return features.astype(np.float32, copy=False)
 
 

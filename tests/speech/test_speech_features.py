@@ -1,0 +1,66 @@
+import numpy as np
+import pytest
+
+from common.errors import ConfigError
+from speech.features import (NUM_MELS, add_noise, add_reverb, log_mel, num_frames, perturb_gain, perturb_speed,
+                             spec_augment)
+
+
+def speechlike(seconds=1.0, seed=0):
+    rng = np.random.default_rng(seed)
+    t = np.arange(int(seconds * 16000)) / 16000
+    envelope = 0.5 + 0.5 * np.sin(2 * np.pi * 3 * t)
+    y = envelope * (0.3 * np.sin(2 * np.pi * 220 * t) + 0.05 * rng.standard_normal(t.shape))
+    return y.astype(np.float32)
+
+
+@pytest.mark.parametrize("n", [0, 1, 159, 160, 400, 16000, 16001])
+def test_shapes_and_silence(n):
+    features = log_mel(np.zeros(n, dtype=np.float32))
+    assert features.shape == (num_frames(n), NUM_MELS) and features.dtype == np.float32
+    assert np.isfinite(features).all() and not features.any()  # silence normalizes to zeros
+
+
+def test_normalized_per_bin():
+    features = log_mel(speechlike(), num_mels=40)
+    assert features.shape == (101, 40)
+    assert np.abs(features.mean(axis=0)).max() < 1e-4
+    assert np.allclose(features.std(axis=0), 1.0, atol=1e-3)
+    assert np.isfinite(log_mel(speechlike(0.01))).all()  # a 10 ms clip
+    assert log_mel(speechlike(), sample_rate=8000).shape[0] == num_frames(16000, sample_rate=8000)
+
+
+def test_bad_settings():
+    with pytest.raises(ConfigError):
+        log_mel(np.zeros(100, dtype=np.float32), num_mels=0)
+    with pytest.raises(ValueError):
+        log_mel(np.zeros((100, 2), dtype=np.float32))
+
+
+def test_augmentation():
+    y = speechlike()
+    copy = y.copy()
+    rng = np.random.default_rng(0)
+    faster = perturb_speed(y, rng, low=1.1, high=1.1)
+    assert abs(faster.shape[0] - 16000 / 1.1) < 20
+    for out in (perturb_gain(y, rng), add_noise(y, rng), add_reverb(y, rng),
+                add_noise(y, rng, kinds=("babble",)), add_noise(y, rng, kinds=("pink",))):
+        assert out.shape == y.shape and out.dtype == np.float32
+        assert np.isfinite(out).all() and np.abs(out).max() <= 1.0
+    noisy = add_noise(y, rng, snr_db=(10, 10), kinds=("white",))
+    snr = 10 * np.log10(np.mean(y.astype(np.float64) ** 2) / np.mean((noisy - y).astype(np.float64) ** 2))
+    assert snr == pytest.approx(10, abs=0.5)
+    assert np.array_equal(y, copy)  # inputs are never modified
+    assert not add_noise(np.zeros(100, dtype=np.float32), rng).any()
+    with pytest.raises(ConfigError):
+        add_noise(y, rng, kinds=("traffic",))
+
+
+def test_spec_augment():
+    features = log_mel(speechlike(2.0))
+    masked = spec_augment(features, np.random.default_rng(1), freq_width=20, time_width_fraction=0.1)
+    assert masked.shape == features.shape and masked is not features
+    assert (masked == 0).any() and not np.array_equal(masked, features)
+    assert np.array_equal(spec_augment(features, np.random.default_rng(1), num_freq_masks=0, num_time_masks=0),
+                          features)
+    assert spec_augment(features[:1], np.random.default_rng(0)).shape == (1, NUM_MELS)

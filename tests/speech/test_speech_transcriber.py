@@ -1,0 +1,125 @@
+"""End to end: a tiny speech model overfits six short clips, then the Transcriber and `speech transcribe` use it."""
+
+import json
+import re
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile as sf
+
+from common.training import TrainConfig, train
+from speech.audio import SAMPLE_RATE, load_audio
+from speech.cli import main as speech_main
+from speech.data import load_speech_dataset
+from speech.task import SpeechTask
+from speech.transcriber import Transcriber
+
+FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "speech"
+MANIFEST = FIXTURES / "manifest.jsonl"
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory):
+    root = tmp_path_factory.mktemp("speech_overfit")
+    config = TrainConfig(
+        data=str(MANIFEST), val=str(MANIFEST), out=str(root / "tiny.keras"), epochs=120, batch_size=2,
+        learning_rate=3e-3, patience=200, augment=False, verbose=0,
+        model={"units": 64, "num_layers": 1, "filters": (8, 8), "projection_units": 64, "dropout": 0.0},
+    )
+    history = train(SpeechTask(), config)
+    return Path(config.out), history
+
+
+def test_tiny_model_overfits_clips(trained):
+    model_path, history = trained
+    assert min(history.history["val_wer"]) == 0.0
+    utterances = load_speech_dataset(MANIFEST)
+    results = Transcriber.load(model_path).transcribe([u.audio for u in utterances])
+    assert [r.text for r in results] == [u.text for u in utterances]
+    for result in results:
+        assert result.ok and result.duration > 0.3
+        for word in result.words:
+            assert 0.0 <= word.start < word.end <= result.duration + 0.05
+            assert 0.0 <= word.confidence <= 1.0
+
+
+def test_long_file_is_chunked_and_times_are_global(trained):
+    model_path, _ = trained
+    clips = {u.text: load_audio(u.audio) for u in load_speech_dataset(MANIFEST)}
+    order = ["hello world", "stop", "seven", "go left", "yes", "no"] * 3
+    gap = np.zeros(int(1.2 * SAMPLE_RATE), dtype=np.float32)
+    pieces, spans, position = [gap], [], gap.shape[0]
+    for text in order:
+        pieces += [clips[text], gap]
+        spans.append((text, position / SAMPLE_RATE, (position + clips[text].shape[0]) / SAMPLE_RATE))
+        position += clips[text].shape[0] + gap.shape[0]
+    audio = np.concatenate(pieces)
+    assert audio.shape[0] / SAMPLE_RATE > 25  # longer than one 20 s chunk
+    transcriber = Transcriber.load(model_path, max_chunk_seconds=8.0)
+    [result] = transcriber.transcribe(audio, sample_rate=SAMPLE_RATE)
+    assert len(result.segments) >= 4
+    assert result.text == " ".join(order)
+    words = list(result.words)
+    expected = [(w, start, end) for text, start, end in spans for w in text.split()]
+    assert [w.text for w in words] == [w for w, _, _ in expected]
+    for word, (_, start, end) in zip(words, expected):
+        assert start - 0.15 <= word.start and word.end <= end + 0.15, (word, start, end)
+
+
+def test_transcribe_formats(trained, capsys):
+    model_path, _ = trained
+    clip = str(FIXTURES / "clip2.flac")
+    assert speech_main(["transcribe", "--model", str(model_path), clip]) == 0
+    assert capsys.readouterr().out.strip() == "hello world"
+    assert speech_main(["transcribe", "--model", str(model_path), "--format", "json", clip]) == 0
+    record = json.loads(capsys.readouterr().out)
+    assert record["text"] == "hello world" and [w["text"] for w in record["segments"][0]["words"]] == ["hello", "world"]
+    assert speech_main(["transcribe", "--model", str(model_path), "--format", "srt", clip]) == 0
+    srt = capsys.readouterr().out
+    assert re.search(r"^1\n\d\d:\d\d:\d\d,\d{3} --> \d\d:\d\d:\d\d,\d{3}\nhello world\n", srt, re.M)
+    assert speech_main(["transcribe", "--model", str(model_path), "--format", "vtt", clip]) == 0
+    vtt = capsys.readouterr().out
+    assert vtt.startswith("WEBVTT") and re.search(r"\d\d:\d\d:\d\d\.\d{3} --> \d\d:\d\d:\d\d\.\d{3}", vtt)
+
+
+def test_bad_inputs_do_not_stop_the_batch(trained, tmp_path, capsys):
+    model_path, _ = trained
+    empty = tmp_path / "empty.wav"
+    empty.write_bytes(b"")
+    garbage = tmp_path / "garbage.mp3"
+    garbage.write_bytes(b"this is not audio at all" * 50)
+    broken = tmp_path / "broken.wav"
+    broken.write_bytes((FIXTURES / "clip0.flac").read_bytes()[:2000].replace(b"fLaC", b"RIFF"))
+    silence = tmp_path / "silence.wav"
+    sf.write(silence, np.zeros(SAMPLE_RATE, dtype=np.float32), SAMPLE_RATE)
+    good = str(FIXTURES / "clip3.flac")
+    files = [good, str(empty), str(garbage), str(broken), str(tmp_path / "missing.wav"), str(silence)]
+    status = speech_main(["transcribe", "--model", str(model_path), *files])
+    out, err = capsys.readouterr()
+    assert status == 1
+    assert out.splitlines()[0] == "stop"
+    assert "Traceback" not in err
+    errors = [line for line in err.splitlines() if line.startswith("error:")]
+    assert len(errors) == 4
+    for name in ("empty.wav", "garbage.mp3", "broken.wav", "missing.wav"):
+        assert any(name in line for line in errors), name
+    transcriber = Transcriber.load(model_path)
+    nan = np.full(SAMPLE_RATE, np.nan, dtype=np.float32)
+    short = np.zeros(160, dtype=np.float32)
+    results = transcriber.transcribe([nan, short], sample_rate=SAMPLE_RATE)
+    assert results[0].error and "array #0" in results[0].error
+    assert results[1].ok and results[1].text == ""
+
+
+def test_training_on_each_layout_reads_the_same_clips(tmp_path):
+    """The LJSpeech layout written from the fixtures gives the same examples as the manifest."""
+    wavs = tmp_path / "lj" / "wavs"
+    wavs.mkdir(parents=True)
+    rows = []
+    for i, utterance in enumerate(load_speech_dataset(MANIFEST)):
+        sf.write(wavs / f"u{i}.wav", load_audio(utterance.audio), SAMPLE_RATE)
+        rows.append(f"u{i}|{utterance.text}|{utterance.text}")
+    (tmp_path / "lj" / "metadata.csv").write_text("\n".join(rows) + "\n")
+    task = SpeechTask()
+    assert [t for _, t in task.load_examples(tmp_path / "lj")] == [t for _, t in task.load_examples(MANIFEST)]
