@@ -114,6 +114,13 @@ class ConvFrontend(keras.layers.Layer):
         self.built = True
 
     def call(self, inputs, training=None):
+        # Pad time to a multiple of the total stride: "same" pooling of a length the stride does not divide would
+        # put part of its padding in front, shifting every window, so a sequence's frames would depend on how
+        # much padding its batch happened to need.
+        downsampling = self.time_downsampling
+        if downsampling > 1:
+            extra = (-ops.shape(inputs)[1]) % downsampling
+            inputs = ops.pad(inputs, [[0, 0], [0, extra], [0, 0]])
         x = ops.expand_dims(inputs, -1)
         for block in self.blocks:
             for layer in block:

@@ -25,6 +25,8 @@ def _rate(pairs):
 
 
 def _check(references, hypotheses):
+    if isinstance(references, str) or isinstance(hypotheses, str):
+        raise TypeError("Pass lists of texts (one per item), not single strings. Received: a str")
     references, hypotheses = list(references), list(hypotheses)
     if len(references) != len(hypotheses):
         raise ValueError(

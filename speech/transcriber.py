@@ -151,8 +151,11 @@ class Transcriber:
                 durations.append(0.0)
                 continue
             durations.append(audio.shape[0] / SAMPLE_RATE)
-            for start, end in split_on_silence(audio, sample_rate=SAMPLE_RATE,
-                                               max_chunk_seconds=self.max_chunk_seconds):
+            chunks = split_on_silence(audio, sample_rate=SAMPLE_RATE, max_chunk_seconds=self.max_chunk_seconds)
+            if chunks and durations[-1] <= self.max_chunk_seconds:
+                # A short file runs whole, as training utterances do (leading and trailing silence included).
+                chunks = [(0, audio.shape[0])]
+            for start, end in chunks:
                 features = log_mel(audio[start:end], sample_rate=SAMPLE_RATE, num_mels=self.num_mels)
                 pieces.append((index, start / SAMPLE_RATE, end / SAMPLE_RATE, features))
         decoded = self.predictor.predict([p[3] for p in pieces], beam_width=beam_width, progress=progress)

@@ -61,6 +61,19 @@ def test_frontend_output_length_matches_shape():
         assert out.shape[1] == int(frontend.compute_output_length(time))
         assert out.shape[2] == 10
     assert ConvFrontend.from_config(frontend.get_config()).get_config() == frontend.get_config()
+
+
+@pytest.mark.parametrize("time_strides", [(2, 2), (3, 1)])
+def test_frontend_frames_do_not_depend_on_batch_padding(time_strides):
+    frontend = ConvFrontend(12, filters=(4, 4), time_strides=time_strides, feature_strides=(2, 2))
+    x = np.random.default_rng(0).random((1, 37, 12)).astype("float32")
+    valid = int(frontend.compute_output_length(37))
+    reference = keras.ops.convert_to_numpy(frontend(x))[0, :valid]
+    for padding in (1, 2, 3, 11):
+        padded = np.concatenate([x, np.zeros((1, padding, 12), "float32")], axis=1)
+        out = keras.ops.convert_to_numpy(frontend(padded))[0, :valid]
+        # Frames whose receptive field stays inside the sequence must not change at all.
+        np.testing.assert_allclose(out[:-2], reference[:-2], atol=1e-5)
     with pytest.raises(ValueError, match="one entry per block"):
         ConvFrontend(16, filters=(4, 8), time_strides=(2,), feature_strides=(2, 2))
 
