@@ -5,10 +5,12 @@ through one ``tf.function`` traced once for any batch size and length, and decod
 does not compile). ``ocr.Reader`` and ``speech.Transcriber`` both sit on it.
 """
 
+import sys
+
 import common  # noqa: F401  (pins the Keras backend)
-import keras
 import numpy as np
 import tensorflow as tf
+from tqdm import tqdm
 
 from common.alphabet import Alphabet
 from common.batching import length_batches, pad_batch
@@ -50,17 +52,15 @@ class SequencePredictor:
         results = [None] * len(sequences)
         lengths = [s.shape[0] for s in sequences]
         batches = length_batches(lengths, batch_size=self.batch_size, max_frames=self.max_batch_frames)
-        bar = keras.utils.Progbar(len(sequences), unit_name="item") if progress else None
-        done = 0
+        bar = tqdm(total=len(sequences), unit="item", disable=not progress, file=sys.stderr)
         for indices in batches:
             x, x_lengths = pad_batch([sequences[i] for i in indices], multiple=8)
             logits, out_lengths = self._forward(tf.constant(x), tf.constant(x_lengths))
             logits, out_lengths = logits.numpy(), out_lengths.numpy()
             for row, i in enumerate(indices):
                 results[i] = logits[row, : out_lengths[row]]
-            done += len(indices)
-            if bar is not None:
-                bar.update(done)
+            bar.update(len(indices))
+        bar.close()
         return results
 
     def decode(self, logits_list, *, beam_width=1):

@@ -9,9 +9,11 @@ batch: its result has ``error`` set and empty text, the others are read.
 """
 
 import dataclasses
+import sys
 from pathlib import Path
 
 import numpy as np
+from tqdm import tqdm
 
 from common.errors import ConfigError, InputError, ModelFileError
 from common.inference import SequencePredictor
@@ -134,7 +136,7 @@ class Reader:
             lines.append(((left, top, box[0] + crop_box[2], box[1] + crop_box[3]), strip))
         return lines
 
-    def read(self, inputs, *, beam_width=1, layout="line", progress=False):
+    def read(self, inputs, *, beam_width=1, layout="line", progress=False, chunk_size=256):
         """Read each input; returns one :class:`ReadResult` per input, in order.
 
         Args:
@@ -142,15 +144,26 @@ class Reader:
             beam_width: 1 for greedy decoding, more for beam search.
             layout: ``"line"`` (each input is one text line), ``"page"`` (split into lines first), or ``"auto"``
                 (decide per image).
-            progress: show a progress bar.
+            progress: show a progress bar on stderr.
+            chunk_size: inputs decoded and held in memory at once (memory stays flat over many files).
         """
         if layout not in LAYOUTS:
             raise ConfigError(f"layout must be one of {LAYOUTS}. Received: layout={layout!r}")
         if isinstance(inputs, (str, Path)) or (isinstance(inputs, np.ndarray) and inputs.dtype != object):
             inputs = [inputs]
+        inputs = list(inputs)
+        results = []
+        with tqdm(total=len(inputs), unit="image", disable=not progress, file=sys.stderr) as bar:
+            for first in range(0, len(inputs), chunk_size):
+                chunk = self._read_chunk(inputs[first:first + chunk_size], first, beam_width, layout)
+                results += chunk
+                bar.update(len(chunk))
+        return results
+
+    def _read_chunk(self, inputs, offset, beam_width, layout):
         names, errors, line_sets = [], {}, []
         for index, source in enumerate(inputs):
-            name = _describe(source, index)
+            name = _describe(source, offset + index)
             names.append(name)
             try:
                 kwargs = {} if self.max_pixels is None else {"max_pixels": self.max_pixels}
@@ -160,7 +173,7 @@ class Reader:
                 errors[index] = str(error) if isinstance(source, (str, Path)) else f"{name}: {error.reason}"
                 line_sets.append([])
         strips = [strip for lines in line_sets for _, strip in lines]
-        decoded = iter(self.predictor.predict(strips, beam_width=beam_width, progress=progress))
+        decoded = iter(self.predictor.predict(strips, beam_width=beam_width))
         downsampling = self.predictor.time_downsampling
         results = []
         for index, lines in enumerate(line_sets):

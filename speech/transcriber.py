@@ -10,9 +10,11 @@ through the model, and the results stitched back with times global to the file. 
 """
 
 import dataclasses
+import sys
 from pathlib import Path
 
 import numpy as np
+from tqdm import tqdm
 
 from common.errors import InputError, ModelFileError
 from common.inference import SequencePredictor
@@ -127,21 +129,32 @@ class Transcriber:
         """Seconds of audio per model output frame."""
         return self.hop_seconds * self.predictor.time_downsampling
 
-    def transcribe(self, inputs, *, sample_rate=None, beam_width=1, progress=False):
+    def transcribe(self, inputs, *, sample_rate=None, beam_width=1, progress=False, files_per_group=16):
         """Transcribe each input; returns one :class:`Transcript` per input, in order.
 
         Args:
             inputs: a path, a numpy array of samples, or a list of them.
             sample_rate: the rate of numpy inputs (Hz); files carry their own.
             beam_width: 1 for greedy decoding, more for beam search.
-            progress: show a progress bar over the chunks.
+            progress: show a progress bar over the files on stderr.
+            files_per_group: files decoded and held in memory at once (memory stays flat over many files).
         """
         if isinstance(inputs, (str, Path)) or (isinstance(inputs, np.ndarray) and inputs.dtype != object):
             inputs = [inputs]
+        inputs = list(inputs)
+        results = []
+        with tqdm(total=len(inputs), unit="file", disable=not progress, file=sys.stderr) as bar:
+            for first in range(0, len(inputs), files_per_group):
+                group = self._transcribe_group(inputs[first:first + files_per_group], first, sample_rate, beam_width)
+                results += group
+                bar.update(len(group))
+        return results
+
+    def _transcribe_group(self, inputs, offset, sample_rate, beam_width):
         names, errors, pieces, durations = [], {}, [], []
         for index, source in enumerate(inputs):
             is_path = isinstance(source, (str, Path))
-            name = str(source) if is_path else f"array #{index}"
+            name = str(source) if is_path else f"array #{offset + index}"
             names.append(name)
             try:
                 audio = load_audio(source, source_rate=None if is_path else sample_rate,
@@ -158,7 +171,7 @@ class Transcriber:
             for start, end in chunks:
                 features = log_mel(audio[start:end], sample_rate=SAMPLE_RATE, num_mels=self.num_mels)
                 pieces.append((index, start / SAMPLE_RATE, end / SAMPLE_RATE, features))
-        decoded = self.predictor.predict([p[3] for p in pieces], beam_width=beam_width, progress=progress)
+        decoded = self.predictor.predict([p[3] for p in pieces], beam_width=beam_width)
         segments = {i: [] for i in range(len(inputs))}
         for (index, start, end, _), d in zip(pieces, decoded):
             words = _words(d, start, self.seconds_per_frame)
