@@ -77,12 +77,15 @@ def _memory_gib():
 
 
 def package_version(name):
+    """The installed version of a distribution (``tensorflow`` also finds ``tensorflow-cpu``), or "not installed"."""
     from importlib import metadata
 
-    try:
-        return metadata.version(name)
-    except metadata.PackageNotFoundError:
-        return "not installed"
+    for candidate in (name, f"{name}-cpu") if name == "tensorflow" else (name,):
+        try:
+            return metadata.version(candidate)
+        except metadata.PackageNotFoundError:
+            pass
+    return "not installed"
 
 
 def describe_machine():
