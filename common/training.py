@@ -355,6 +355,11 @@ class AtomicCheckpoint(keras.callbacks.Callback):
         atomic_write(self.run_dir / "state.json", lambda tmp: Path(tmp).write_text(json.dumps(state, indent=2)))
 
 
+def _ctc_frames_needed(label):
+    """Fewest frames CTC needs for ``label``: one per character plus a blank between repeated characters."""
+    return len(label) + int(np.sum(label[1:] == label[:-1])) if len(label) else 0
+
+
 def _inference_copy(model):
     """The model without optimizer state (smaller file for shipping)."""
     from common.recognizer import Recognizer
@@ -434,9 +439,15 @@ def train(spec, config):
     val_items, val_texts, _ = prepare_items(spec, val_examples, label="validation", verbose=config.verbose)
     train_labels = [label_alphabet.encode(t) for t in train_texts]
     val_labels = [label_alphabet.encode(t) for t in val_texts]
-    keep = [i for i, lab in enumerate(train_labels) if len(lab) > 0]
+    keep = [i for i, lab in enumerate(train_labels)
+            if 0 < _ctc_frames_needed(lab) <= int(model.frontend.compute_output_length(spec.item_length(train_items[i])))]
     if not keep:
-        raise DataError("Every training transcript is empty after normalization; nothing to learn from.")
+        raise DataError("No training example is usable: the transcripts are empty after normalization, or too long "
+                        "for their inputs.")
+    dropped = sum(1 for lab in train_labels if len(lab) > 0) - len(keep)
+    if dropped:
+        _log(f"warning: skipped {dropped} training example(s) whose transcript needs more frames than the input "
+             "gives (text too long for the image or audio)")
 
     train_data = CTCDataset([train_items[i] for i in keep], [train_labels[i] for i in keep], spec.featurize,
                             [spec.item_length(train_items[i]) for i in keep], batch_size=config.batch_size,

@@ -76,3 +76,10 @@ def test_loss_equals_keras_ops_ctc_loss():
     reference = keras.ops.convert_to_numpy(
         keras.ops.ctc_loss(np.where(labels > 4, 0, labels), logits, label_lengths, logit_lengths, mask_index=0))
     np.testing.assert_allclose(ours, reference, rtol=1e-5)
+
+
+def test_infeasible_sample_gets_zero_loss_instead_of_an_error():
+    logits = np.zeros((2, 3, 3), dtype="float32")
+    labels = np.array([[1, 2, 1, 2, 1], [1, 2, 0, 0, 0]], dtype=np.int32)
+    loss = keras.ops.convert_to_numpy(ctc_loss(labels, logits, np.array([5, 2]), np.array([3, 3])))
+    assert loss[0] == 0.0 and np.isfinite(loss[1]) and loss[1] > 0
