@@ -27,6 +27,8 @@ def build_parser():
     read.add_argument("--layout", choices=("line", "page", "auto"), default="auto",
                       help="line: each image is one line; page: split into lines; auto (default): decide per image")
     read.add_argument("--batch-size", type=positive_int, default=64)
+    read.add_argument("--max-pixels", type=positive_int,
+                      help="refuse larger images (decompression bombs; default: 89,478,485 as in Pillow)")
 
     train = commands.add_parser("train", help="train or fine-tune a model on line images + transcripts")
     add_train_arguments(train)
@@ -52,7 +54,7 @@ def build_parser():
 def _read(args):
     from ocr.reader import Reader
 
-    reader = Reader.load(args.model, batch_size=args.batch_size)
+    reader = Reader.load(args.model, batch_size=args.batch_size, max_pixels=args.max_pixels)
     results = reader.read(args.images, beam_width=args.beam, layout=args.layout,
                           progress=len(args.images) > 20 and sys.stderr.isatty())
     for result in results:

@@ -60,7 +60,8 @@ def _check_geometry(height, width, max_pixels, source):
     if height * width > max_pixels:
         raise InputError(
             f"The image has {height * width:,} pixels, more than the limit of {max_pixels:,} that guards against "
-            f"decompression bombs. If the file is trusted, raise the limit with load_image(..., max_pixels=N). "
+            f"decompression bombs. If the file is trusted, raise the limit with `ocr read --max-pixels N` "
+            f"or load_image(..., max_pixels=N). "
             f"Received: size={width}x{height}, max_pixels={max_pixels}",
             source,
         )

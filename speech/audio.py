@@ -361,8 +361,8 @@ def _check_channels(channels, source):
 def _check_length(seconds, max_seconds, source, *, at_least=False):
     if seconds > max_seconds:
         shown = f"more than {seconds:.1f}" if at_least else f"{seconds:.1f}"
-        raise InputError(f"audio is {shown} s long, longer than the limit; raise it with max_seconds= (None for no "
-                         f"limit) or cut the file. Received: max_seconds={max_seconds}", source)
+        raise InputError(f"audio is {shown} s long, longer than the limit; raise it with `speech transcribe --max-seconds N` "
+                         f"or max_seconds= (None for no limit), or cut the file. Received: max_seconds={max_seconds}", source)
 
 
 def _check_finite(samples, source, *, offset=0, rate=None):

@@ -31,6 +31,7 @@ def build_parser():
     transcribe.add_argument("--max-chunk-seconds", type=float, default=20.0,
                             help="longest piece of audio run at once; long files are split at silences (20)")
     transcribe.add_argument("--batch-size", type=positive_int, default=16)
+    transcribe.add_argument("--max-seconds", type=float, help="refuse files longer than this (default: no limit)")
 
     train = commands.add_parser("train", help="train or fine-tune a model on audio + transcripts")
     add_train_arguments(train)
@@ -54,7 +55,8 @@ def _transcribe(args):
     from speech.formats import to_srt, to_vtt
     from speech.transcriber import Transcriber
 
-    transcriber = Transcriber.load(args.model, batch_size=args.batch_size, max_chunk_seconds=args.max_chunk_seconds)
+    transcriber = Transcriber.load(args.model, batch_size=args.batch_size, max_chunk_seconds=args.max_chunk_seconds,
+                                  max_seconds=args.max_seconds)
     results = transcriber.transcribe(args.files, beam_width=args.beam, progress=sys.stderr.isatty())
     good = [r for r in results if r.ok]
     for result in good:
