@@ -9,7 +9,9 @@ batch: its result has ``error`` set and empty text, the others are read.
 """
 
 import dataclasses
+import os
 import sys
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
@@ -105,6 +107,7 @@ class Reader:
         self.height = int(model.metadata["preprocessing"]["height"])
         self.predictor = SequencePredictor(model, batch_size=batch_size)
         self.max_pixels = max_pixels
+        self._pool = ThreadPoolExecutor(max_workers=min(4, os.cpu_count() or 1), thread_name_prefix="ocr-load")
 
     @classmethod
     def load(cls, path=None, **kwargs):
@@ -160,18 +163,20 @@ class Reader:
                 bar.update(len(chunk))
         return results
 
+    def _prepare(self, source, name, layout):
+        """``(line strips, None)`` for one input, or ``([], error message)``."""
+        try:
+            kwargs = {} if self.max_pixels is None else {"max_pixels": self.max_pixels}
+            return self._line_strips(load_image(source, **kwargs), layout), None
+        except InputError as error:
+            return [], str(error) if isinstance(source, (str, Path)) else f"{name}: {error.reason}"
+
     def _read_chunk(self, inputs, offset, beam_width, layout):
-        names, errors, line_sets = [], {}, []
-        for index, source in enumerate(inputs):
-            name = _describe(source, offset + index)
-            names.append(name)
-            try:
-                kwargs = {} if self.max_pixels is None else {"max_pixels": self.max_pixels}
-                gray = load_image(source, **kwargs)
-                line_sets.append(self._line_strips(gray, layout))
-            except InputError as error:
-                errors[index] = str(error) if isinstance(source, (str, Path)) else f"{name}: {error.reason}"
-                line_sets.append([])
+        names = [_describe(source, offset + index) for index, source in enumerate(inputs)]
+        # Decoding and preprocessing release the GIL (Pillow, OpenCV): threads overlap them.
+        prepared = list(self._pool.map(lambda pair: self._prepare(pair[0], pair[1], layout), zip(inputs, names)))
+        line_sets = [lines for lines, _ in prepared]
+        errors = {index: error for index, (_, error) in enumerate(prepared) if error is not None}
         strips = [strip for lines in line_sets for _, strip in lines]
         decoded = iter(self.predictor.predict(strips, beam_width=beam_width))
         downsampling = self.predictor.time_downsampling
