@@ -1,6 +1,5 @@
 """Tests of ocr.images: loading every format and mode, refusing bad inputs clearly, preprocessing line strips."""
 
-import time
 
 import cv2
 import numpy as np
@@ -303,15 +302,6 @@ def test_preprocess_line_tiny_and_other_inputs(tmp_path):
     assert preprocess_line(RGB_LINE).shape == preprocess_line(_line()).shape
     with pytest.raises(ConfigError):
         preprocess_line(_line(), height=0)
-
-
-def test_preprocess_line_is_fast():
-    gray = _line(40, 600)
-    preprocess_line(gray)
-    start = time.perf_counter()
-    for _ in range(50):
-        preprocess_line(gray)
-    assert (time.perf_counter() - start) / 50 < 0.01  # well under 1 ms normally; lenient on a busy machine
 
 
 def test_strip_width():
