@@ -83,7 +83,11 @@ class Recognizer(keras.Model):
 
     def compute_loss(self, x=None, y=None, y_pred=None, sample_weight=None, training=True):
         per_sample = ctc_loss(y["labels"], y_pred["logits"], y["label_lengths"], y_pred["lengths"])
-        loss = ops.mean(per_sample)
+        # A label that needs more frames than an (augmented, sped-up) input has gives an infinite loss: leave it out
+        # of the batch's mean rather than letting one sample turn the epoch's loss into inf.
+        finite = ops.isfinite(per_sample)
+        per_sample = ops.where(finite, per_sample, ops.zeros_like(per_sample))
+        loss = ops.sum(per_sample) / ops.maximum(ops.sum(ops.cast(finite, per_sample.dtype)), 1.0)
         if self.losses:
             loss = loss + ops.sum(self.losses)
         return loss
