@@ -112,9 +112,6 @@ class CTCDataset(keras.utils.PyDataset):
         if self.shuffle:
             self._make_batches()
 
-    def texts_of(self, indices):
-        return [self.labels[i] for i in indices]
-
     def __getitem__(self, index):
         indices = self.batches[index]
         rng = np.random.default_rng((self.rng.bit_generator.seed_seq.entropy, self.epoch, index)) if self.augment else None
