@@ -55,10 +55,12 @@ def train_config_from_args(args, *, model_settings=None, default_model=None):
     )
 
 
-def run_main(main, argv=None):
-    """Run ``main(argv)`` and turn the toolkit's own errors into one line on stderr and exit status 2."""
+def run_main(build_parser, commands, argv=None):
+    """Parse ``argv``, run the chosen command from ``commands``, and turn the toolkit's own errors into one line on
+    stderr and exit status 2 (interrupts: 130). Returns the exit status."""
     try:
-        return main(argv)
+        args = build_parser().parse_args(argv)
+        return commands[args.command](args)
     except ToolkitError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2

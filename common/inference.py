@@ -6,6 +6,7 @@ does not compile). ``ocr.Reader`` and ``speech.Transcriber`` both sit on it.
 """
 
 import sys
+from pathlib import Path
 
 import common  # noqa: F401  (pins the Keras backend)
 import numpy as np
@@ -15,8 +16,10 @@ from tqdm import tqdm
 from common.alphabet import Alphabet
 from common.batching import length_batches, pad_batch
 from common.ctc import decode
+from common.errors import ModelFileError
+from common.model_file import load_model
 
-__all__ = ["SequencePredictor"]
+__all__ = ["SequencePredictor", "as_input_list", "map_in_groups", "load_task_model"]
 
 
 class SequencePredictor:
@@ -76,3 +79,36 @@ class SequencePredictor:
     def predict(self, sequences, *, beam_width=1, progress=False):
         """Run and decode: one :class:`~common.ctc.Decoded` per ``(time, features)`` sequence."""
         return self.decode(self.logits(sequences, progress=progress), beam_width=beam_width)
+
+
+def as_input_list(inputs):
+    """One input (a path or a numpy array) or a sequence of them, as a list."""
+    if isinstance(inputs, (str, Path)) or (isinstance(inputs, np.ndarray) and inputs.dtype != object):
+        return [inputs]
+    return list(inputs)
+
+
+def map_in_groups(function, inputs, *, group_size, progress=False, unit="item"):
+    """``function(group, offset)`` over consecutive groups of ``inputs``; returns the concatenated results.
+
+    Only one group's data is alive at a time, so memory stays flat over many inputs; ``progress`` shows a bar on
+    stderr.
+    """
+    results = []
+    with tqdm(total=len(inputs), unit=unit, disable=not progress, file=sys.stderr) as bar:
+        for first in range(0, len(inputs), group_size):
+            group = function(inputs[first:first + group_size], first)
+            results += group
+            bar.update(len(group))
+    return results
+
+
+def load_task_model(path, *, default, task, train_command):
+    """Load a model file for ``task``; ``None`` or ``"default"`` means the shipped ``default`` file."""
+    path = Path(default) if path in (None, "default") else Path(path)
+    if path == Path(default) and not path.is_file():
+        raise ModelFileError(
+            f"{path}: the default {task} model is missing from this installation; train one with "
+            f"'{train_command}' (see MODELS.md) or pass --model."
+        )
+    return load_model(path, task=task)

@@ -106,14 +106,9 @@ def _synth(args):
 COMMANDS = {"read": _read, "train": _train, "eval": _eval, "synth": _synth}
 
 
-def _main(argv):
-    args = build_parser().parse_args(argv)
-    return COMMANDS[args.command](args)
-
-
 def main(argv=None):
     """Console entry point of ``ocr``."""
-    return run_main(_main, argv)
+    return run_main(build_parser, COMMANDS, argv)
 
 
 if __name__ == "__main__":

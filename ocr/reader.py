@@ -10,16 +10,13 @@ batch: its result has ``error`` set and empty text, the others are read.
 
 import dataclasses
 import os
-import sys
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
-from tqdm import tqdm
 
 from common.errors import ConfigError, InputError, ModelFileError
-from common.inference import SequencePredictor
-from common.model_file import load_model
+from common.inference import SequencePredictor, as_input_list, load_task_model, map_in_groups
 from ocr.images import load_image, preprocess_line
 from ocr.layout import crop_lines, find_lines, looks_like_page
 
@@ -112,13 +109,7 @@ class Reader:
     @classmethod
     def load(cls, path=None, **kwargs):
         """Load a model file (``None``: the shipped default model) and return a Reader."""
-        path = DEFAULT_MODEL if path in (None, "default") else Path(path)
-        if path == DEFAULT_MODEL and not path.is_file():
-            raise ModelFileError(
-                f"{path}: the default OCR model is missing from this installation; train one with "
-                "'ocr train' (see MODELS.md) or pass --model."
-            )
-        return cls(load_model(path, task="ocr"), **kwargs)
+        return cls(load_task_model(path, default=DEFAULT_MODEL, task="ocr", train_command="ocr train"), **kwargs)
 
     @property
     def alphabet(self):
@@ -152,16 +143,8 @@ class Reader:
         """
         if layout not in LAYOUTS:
             raise ConfigError(f"layout must be one of {LAYOUTS}. Received: layout={layout!r}")
-        if isinstance(inputs, (str, Path)) or (isinstance(inputs, np.ndarray) and inputs.dtype != object):
-            inputs = [inputs]
-        inputs = list(inputs)
-        results = []
-        with tqdm(total=len(inputs), unit="image", disable=not progress, file=sys.stderr) as bar:
-            for first in range(0, len(inputs), chunk_size):
-                chunk = self._read_chunk(inputs[first:first + chunk_size], first, beam_width, layout)
-                results += chunk
-                bar.update(len(chunk))
-        return results
+        return map_in_groups(lambda group, offset: self._read_chunk(group, offset, beam_width, layout),
+                             as_input_list(inputs), group_size=chunk_size, progress=progress, unit="image")
 
     def _prepare(self, source, name, layout):
         """``(line strips, None)`` for one input, or ``([], error message)``."""

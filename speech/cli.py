@@ -108,14 +108,9 @@ def _synth(args):
 COMMANDS = {"transcribe": _transcribe, "train": _train, "eval": _eval, "synth": _synth}
 
 
-def _main(argv):
-    args = build_parser().parse_args(argv)
-    return COMMANDS[args.command](args)
-
-
 def main(argv=None):
     """Console entry point of ``speech``."""
-    return run_main(_main, argv)
+    return run_main(build_parser, COMMANDS, argv)
 
 
 if __name__ == "__main__":

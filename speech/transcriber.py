@@ -10,15 +10,12 @@ through the model, and the results stitched back with times global to the file. 
 """
 
 import dataclasses
-import sys
 from pathlib import Path
 
 import numpy as np
-from tqdm import tqdm
 
 from common.errors import InputError, ModelFileError
-from common.inference import SequencePredictor
-from common.model_file import load_model
+from common.inference import SequencePredictor, as_input_list, load_task_model, map_in_groups
 from speech.audio import SAMPLE_RATE, load_audio
 from speech.chunking import split_on_silence
 from speech.features import log_mel
@@ -112,13 +109,8 @@ class Transcriber:
     @classmethod
     def load(cls, path=None, **kwargs):
         """Load a model file (``None``: the shipped default model) and return a Transcriber."""
-        path = DEFAULT_MODEL if path in (None, "default") else Path(path)
-        if path == DEFAULT_MODEL and not path.is_file():
-            raise ModelFileError(
-                f"{path}: the default speech model is missing from this installation; train one with "
-                "'speech train' (see MODELS.md) or pass --model."
-            )
-        return cls(load_model(path, task="speech"), **kwargs)
+        return cls(load_task_model(path, default=DEFAULT_MODEL, task="speech", train_command="speech train"),
+                   **kwargs)
 
     @property
     def alphabet(self):
@@ -139,16 +131,8 @@ class Transcriber:
             progress: show a progress bar over the files on stderr.
             files_per_group: files decoded and held in memory at once (memory stays flat over many files).
         """
-        if isinstance(inputs, (str, Path)) or (isinstance(inputs, np.ndarray) and inputs.dtype != object):
-            inputs = [inputs]
-        inputs = list(inputs)
-        results = []
-        with tqdm(total=len(inputs), unit="file", disable=not progress, file=sys.stderr) as bar:
-            for first in range(0, len(inputs), files_per_group):
-                group = self._transcribe_group(inputs[first:first + files_per_group], first, sample_rate, beam_width)
-                results += group
-                bar.update(len(group))
-        return results
+        return map_in_groups(lambda group, offset: self._transcribe_group(group, offset, sample_rate, beam_width),
+                             as_input_list(inputs), group_size=files_per_group, progress=progress, unit="file")
 
     def _transcribe_group(self, inputs, offset, sample_rate, beam_width):
         names, errors, pieces, durations = [], {}, [], []
