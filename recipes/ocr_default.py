@@ -20,7 +20,9 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "recipes"))
 
+from _train_and_ship import train_and_ship  # noqa: E402
 from ocr.synth import find_fonts, synthesize_dataset  # noqa: E402
 
 PRINTABLE = string.digits + string.ascii_letters + string.punctuation + " "
@@ -66,18 +68,10 @@ def main():
         print(f"{len(train_fonts)} training fonts, {len(val_fonts)} held-out validation fonts", flush=True)
         synthesize_dataset(train_dir, args.lines, fonts=train_fonts, seed=1, charset=PRINTABLE)
         synthesize_dataset(val_dir, args.val_lines, fonts=val_fonts, seed=2, charset=PRINTABLE)
-    command = [sys.executable, "-m", "ocr", "train", "--data", str(train_dir), "--val", str(val_dir),
-               "--out", str(work / "model.keras"), "--epochs", str(args.epochs), "--max-minutes", str(args.max_minutes),
+    options = ["--data", str(train_dir), "--val", str(val_dir),
+               "--epochs", str(args.epochs), "--max-minutes", str(args.max_minutes),
                "--batch-size", "32", "--patience", "8", "--quiet"]
-    if args.resume:
-        command.append("--resume")
-    print(" ".join(command), flush=True)
-    status = subprocess.call(command, cwd=ROOT)
-    if status == 0:
-        Path(args.ship).parent.mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(work / "model.keras", args.ship)
-        print(f"copied the best model to {args.ship}")
-    return status
+    return train_and_ship("ocr", work, args.ship, options, resume=args.resume)
 
 
 if __name__ == "__main__":

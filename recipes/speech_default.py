@@ -13,14 +13,14 @@
 
 import argparse
 import json
-import shutil
-import subprocess
 import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "recipes"))
 
+from _train_and_ship import train_and_ship  # noqa: E402
 from speech.synth import list_voices, synthesize_dataset  # noqa: E402
 
 HELD_OUT_FAMILIES = ("espeak-ng:en-gb-scotland", "espeak-ng:en-us-nyc", "flite:slt", "mbrola:mb-us2",
@@ -56,19 +56,11 @@ def main():
         print(f"{len(kept)} training voices, {len(held)} held-out validation voices", flush=True)
         synthesize_dataset(train_dir, args.utterances, voices=kept, seed=11)
         synthesize_dataset(val_dir, args.val_utterances, voices=held, seed=12)
-    command = [sys.executable, "-m", "speech", "train", "--data", str(train_dir), "--val", str(val_dir),
-               "--out", str(work / "model.keras"), "--epochs", str(args.epochs), "--max-minutes",
+    options = ["--data", str(train_dir), "--val", str(val_dir),
+               "--epochs", str(args.epochs), "--max-minutes",
                str(args.max_minutes), "--batch-size", "16", "--patience", "8", "--units", str(args.units),
                "--layers", str(args.layers), "--quiet"]
-    if args.resume:
-        command.append("--resume")
-    print(" ".join(command), flush=True)
-    status = subprocess.call(command, cwd=ROOT)
-    if status == 0:
-        Path(args.ship).parent.mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(work / "model.keras", args.ship)
-        print(f"copied the best model to {args.ship}")
-    return status
+    return train_and_ship("speech", work, args.ship, options, resume=args.resume)
 
 
 if __name__ == "__main__":

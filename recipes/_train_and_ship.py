@@ -1,0 +1,26 @@
+"""The step both recipes end with: run a task's ``train`` command, then copy the best model into the package."""
+
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def train_and_ship(task, work, ship, options, *, resume=False):
+    """Run ``python -m TASK train --out WORK/model.keras OPTIONS... [--resume]``; on success copy it to ``ship``.
+
+    Returns the command's exit status.
+    """
+    work = Path(work)
+    command = [sys.executable, "-m", task, "train", "--out", str(work / "model.keras"), *map(str, options)]
+    if resume:
+        command.append("--resume")
+    print(" ".join(command), flush=True)
+    status = subprocess.call(command, cwd=ROOT)
+    if status == 0:
+        Path(ship).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(work / "model.keras", ship)
+        print(f"copied the best model to {ship}")
+    return status
