@@ -2,6 +2,10 @@
 
 Sequences are ``(time, features)`` float arrays of different lengths. Batches group sequences of similar length
 (so padding stays small), pad with zeros to the longest one, and carry the true lengths beside them.
+
+Under a ``tf.distribute`` strategy, :func:`distribute_dataset` feeds the same batches to ``fit``: each batch is the
+*global* batch of one step, cut into one contiguous share per replica (and per worker), so the replicas see
+distinct items and together exactly the batch one device would see.
 """
 
 import math
@@ -10,7 +14,7 @@ import common  # noqa: F401  (pins the Keras backend)
 import keras
 import numpy as np
 
-__all__ = ["pad_batch", "length_batches", "CTCDataset"]
+__all__ = ["pad_batch", "length_batches", "CTCDataset", "replica_shares", "to_tf_dataset", "distribute_dataset"]
 
 
 def pad_batch(sequences, *, multiple=1, dtype=np.float32):
@@ -32,7 +36,7 @@ def pad_batch(sequences, *, multiple=1, dtype=np.float32):
     return batch, lengths
 
 
-def length_batches(lengths, *, batch_size, max_frames=None, rng=None):
+def length_batches(lengths, *, batch_size, max_frames=None, rng=None, min_batch_size=1):
     """Split indices into batches of similar length.
 
     Args:
@@ -41,6 +45,9 @@ def length_batches(lengths, *, batch_size, max_frames=None, rng=None):
         max_frames: also cap ``batch items * longest length`` (bounds memory for long inputs).
         rng: a ``np.random.Generator``; when given, lengths are jittered before sorting and the batch order is
             shuffled, so epochs differ while batches stay length-homogeneous.
+        min_batch_size: a batch with fewer items joins its neighbour of the closest length (under a strategy with
+            ``n`` replicas, ``n``: every replica then gets at least one item). This bound wins over
+            ``batch_size`` and ``max_frames``.
 
     Returns:
         list of int np.ndarray of indices.
@@ -60,6 +67,11 @@ def length_batches(lengths, *, batch_size, max_frames=None, rng=None):
         longest = candidate
     if current:
         batches.append(np.array(current))
+    for i in range(len(batches) - 1, 0, -1):
+        if len(batches[i]) < min_batch_size:
+            batches[i - 1] = np.concatenate([batches[i - 1], batches.pop(i)])
+    if batches and len(batches[0]) < min_batch_size and len(batches) > 1:
+        batches[1] = np.concatenate([batches.pop(0), batches[1]])
     if rng is not None:
         rng.shuffle(batches)
     return batches
@@ -67,6 +79,9 @@ def length_batches(lengths, *, batch_size, max_frames=None, rng=None):
 
 class CTCDataset(keras.utils.PyDataset):
     """Batches ``({"features", "lengths"}, {"labels", "label_lengths"})`` for :class:`~common.recognizer.Recognizer`.
+
+    An epoch's batches, and the augmentation of each of them, are a function of ``(seed, epoch)`` only: any number
+    of readers (a Keras iterator, one per worker, a resumed run starting at epoch ``k``) see the same batches.
 
     Args:
         items: one prepared item per example (whatever ``featurize`` takes: a cached image strip, audio samples).
@@ -79,10 +94,11 @@ class CTCDataset(keras.utils.PyDataset):
         shuffle: reshuffle the batches every epoch.
         seed: seed of the shuffling and augmentation.
         max_frames: cap of ``batch items * longest length`` per batch.
+        min_batch_size: fewest items per batch (see :func:`length_batches`).
     """
 
     def __init__(self, items, labels, featurize, lengths, *, batch_size=32, augment=False, shuffle=True,
-                 seed=0, max_frames=None, **kwargs):
+                 seed=0, max_frames=None, min_batch_size=1, **kwargs):
         super().__init__(**kwargs)
         if not len(items) == len(labels) == len(lengths):
             raise ValueError(
@@ -96,25 +112,20 @@ class CTCDataset(keras.utils.PyDataset):
         self.augment = augment
         self.shuffle = shuffle
         self.max_frames = max_frames
-        self.rng = np.random.default_rng(seed)
+        self.min_batch_size = min_batch_size
+        self.seed = seed
         self.epoch = 0
-        self._make_batches()
+        self.batches = self.epoch_batches(0)
 
-    def _make_batches(self):
-        rng = self.rng if self.shuffle else None
-        self.batches = length_batches(self.lengths, batch_size=self.batch_size, max_frames=self.max_frames, rng=rng)
+    def epoch_batches(self, epoch):
+        """The batches (arrays of item indices) of ``epoch``, in the order they are fed."""
+        rng = np.random.default_rng((self.seed, epoch)) if self.shuffle else None
+        return length_batches(self.lengths, batch_size=self.batch_size, max_frames=self.max_frames, rng=rng,
+                              min_batch_size=self.min_batch_size)
 
-    def __len__(self):
-        return len(self.batches)
-
-    def on_epoch_end(self):
-        self.epoch += 1
-        if self.shuffle:
-            self._make_batches()
-
-    def __getitem__(self, index):
-        indices = self.batches[index]
-        rng = np.random.default_rng((self.rng.bit_generator.seed_seq.entropy, self.epoch, index)) if self.augment else None
+    def make_batch(self, indices, *, epoch, index):
+        """The padded batch of items ``indices``, fed as batch ``index`` of ``epoch`` (which seeds augmentation)."""
+        rng = np.random.default_rng((self.seed, epoch, index)) if self.augment else None
         features = [self.featurize(self.items[i], rng) for i in indices]
         x, lengths = pad_batch(features)
         labels = [self.labels[i] for i in indices]
@@ -123,3 +134,100 @@ class CTCDataset(keras.utils.PyDataset):
         for i, lab in enumerate(labels):
             padded[i, : len(lab)] = lab
         return {"features": x, "lengths": lengths}, {"labels": padded, "label_lengths": label_lengths}
+
+    def __len__(self):
+        return len(self.batches)
+
+    def on_epoch_end(self):
+        self.epoch += 1
+        if self.shuffle:
+            self.batches = self.epoch_batches(self.epoch)
+
+    def __getitem__(self, index):
+        return self.make_batch(self.batches[index], epoch=self.epoch, index=index)
+
+
+def replica_shares(batch_items, num_replicas):
+    """Cut ``batch_items`` items into ``num_replicas`` contiguous shares, sizes differing by at most one.
+
+    Returns:
+        list of ``slice`` objects, one per replica (empty slices when there are fewer items than replicas).
+    """
+    bounds = np.linspace(0, batch_items, num_replicas + 1).round().astype(int)
+    return [slice(int(a), int(b)) for a, b in zip(bounds[:-1], bounds[1:])]
+
+
+def _signature(dataset):
+    import tensorflow as tf
+
+    num_features = dataset.featurize(dataset.items[0], None).shape[-1]
+    return (
+        {"features": tf.TensorSpec((None, None, num_features), tf.float32),
+         "lengths": tf.TensorSpec((None,), tf.int32)},
+        {"labels": tf.TensorSpec((None, None), tf.int32), "label_lengths": tf.TensorSpec((None,), tf.int32)},
+    )
+
+
+def _endless(dataset, pieces, first_epoch):
+    """The batches of ``dataset`` from ``first_epoch`` on, epoch after epoch; ``pieces(batch)`` yields what is fed
+    for each batch. Each call starts afresh and changes nothing in ``dataset`` (Keras opens one iterator to build
+    the model under a strategy and then another to train)."""
+    epoch = first_epoch
+    while True:
+        for index, indices in enumerate(dataset.epoch_batches(epoch)):
+            yield from pieces(dataset.make_batch(indices, epoch=epoch, index=index))
+        epoch += 1
+
+
+def to_tf_dataset(dataset, *, first_epoch=0):
+    """Feed ``dataset`` to ``fit`` on one device: an endless ``tf.data.Dataset`` of its batches from ``first_epoch``
+    on (a resumed run's first epoch).
+
+    Every dimension but the feature size is left open. (Given the :class:`CTCDataset` itself, Keras fixes the
+    shapes it saw in the first two batches, and fails later on a batch whose longest label differs.) Pass
+    ``steps_per_epoch=len(dataset)`` to ``fit``.
+    """
+    import tensorflow as tf
+
+    return tf.data.Dataset.from_generator(lambda: _endless(dataset, lambda batch: [batch], first_epoch),
+                                          output_signature=_signature(dataset)).prefetch(2)
+
+
+def distribute_dataset(dataset, strategy, *, first_epoch=0):
+    """Feed ``dataset`` to ``fit`` under a ``tf.distribute`` strategy.
+
+    Every batch of ``dataset`` is one step's *global* batch: replica ``r`` of ``n`` (counted across all workers)
+    gets share ``r`` of it (:func:`replica_shares`), padded to the global batch's length, so the replicas together
+    see exactly the items one device would. Every worker builds the same batches (same data, same seed) and keeps
+    only its own replicas' shares, so all workers run the same number of steps; ``tf.data`` auto-sharding is not
+    used. The stream is endless, as in :func:`to_tf_dataset`: pass ``steps_per_epoch=len(dataset)`` to ``fit``.
+
+    Args:
+        dataset: a :class:`CTCDataset` whose batches hold at least ``strategy.num_replicas_in_sync`` items
+            (``min_batch_size``).
+        strategy: a ``tf.distribute.Strategy``.
+        first_epoch: the epoch to start from (a resumed run's first epoch).
+
+    Returns:
+        a distributed dataset of ``({"features", "lengths"}, {"labels", "label_lengths"})``.
+    """
+    import tensorflow as tf
+
+    signature = _signature(dataset)
+
+    def dataset_fn(context):
+        num_replicas = context.num_replicas_in_sync
+        num_local = num_replicas // context.num_input_pipelines
+        first = context.input_pipeline_id * num_local
+
+        def pieces(batch):
+            x, y = batch
+            shares = replica_shares(len(x["lengths"]), num_replicas)
+            # distribute_datasets_from_function hands a worker's elements to its replicas in turn.
+            for share in shares[first:first + num_local]:
+                yield {k: v[share] for k, v in x.items()}, {k: v[share] for k, v in y.items()}
+
+        return tf.data.Dataset.from_generator(lambda: _endless(dataset, pieces, first_epoch),
+                                              output_signature=signature).prefetch(num_local)
+
+    return strategy.distribute_datasets_from_function(dataset_fn)

@@ -36,6 +36,12 @@ def add_train_arguments(parser):
     parser.add_argument("--no-augment", dest="augment", action="store_false", help="no on-the-fly augmentation")
     parser.add_argument("--max-items", type=int, help="use at most this many training items")
     parser.add_argument("--quiet", action="store_true", help="one line per epoch instead of a progress bar")
+    parser.add_argument("--precision", default="auto", choices=("auto", "float32", "mixed"),
+                        help="mixed: float16 compute with a float32 head and loss (GPUs); auto (default): mixed when "
+                             "a GPU is visible, else float32. Saved models are float32 either way")
+    parser.add_argument("--strategy", default="none", choices=("none", "mirrored", "multiworker"),
+                        help="mirrored: one replica per GPU; multiworker: every machine in TF_CONFIG "
+                             "(--batch-size is then the global batch, split across replicas)")
     return parser
 
 
@@ -52,6 +58,7 @@ def train_config_from_args(args, *, model_settings=None, default_model=None):
         max_minutes=args.max_minutes, patience=args.patience, val_fraction=args.val_fraction, seed=args.seed,
         resume=args.resume, alphabet=args.alphabet, freeze=args.freeze, augment=args.augment,
         model=dict(model_settings or {}), max_items=args.max_items, verbose=2 if args.quiet else 1,
+        precision=args.precision, strategy=args.strategy,
     )
 
 

@@ -5,6 +5,12 @@
 the front end's :meth:`compute_output_length`. Its loss is the CTC loss with true per-sample lengths; ``fit``
 expects targets ``{"labels": (batch, max_label_length), "label_lengths": (batch,)}``. ``metadata`` is a plain
 dict (task, format version, alphabet, preprocessing settings) stored inside the ``.keras`` file.
+
+Mixed precision: built under the ``mixed_float16`` dtype policy, the front end and encoder compute in float16, but
+the head always computes in float32 (its softmax and the CTC loss need the range), so the logits are float32
+whatever the policy. Distribution: under a ``tf.distribute`` strategy, each replica's loss is its share of the
+global batch's mean (see :meth:`Recognizer.compute_loss`), so the summed gradients equal one device's on the whole
+batch.
 """
 
 import common  # noqa: F401  (pins the Keras backend)
@@ -26,6 +32,26 @@ def _layer(value, cls):
     if isinstance(value, dict):
         return keras.saving.deserialize_keras_object(value) if "class_name" in value else cls(**value)
     raise TypeError(f"Expected a {cls.__name__} or its config. Received: {type(value).__name__}")
+
+
+def _replica_context():
+    """TensorFlow's replica context (``None`` outside ``strategy.run``, and on other Keras backends)."""
+    if keras.config.backend() != "tensorflow":
+        return None
+    import tensorflow as tf
+
+    return tf.distribute.get_replica_context()
+
+
+def _in_multi_worker_run():
+    """Whether this runs under a ``MultiWorkerMirroredStrategy`` spanning several workers."""
+    if keras.config.backend() != "tensorflow":
+        return False
+    import tensorflow as tf
+
+    strategy = tf.distribute.get_strategy()
+    return (isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy)
+            and strategy.num_replicas_in_sync > len(strategy.extended.worker_devices))
 
 
 @keras.saving.register_keras_serializable(package=PACKAGE)
@@ -56,7 +82,8 @@ class Recognizer(keras.Model):
         self.encoder = _layer(encoder, BiLSTMEncoder)
         self.num_classes = num_classes
         self.metadata = dict(metadata or {})
-        self.head = keras.layers.Dense(num_classes, name="logits")
+        # float32 whatever the policy: float16 logits would overflow the softmax and the CTC loss.
+        self.head = keras.layers.Dense(num_classes, name="logits", dtype="float32")
         num_features = self.frontend.num_features
         for layer, shape in (
             (self.frontend, (None, None, num_features)),
@@ -82,15 +109,44 @@ class Recognizer(keras.Model):
         return {"logits": logits, "lengths": out_lengths}
 
     def compute_loss(self, x=None, y=None, y_pred=None, sample_weight=None, training=True):
+        """Mean CTC loss over the batch's samples whose loss is finite.
+
+        Under a ``tf.distribute`` strategy with several replicas, each replica returns the sum of its samples'
+        losses divided by the number of finite samples in the *global* batch (all-reduced across replicas). The
+        strategy sums the replicas' gradients, so the update equals one device's on the whole batch, also when
+        the replicas got unequal shares of it.
+        """
         per_sample = ctc_loss(y["labels"], y_pred["logits"], y["label_lengths"], y_pred["lengths"])
         # A label that needs more frames than an (augmented, sped-up) input has gives an infinite loss: leave it out
         # of the batch's mean rather than letting one sample turn the epoch's loss into inf.
         finite = ops.isfinite(per_sample)
         per_sample = ops.where(finite, per_sample, ops.zeros_like(per_sample))
-        loss = ops.sum(per_sample) / ops.maximum(ops.sum(ops.cast(finite, per_sample.dtype)), 1.0)
+        count = ops.sum(ops.cast(finite, per_sample.dtype))
+        replica = _replica_context()
+        num_replicas = replica.num_replicas_in_sync if replica is not None else 1
+        if num_replicas > 1:
+            count = replica.all_reduce("SUM", ops.stop_gradient(count))
+        loss = ops.sum(per_sample) / ops.maximum(count, 1.0)
         if self.losses:
-            loss = loss + ops.sum(self.losses)
+            # Weight penalties are the same on every replica: each adds its share.
+            loss = loss + ops.cast(ops.sum(self.losses), loss.dtype) / num_replicas
         return loss
+
+    def compute_metrics(self, x, y, y_pred, sample_weight=None):
+        results = super().compute_metrics(x, y, y_pred, sample_weight=sample_weight)
+        if _in_multi_worker_run():
+            # With several workers, Keras averages a step's logs across workers along axis 0, which a scalar lacks
+            # (keras-team/keras#20585): give each a length-1 axis; the average is a scalar again.
+            results = {name: ops.reshape(value, (1,)) for name, value in results.items()}
+        return results
+
+    def _maybe_symbolic_build(self, iterator=None, data_batch=None):
+        # Under a tf.distribute strategy, Keras' fit first builds the model symbolically from one batch. This model
+        # is built in __init__, and common.training builds its optimizer before fit, so there is nothing left to
+        # build; and under MultiWorkerMirroredStrategy that step fails on dict inputs (keras-team/keras#20329).
+        if getattr(self, "optimizer", None) is not None and self.optimizer.built:
+            return
+        super()._maybe_symbolic_build(iterator=iterator, data_batch=data_batch)
 
     def get_config(self):
         return {
