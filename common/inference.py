@@ -2,9 +2,11 @@
 
 :class:`SequencePredictor` groups sequences of similar length into batches (little padding), runs the network
 through one ``tf.function`` traced once for any batch size and length, and decodes outside the graph (CTC decoding
-does not compile). ``ocr.Reader`` and ``speech.Transcriber`` both sit on it.
+does not compile). ``ocr.Reader`` and ``speech.Transcriber`` both sit on it. The model may also be an exported one
+(:class:`~common.export.ExportedModel`: ONNX, TFLite or SavedModel), which then runs in place of the Keras network.
 """
 
+import math
 import sys
 from pathlib import Path
 
@@ -16,30 +18,68 @@ from tqdm import tqdm
 from common.alphabet import Alphabet
 from common.batching import length_batches, pad_batch
 from common.ctc import decode
-from common.errors import ModelFileError
+from common.errors import ConfigError, InputError, ModelFileError
+from common.export import ExportedModel, is_exported_path
 from common.model_file import load_model
 
-__all__ = ["SequencePredictor", "as_input_list", "map_in_groups", "load_task_model"]
+__all__ = ["SequencePredictor", "as_input_list", "map_in_groups", "load_task_model", "DEFAULT_MAX_BATCH_MB",
+           "check_max_batch_mb"]
+
+
+DEFAULT_MAX_BATCH_MB = 4.0
+"""Default cap (MiB) on one padded input batch, ``items * padded length * features * 4`` bytes.
+
+The network's working memory is a model-dependent multiple of this (the first convolution alone holds ``filters``
+times the input). Measured with the shipped models on 2 CPU cores (benchmarks/results_memory.md): going from 24 to
+4 MiB cut the peak above the loaded model from ~330 to ~200 MB when reading lines and from ~770 to ~280 MB when
+transcribing a 20-minute file, at the same or better speed. 4 MiB holds one line strip of 32,768 columns (height
+32) or 131 s of 80-mel features, far more than one 20 s chunk.
+"""
+
+_PAD_MULTIPLE = 8  # padded lengths are rounded up to this (fewer distinct shapes for the traced function)
+
+
+def check_max_batch_mb(value, *, flag="--max-batch-mb"):
+    """Validate a ``max_batch_mb`` setting (a positive, finite number of MiB; ``None``: the default)."""
+    if value is None:
+        return DEFAULT_MAX_BATCH_MB
+    if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)) \
+            or not math.isfinite(value) or value <= 0:
+        raise ConfigError(f"Received an invalid value for `max_batch_mb` ({flag}), expected a positive number of "
+                          f"MiB. Received: max_batch_mb={value!r}")
+    return float(value)
 
 
 class SequencePredictor:
     """Batch, run and decode sequences with one model.
 
     Args:
-        model: a :class:`~common.recognizer.Recognizer`.
+        model: a :class:`~common.recognizer.Recognizer`, or an :class:`~common.export.ExportedModel`.
         batch_size: most sequences per batch.
-        max_batch_frames: cap on ``batch size * padded length`` (bounds memory for long inputs).
+        max_batch_mb: cap (MiB) on one padded input batch, ``items * padded length * features * 4`` bytes; batches
+            are split to honour it, and a sequence that alone exceeds it is refused with an
+            :class:`~common.errors.InputError` (see :meth:`check_fits`). The network's activations take a
+            model-dependent multiple of this. ``None``: :data:`DEFAULT_MAX_BATCH_MB`.
 
     Instances are safe to share between threads: the traced function holds no per-call state.
     """
 
-    def __init__(self, model, *, batch_size=64, max_batch_frames=200_000):
+    def __init__(self, model, *, batch_size=64, max_batch_mb=DEFAULT_MAX_BATCH_MB):
+        if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)) or batch_size < 1:
+            raise ConfigError(f"Received an invalid value for `batch_size`, expected a positive integer. "
+                              f"Received: batch_size={batch_size!r}")
         self.model = model
         self.alphabet = Alphabet.from_config(model.metadata["alphabet"])
-        self.batch_size = batch_size
-        self.max_batch_frames = max_batch_frames
-        spec = [tf.TensorSpec([None, None, model.num_features], tf.float32), tf.TensorSpec([None], tf.int32)]
-        self._forward = tf.function(self._call, input_signature=spec, reduce_retracing=True)
+        self.batch_size = int(batch_size)
+        self.max_batch_mb = check_max_batch_mb(max_batch_mb)
+        self.bytes_per_frame = int(model.num_features) * 4  # float32
+        self.max_batch_frames = max(1, int(self.max_batch_mb * 2**20) // self.bytes_per_frame)
+        if isinstance(model, ExportedModel):
+            self._forward = model  # NumPy in, NumPy out
+        else:
+            spec = [tf.TensorSpec([None, None, model.num_features], tf.float32), tf.TensorSpec([None], tf.int32)]
+            traced = tf.function(self._call, input_signature=spec, reduce_retracing=True)
+            self._forward = lambda x, lengths: tuple(t.numpy() for t in traced(tf.constant(x), tf.constant(lengths)))
 
     def _call(self, features, lengths):
         out = self.model({"features": features, "lengths": lengths}, training=False)
@@ -48,18 +88,50 @@ class SequencePredictor:
     @property
     def time_downsampling(self):
         """Input frames per output frame."""
+        if isinstance(self.model, ExportedModel):
+            return self.model.time_downsampling
         return self.model.frontend.time_downsampling
 
+    @staticmethod
+    def padded_length(length):
+        """The length a sequence of ``length`` frames is padded to in a batch."""
+        return max(1, int(math.ceil(int(length) / _PAD_MULTIPLE))) * _PAD_MULTIPLE
+
+    def item_mb(self, length):
+        """MiB that one sequence of ``length`` frames takes in a padded batch."""
+        return self.padded_length(length) * self.bytes_per_frame / 2**20
+
+    def check_fits(self, length, source=None, *, hint=""):
+        """Raise :class:`~common.errors.InputError` if one sequence of ``length`` frames alone exceeds the cap.
+
+        Args:
+            length: frames of the sequence.
+            source: the input it came from (named in the message).
+            hint: a task-specific way out, appended to the message (e.g. lower ``--max-chunk-seconds``).
+        """
+        if self.padded_length(length) > self.max_batch_frames:
+            raise InputError(
+                f"one sequence of {int(length):,} frames needs {self.item_mb(length):.2f} MiB, more than the batch "
+                f"memory limit of {self.max_batch_mb:g} MiB; raise it with --max-batch-mb N (max_batch_mb=N)"
+                f"{hint}. Received: max_batch_mb={self.max_batch_mb:g}",
+                source,
+            )
+
     def logits(self, sequences, *, progress=False):
-        """Logits of each sequence: list of float32 ``(frames_i, num_classes)``, in input order."""
+        """Logits of each sequence: list of float32 ``(frames_i, num_classes)``, in input order.
+
+        Raises:
+            InputError: a sequence alone exceeds ``max_batch_mb`` (callers check with :meth:`check_fits` first).
+        """
         results = [None] * len(sequences)
-        lengths = [s.shape[0] for s in sequences]
+        lengths = [self.padded_length(s.shape[0]) for s in sequences]
+        for index, sequence in enumerate(sequences):
+            self.check_fits(sequence.shape[0], f"sequence #{index}")
         batches = length_batches(lengths, batch_size=self.batch_size, max_frames=self.max_batch_frames)
         bar = tqdm(total=len(sequences), unit="item", disable=not progress, file=sys.stderr)
         for indices in batches:
-            x, x_lengths = pad_batch([sequences[i] for i in indices], multiple=8)
-            logits, out_lengths = self._forward(tf.constant(x), tf.constant(x_lengths))
-            logits, out_lengths = logits.numpy(), out_lengths.numpy()
+            x, x_lengths = pad_batch([sequences[i] for i in indices], multiple=_PAD_MULTIPLE)
+            logits, out_lengths = self._forward(x, x_lengths)
             for row, i in enumerate(indices):
                 results[i] = logits[row, : out_lengths[row]]
             bar.update(len(indices))
@@ -104,11 +176,17 @@ def map_in_groups(function, inputs, *, group_size, progress=False, unit="item"):
 
 
 def load_task_model(path, *, default, task, train_command):
-    """Load a model file for ``task``; ``None`` or ``"default"`` means the shipped ``default`` file."""
+    """Load a model file for ``task``; ``None`` or ``"default"`` means the shipped ``default`` file.
+
+    A ``.keras`` file gives a :class:`~common.recognizer.Recognizer`; an exported model (``.onnx``, ``.tflite`` or a
+    SavedModel folder, see :func:`common.export.export_model`) gives an :class:`~common.export.ExportedModel`.
+    """
     path = Path(default) if path in (None, "default") else Path(path)
     if path == Path(default) and not path.is_file():
         raise ModelFileError(
             f"{path}: the default {task} model is missing from this installation; train one with "
             f"'{train_command}' (see MODELS.md) or pass --model."
         )
+    if is_exported_path(path):
+        return ExportedModel(path, task=task)
     return load_model(path, task=task)

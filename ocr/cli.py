@@ -4,6 +4,7 @@
     ocr train --data D [--val V] --out M [--from M0|default] [--max-minutes N] [--resume] ...
     ocr eval --data D [--model M]
     ocr synth --out D -n N
+    ocr export --out PATH [--model M] [--format savedmodel|tflite|onnx] [--batch-size N]
 """
 
 import argparse
@@ -11,6 +12,7 @@ import json
 import sys
 
 from common.cli import add_train_arguments, positive_int, print_rates, report_failures, run_main
+from common.export import add_export_arguments
 
 __all__ = ["main", "build_parser"]
 
@@ -29,6 +31,9 @@ def build_parser():
     read.add_argument("--batch-size", type=positive_int, default=64)
     read.add_argument("--max-pixels", type=positive_int,
                       help="refuse larger images (decompression bombs; default: 89,478,485 as in Pillow)")
+    read.add_argument("--max-batch-mb", type=float,
+                      help="cap on one padded batch of line strips in MiB (lines x width x height x 4 bytes); "
+                           "batches are split to fit, a line that alone exceeds it is an error (default: 4)")
 
     train = commands.add_parser("train", help="train or fine-tune a model on line images + transcripts")
     add_train_arguments(train)
@@ -48,13 +53,18 @@ def build_parser():
     synth.add_argument("--seed", type=int, default=0)
     synth.add_argument("--clean-fraction", type=float, default=0.3, help="share of undegraded lines (0.3)")
     synth.add_argument("--max-chars", type=positive_int, default=50)
+
+    export = commands.add_parser("export", help="write the model as SavedModel, TFLite or ONNX for deployment "
+                                                "(the network only; 'read --model' runs the result)")
+    add_export_arguments(export)
     return parser
 
 
 def _read(args):
     from ocr.reader import Reader
 
-    reader = Reader.load(args.model, batch_size=args.batch_size, max_pixels=args.max_pixels)
+    reader = Reader.load(args.model, batch_size=args.batch_size, max_pixels=args.max_pixels,
+                         max_batch_mb=args.max_batch_mb)
     results = reader.read(args.images, beam_width=args.beam, layout=args.layout,
                           progress=len(args.images) > 20 and sys.stderr.isatty())
     for result in results:
@@ -103,7 +113,14 @@ def _synth(args):
     return 0
 
 
-COMMANDS = {"read": _read, "train": _train, "eval": _eval, "synth": _synth}
+def _export(args):
+    from common.export import run_export
+    from ocr.reader import DEFAULT_MODEL
+
+    return run_export(args, default_model=DEFAULT_MODEL, task="ocr", train_command="ocr train")
+
+
+COMMANDS = {"read": _read, "train": _train, "eval": _eval, "synth": _synth, "export": _export}
 
 
 def main(argv=None):

@@ -16,7 +16,8 @@ from pathlib import Path
 import numpy as np
 
 from common.errors import ConfigError, InputError, ModelFileError
-from common.inference import SequencePredictor, as_input_list, load_task_model, map_in_groups
+from common.inference import (DEFAULT_MAX_BATCH_MB, SequencePredictor, as_input_list, load_task_model,
+                              map_in_groups)
 from ocr.images import load_image, preprocess_line
 from ocr.layout import crop_lines, find_lines, looks_like_page
 
@@ -90,25 +91,38 @@ class Reader:
     """Reads text lines and pages with an OCR model.
 
     Args:
-        model: an OCR :class:`~common.recognizer.Recognizer`.
+        model: an OCR :class:`~common.recognizer.Recognizer`, or an exported one
+            (:class:`~common.export.ExportedModel`: ONNX, TFLite, SavedModel) that gives the same text.
         batch_size: lines per batch.
-        max_pixels: refuse images larger than this (decompression bombs).
+        max_pixels: refuse images with more pixels than this (decompression bombs); ``None``: 89,478,485, as
+            Pillow.
+        max_batch_mb: cap (MiB) on one padded batch of line strips (``lines * padded width * height * 4``
+            bytes); batches are split to honour it, and an image with a line that alone exceeds it gets an error.
 
-    A Reader is safe to share between threads.
+    A Reader is safe to share between threads (tested): each call keeps its state in local variables, the model
+    runs through one traced function, and the image-decoding pool takes work from any thread.
     """
 
-    def __init__(self, model, *, batch_size=64, max_pixels=None):
+    def __init__(self, model, *, batch_size=64, max_pixels=None, max_batch_mb=DEFAULT_MAX_BATCH_MB):
         if model.metadata.get("task") != "ocr":
             raise ModelFileError(f"Reader needs an OCR model. Received: task={model.metadata.get('task')!r}")
+        if max_pixels is not None and (isinstance(max_pixels, bool) or not isinstance(max_pixels, (int, np.integer))
+                                       or max_pixels < 1):
+            raise ConfigError(f"Received an invalid value for `max_pixels` (--max-pixels), expected a positive "
+                              f"integer or None. Received: max_pixels={max_pixels!r}")
         self.model = model
         self.height = int(model.metadata["preprocessing"]["height"])
-        self.predictor = SequencePredictor(model, batch_size=batch_size)
+        self.predictor = SequencePredictor(model, batch_size=batch_size, max_batch_mb=max_batch_mb)
         self.max_pixels = max_pixels
         self._pool = ThreadPoolExecutor(max_workers=min(4, os.cpu_count() or 1), thread_name_prefix="ocr-load")
 
     @classmethod
     def load(cls, path=None, **kwargs):
-        """Load a model file (``None``: the shipped default model) and return a Reader."""
+        """Load a model file (``None``: the shipped default model) and return a Reader.
+
+        The file is a ``.keras`` model, or one exported with the ``export`` command: an ``.onnx`` or
+        ``.tflite`` file or a SavedModel folder (run by ONNX Runtime, LiteRT or TensorFlow).
+        """
         return cls(load_task_model(path, default=DEFAULT_MODEL, task="ocr", train_command="ocr train"), **kwargs)
 
     @property
@@ -147,12 +161,21 @@ class Reader:
                              as_input_list(inputs), group_size=chunk_size, progress=progress, unit="image")
 
     def _prepare(self, source, name, layout):
-        """``(line strips, None)`` for one input, or ``([], error message)``."""
+        """``(line strips, None)`` for one input, or ``([], error message)``: one bad input never stops a batch."""
         try:
             kwargs = {} if self.max_pixels is None else {"max_pixels": self.max_pixels}
-            return self._line_strips(load_image(source, **kwargs), layout), None
+            lines = self._line_strips(load_image(source, **kwargs), layout)
+            for _, strip in lines:
+                self.predictor.check_fits(strip.shape[0], hint=", or crop the image into shorter lines")
+            return lines, None
         except InputError as error:
-            return [], str(error) if isinstance(source, (str, Path)) else f"{name}: {error.reason}"
+            return [], f"{name}: {error.reason}"
+        except ConfigError:  # a setting of the call, not this input: stop
+            raise
+        except MemoryError:
+            return [], f"{name}: not enough memory to read this image; lower --max-pixels or shrink the image"
+        except Exception as error:  # noqa: BLE001 (a bug or a decoder failure we did not foresee: report, go on)
+            return [], f"{name}: unexpected {type(error).__name__} while reading it ({error}); please report this"
 
     def _read_chunk(self, inputs, offset, beam_width, layout):
         names = [_describe(source, offset + index) for index, source in enumerate(inputs)]

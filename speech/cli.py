@@ -4,6 +4,7 @@
     speech train --data D [--val V] --out M [--from M0|default] [--max-minutes N] [--resume] ...
     speech eval --data D [--model M]
     speech synth --out D -n N
+    speech export --out PATH [--model M] [--format savedmodel|tflite|onnx] [--batch-size N]
 """
 
 import argparse
@@ -11,6 +12,7 @@ import json
 import sys
 
 from common.cli import add_train_arguments, positive_int, print_rates, report_failures, run_main
+from common.export import add_export_arguments
 
 __all__ = ["main", "build_parser"]
 
@@ -32,6 +34,9 @@ def build_parser():
                             help="longest piece of audio run at once; long files are split at silences (20)")
     transcribe.add_argument("--batch-size", type=positive_int, default=16)
     transcribe.add_argument("--max-seconds", type=float, help="refuse files longer than this (default: no limit)")
+    transcribe.add_argument("--max-batch-mb", type=float,
+                            help="cap on one padded batch of features in MiB (chunks x frames x mels x 4 bytes); "
+                                 "batches are split to fit, a chunk that alone exceeds it is an error (default: 4)")
 
     train = commands.add_parser("train", help="train or fine-tune a model on audio + transcripts")
     add_train_arguments(train)
@@ -48,6 +53,10 @@ def build_parser():
     synth.add_argument("--out", required=True, help="output folder (LJSpeech layout)")
     synth.add_argument("-n", "--num-utterances", type=positive_int, required=True)
     synth.add_argument("--seed", type=int, default=0)
+
+    export = commands.add_parser("export", help="write the model as SavedModel, TFLite or ONNX for deployment "
+                                                "(the network only; 'transcribe --model' runs the result)")
+    add_export_arguments(export)
     return parser
 
 
@@ -56,7 +65,7 @@ def _transcribe(args):
     from speech.transcriber import Transcriber
 
     transcriber = Transcriber.load(args.model, batch_size=args.batch_size, max_chunk_seconds=args.max_chunk_seconds,
-                                  max_seconds=args.max_seconds)
+                                  max_seconds=args.max_seconds, max_batch_mb=args.max_batch_mb)
     results = transcriber.transcribe(args.files, beam_width=args.beam, progress=sys.stderr.isatty())
     good = [r for r in results if r.ok]
     for result in good:
@@ -105,7 +114,14 @@ def _synth(args):
     return 0
 
 
-COMMANDS = {"transcribe": _transcribe, "train": _train, "eval": _eval, "synth": _synth}
+def _export(args):
+    from common.export import run_export
+    from speech.transcriber import DEFAULT_MODEL
+
+    return run_export(args, default_model=DEFAULT_MODEL, task="speech", train_command="speech train")
+
+
+COMMANDS = {"transcribe": _transcribe, "train": _train, "eval": _eval, "synth": _synth, "export": _export}
 
 
 def main(argv=None):

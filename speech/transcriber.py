@@ -10,20 +10,29 @@ through the model, and the results stitched back with times global to the file. 
 """
 
 import dataclasses
+import math
 from pathlib import Path
 
 import numpy as np
 
-from common.errors import InputError, ModelFileError
-from common.inference import SequencePredictor, as_input_list, load_task_model, map_in_groups
+from common.errors import ConfigError, InputError, ModelFileError
+from common.inference import (DEFAULT_MAX_BATCH_MB, SequencePredictor, as_input_list, load_task_model,
+                              map_in_groups)
 from speech.audio import SAMPLE_RATE, load_audio
 from speech.chunking import split_on_silence
-from speech.features import log_mel
+from speech.features import log_mel, num_frames
 from speech.formats import Segment, Word
 
 __all__ = ["Transcriber", "Transcript", "DEFAULT_MODEL"]
 
 DEFAULT_MODEL = Path(__file__).resolve().parent / "models" / "default.keras"
+MIN_CHUNK_SECONDS = 0.5
+"""Shortest ``max_chunk_seconds`` accepted (s)."""
+
+
+def _is_real(value):
+    return isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, bool) \
+        and math.isfinite(value)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -86,29 +95,46 @@ class Transcriber:
     """Transcribes audio with a speech model.
 
     Args:
-        model: a speech :class:`~common.recognizer.Recognizer`.
+        model: a speech :class:`~common.recognizer.Recognizer`, or an exported one
+            (:class:`~common.export.ExportedModel`: ONNX, TFLite, SavedModel) that gives the same text.
         batch_size: chunks per batch.
-        max_chunk_seconds: longest piece of audio run through the model at once (long files are split at silences).
+        max_chunk_seconds: longest piece of audio run through the model at once, at least 0.5 s (long files are
+            split at silences into pieces of at most this; a file no longer than this runs whole).
         max_seconds: refuse files longer than this (``None``: no limit; memory grows ~4 MB per minute of audio).
+        max_batch_mb: cap (MiB) on one padded batch of log-mel features (``chunks * padded frames * mels * 4``
+            bytes); batches are split to honour it, and a file with a chunk that alone exceeds it gets an error
+            (lower ``max_chunk_seconds`` or raise the cap).
 
-    A Transcriber is safe to share between threads.
+    A Transcriber is safe to share between threads (tested): each call keeps its state in local variables and the
+    model runs through one traced function.
     """
 
-    def __init__(self, model, *, batch_size=16, max_chunk_seconds=20.0, max_seconds=None):
+    def __init__(self, model, *, batch_size=16, max_chunk_seconds=20.0, max_seconds=None,
+                 max_batch_mb=DEFAULT_MAX_BATCH_MB):
         if model.metadata.get("task") != "speech":
             raise ModelFileError(f"Transcriber needs a speech model. Received: task={model.metadata.get('task')!r}")
+        if not _is_real(max_chunk_seconds) or max_chunk_seconds < MIN_CHUNK_SECONDS:
+            raise ConfigError(f"Received an invalid value for `max_chunk_seconds` (--max-chunk-seconds), expected a "
+                              f"number of seconds >= {MIN_CHUNK_SECONDS}. Received: "
+                              f"max_chunk_seconds={max_chunk_seconds!r}")
+        if max_seconds is not None and (not _is_real(max_seconds) or max_seconds <= 0):
+            raise ConfigError(f"Received an invalid value for `max_seconds` (--max-seconds), expected a positive "
+                              f"number of seconds or None (no limit). Received: max_seconds={max_seconds!r}")
         self.model = model
         preprocessing = model.metadata["preprocessing"]
         self.num_mels = int(preprocessing["num_mels"])
         self.hop_seconds = float(preprocessing["hop_seconds"])
-        self.predictor = SequencePredictor(model, batch_size=batch_size,
-                                           max_batch_frames=int(batch_size * max_chunk_seconds / self.hop_seconds))
-        self.max_chunk_seconds = max_chunk_seconds
-        self.max_seconds = max_seconds
+        self.predictor = SequencePredictor(model, batch_size=batch_size, max_batch_mb=max_batch_mb)
+        self.max_chunk_seconds = float(max_chunk_seconds)
+        self.max_seconds = None if max_seconds is None else float(max_seconds)
 
     @classmethod
     def load(cls, path=None, **kwargs):
-        """Load a model file (``None``: the shipped default model) and return a Transcriber."""
+        """Load a model file (``None``: the shipped default model) and return a Transcriber.
+
+        The file is a ``.keras`` model, or one exported with the ``export`` command: an ``.onnx`` or
+        ``.tflite`` file or a SavedModel folder (run by ONNX Runtime, LiteRT or TensorFlow).
+        """
         return cls(load_task_model(path, default=DEFAULT_MODEL, task="speech", train_command="speech train"),
                    **kwargs)
 
@@ -134,6 +160,21 @@ class Transcriber:
         return map_in_groups(lambda group, offset: self._transcribe_group(group, offset, sample_rate, beam_width),
                              as_input_list(inputs), group_size=files_per_group, progress=progress, unit="file")
 
+    def _prepare(self, source, is_path, sample_rate):
+        """Load one input and cut it into chunks: ``(duration in s, [(start s, end s, log-mel features), ...])``."""
+        audio = load_audio(source, source_rate=None if is_path else sample_rate, max_seconds=self.max_seconds)
+        duration = audio.shape[0] / SAMPLE_RATE
+        chunks = split_on_silence(audio, sample_rate=SAMPLE_RATE, max_chunk_seconds=self.max_chunk_seconds)
+        if chunks and duration <= self.max_chunk_seconds:
+            # A short file runs whole, as training utterances do (leading and trailing silence included).
+            chunks = [(0, audio.shape[0])]
+        pieces = []
+        for start, end in chunks:
+            self.predictor.check_fits(num_frames(end - start), hint=", or lower --max-chunk-seconds")
+            features = log_mel(audio[start:end], sample_rate=SAMPLE_RATE, num_mels=self.num_mels)
+            pieces.append((start / SAMPLE_RATE, end / SAMPLE_RATE, features))
+        return duration, pieces
+
     def _transcribe_group(self, inputs, offset, sample_rate, beam_width):
         names, errors, pieces, durations = [], {}, [], []
         for index, source in enumerate(inputs):
@@ -141,20 +182,21 @@ class Transcriber:
             name = str(source) if is_path else f"array #{offset + index}"
             names.append(name)
             try:
-                audio = load_audio(source, source_rate=None if is_path else sample_rate,
-                                   max_seconds=self.max_seconds)
+                duration, file_pieces = self._prepare(source, is_path, sample_rate)
             except InputError as error:
-                errors[index] = str(error) if is_path else f"{name}: {error.reason}"
-                durations.append(0.0)
+                error_text = f"{name}: {error.reason}"
+            except ConfigError:  # a setting of the call, not this input: stop
+                raise
+            except MemoryError:
+                error_text = f"{name}: not enough memory to transcribe this file; pass --max-seconds or split it"
+            except Exception as error:  # noqa: BLE001 (a failure we did not foresee: report it, go on)
+                error_text = f"{name}: unexpected {type(error).__name__} while reading it ({error}); please report this"
+            else:
+                durations.append(duration)
+                pieces += [(index, *piece) for piece in file_pieces]
                 continue
-            durations.append(audio.shape[0] / SAMPLE_RATE)
-            chunks = split_on_silence(audio, sample_rate=SAMPLE_RATE, max_chunk_seconds=self.max_chunk_seconds)
-            if chunks and durations[-1] <= self.max_chunk_seconds:
-                # A short file runs whole, as training utterances do (leading and trailing silence included).
-                chunks = [(0, audio.shape[0])]
-            for start, end in chunks:
-                features = log_mel(audio[start:end], sample_rate=SAMPLE_RATE, num_mels=self.num_mels)
-                pieces.append((index, start / SAMPLE_RATE, end / SAMPLE_RATE, features))
+            errors[index] = error_text
+            durations.append(0.0)
         decoded = self.predictor.predict([p[3] for p in pieces], beam_width=beam_width)
         segments = {i: [] for i in range(len(inputs))}
         for (index, start, end, _), d in zip(pieces, decoded):
