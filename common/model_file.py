@@ -75,8 +75,10 @@ def read_metadata(path, *, task=None):
             f"{path}: this Keras file is not a model of this toolkit (expected a {MODEL_CLASS}). "
             f"Received: class_name={received!r}"
         )
-    inner = config.get("config", {})
-    metadata = inner.get("metadata") or {}
+    inner = config.get("config")
+    inner = inner if isinstance(inner, dict) else {}
+    metadata = inner.get("metadata")
+    metadata = metadata if isinstance(metadata, dict) else {}
     version = metadata.get("format_version")
     if not isinstance(version, int):
         raise ModelFileError(f"{path}: the model file has no format version; it was not written by this toolkit.")
@@ -121,4 +123,21 @@ def load_model(path, *, task=None, compile=False):
     try:
         return keras.saving.load_model(path, safe_mode=True, compile=compile)
     except Exception as error:  # noqa: BLE001 - Keras raises many types; the user needs one message
-        raise ModelFileError(f"{path}: the model could not be loaded safely: {error}") from None
+        raise ModelFileError(f"{path}: the model could not be loaded safely: {_keras_reason(error)}") from None
+
+
+def _keras_reason(error):
+    """One line out of Keras' deserialization errors (which repeat the whole config over several lines)."""
+    import re
+
+    text = str(error)
+    cause = text.rsplit("Exception encountered:", 1)[-1]
+    cause = " ".join(cause.split())
+    if "Lambda" in text and "safe_mode" in text:
+        return ("it holds a Lambda layer, i.e. arbitrary Python code, which safe mode refuses to run; "
+                "only load such a file with plain Keras if you trust its source")
+    missing = re.search(r"Could not locate (?:class|function) '([^']+)'", text)
+    if missing:
+        return (f"it uses the custom object {missing.group(1)!r}, which this toolkit does not define (a file from "
+                f"another program, or edited). Received: class_name={missing.group(1)!r}")
+    return cause[:300] + ("..." if len(cause) > 300 else "")

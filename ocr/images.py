@@ -131,7 +131,7 @@ def _gray_from_array(array, source):
     return np.ascontiguousarray(np.clip(np.rint(gray), 0, 255).astype(np.uint8))
 
 
-def _gray_from_pillow(image):
+def _gray_from_pillow(image, source=None):
     """Convert an opened, loaded Pillow image (any mode) to uint8 (H, W), compositing transparency over white."""
     from PIL import Image
 
@@ -146,6 +146,12 @@ def _gray_from_pillow(image):
         return np.asarray(image.convert("L"))
     if mode.startswith("I;16") or mode in ("I", "F"):
         values = np.asarray(image).astype(np.float64)
+        if not np.isfinite(values).all():
+            raise InputError(
+                "The floating-point image holds NaN or infinite values; expected finite pixel values. "
+                f"Re-export it without them. Received: non_finite={int((~np.isfinite(values)).sum())}",
+                source,
+            )
         if mode.startswith("I;16") or (mode == "I" and values.max(initial=0) > 255):
             values = values * (255.0 / 65535.0)
         elif mode == "F" and values.max(initial=0) <= 1.0:
@@ -155,45 +161,151 @@ def _gray_from_pillow(image):
     return np.asarray(image.convert("RGB").convert("L"))
 
 
+# Pillow formats never opened: EPS runs Ghostscript (an interpreter, a known attack surface) and the others are
+# stubs that need handlers this toolkit does not install.
+_PILLOW_EXCLUDED = frozenset({"EPS", "WMF", "MPEG", "BUFR", "GRIB", "HDF5"})
+# First bytes of the formats Pillow decodes itself: such a file that Pillow cannot open has a damaged header, and
+# OpenCV (which would print libpng/libjpeg warnings on stderr) is not tried on it.
+_IMAGE_MAGIC = (
+    (b"\x89PNG\r\n\x1a\n", "PNG"), (b"\xff\xd8\xff", "JPEG"), (b"GIF87a", "GIF"), (b"GIF89a", "GIF"),
+    (b"BM", "BMP"), (b"II*\x00", "TIFF"), (b"MM\x00*", "TIFF"), (b"II+\x00", "TIFF"), (b"MM\x00+", "TIFF"),
+)
+_BMP_HEADER_SIZES = tuple(size.to_bytes(4, "little") for size in (12, 16, 40, 52, 56, 64, 108, 124))
+
+
+def _sniff_image(path):
+    """``(format, first bytes)``: the image format the file's first bytes announce (None if unknown)."""
+    with open(path, "rb") as handle:
+        head = handle.read(32)
+    if head[:4] == b"RIFF" and head[8:12] == b"WEBP":
+        return "WEBP", head
+    for magic, name in _IMAGE_MAGIC:
+        if head.startswith(magic):
+            if name == "BMP" and head[14:18] not in _BMP_HEADER_SIZES:  # "BM" alone is weak evidence: text can too
+                continue
+            return name, head
+    return None, head
+
+
+def _declared_size(kind, head):
+    """``(width, height)`` from a PNG, GIF or BMP header, or None: to call a 0 x 0 file empty, not corrupt."""
+    import struct
+
+    try:
+        if kind == "PNG" and head[12:16] == b"IHDR":
+            return struct.unpack(">II", head[16:24])
+        if kind == "GIF":
+            return struct.unpack("<HH", head[6:10])
+        if kind == "BMP" and len(head) >= 26:
+            width, height = struct.unpack("<ii", head[18:26])
+            return abs(width), abs(height)
+    except struct.error:
+        return None
+    return None
+
+
+def _bomb_error(max_pixels, source, error):
+    """Our InputError for Pillow's DecompressionBombError (its message gives the pixel count)."""
+    import re
+
+    found = re.search(r"\((\d+) pixels\)", str(error))
+    size = f"{int(found.group(1)):,} pixels" if found else "more pixels than Pillow allows"
+    return InputError(
+        f"The image has {size}, more than the limit of {max_pixels:,} that guards against decompression bombs. "
+        f"If the file is trusted, raise the limit with `ocr read --max-pixels N` or load_image(..., max_pixels=N). "
+        f"Received: max_pixels={max_pixels}",
+        source,
+    )
+
+
+class _PillowLimit:
+    """Hold Pillow's decompression-bomb limit at ``max(Pillow's, max_pixels)`` and silence its warnings.
+
+    Pillow reads its limit from a module global, so this takes a lock: ``max_pixels`` is applied by
+    :func:`_check_geometry` right after the header is read, and Pillow's own guard must not be tighter.
+    """
+
+    def __init__(self, max_pixels):
+        self.max_pixels = max_pixels
+
+    def __enter__(self):
+        from PIL import Image
+
+        _PILLOW_LIMIT_LOCK.acquire()
+        self.saved = Image.MAX_IMAGE_PIXELS
+        if self.saved is not None and self.max_pixels > self.saved:
+            Image.MAX_IMAGE_PIXELS = self.max_pixels
+        self.warnings = warnings.catch_warnings()
+        self.warnings.__enter__()
+        warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+        # Pillow's notes on damaged metadata ("Corrupt EXIF data"): the file still decodes, or fails with our error.
+        warnings.filterwarnings("ignore", category=UserWarning, module=r"PIL\.")
+        return self
+
+    def __exit__(self, *exc_info):
+        from PIL import Image
+
+        try:
+            self.warnings.__exit__(*exc_info)
+            Image.MAX_IMAGE_PIXELS = self.saved
+        finally:
+            _PILLOW_LIMIT_LOCK.release()
+        return False
+
+
 def _read_with_pillow(path, max_pixels, source):
     """Decode with Pillow: ``(gray, None)``, ``(None, None)`` for an unknown format, ``(None, why)`` if corrupt."""
     from PIL import Image, ImageOps, UnidentifiedImageError
 
-    with _PILLOW_LIMIT_LOCK:
-        saved_limit = Image.MAX_IMAGE_PIXELS
-        # Pillow's own guard warns above its limit and refuses above twice that; we apply ``max_pixels`` ourselves
-        # (right after the header is read, before any pixel is decoded), so Pillow's must not be tighter.
-        if saved_limit is not None and max_pixels > saved_limit:
-            Image.MAX_IMAGE_PIXELS = max_pixels
-        try:
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore", Image.DecompressionBombWarning)
-                image = Image.open(path)
-        except UnidentifiedImageError:
+    Image.init()
+    formats = [name for name in Image.OPEN if name not in _PILLOW_EXCLUDED]
+    try:
+        with _PillowLimit(max_pixels):
+            image = Image.open(path, formats=formats)
+    except UnidentifiedImageError:
+        kind, head = _sniff_image(path)
+        if kind is None:
             return None, None
-        except Image.DecompressionBombError as error:
-            raise InputError(
-                "The image is larger than the limit that guards against decompression bombs. If the file is "
-                "trusted, raise the limit with load_image(..., max_pixels=N). "
-                f"Received: max_pixels={max_pixels} ({error})",
-                source,
-            ) from None
-        except Exception as error:  # a known format whose header is damaged; Pillow raises many types
-            return None, str(error) or type(error).__name__
-        finally:
-            Image.MAX_IMAGE_PIXELS = saved_limit
+        size = _declared_size(kind, head)
+        if size is not None and 0 in size:
+            _check_geometry(size[1], size[0], max_pixels, source)
+        return None, f"{kind} header: damaged, or a variant Pillow cannot read"
+    except Image.DecompressionBombError as error:
+        raise _bomb_error(max_pixels, source, error) from None
+    except Exception as error:  # a known format whose header is damaged; Pillow raises many types
+        if _sniff_image(path)[0] is None:  # a plugin tried on weak evidence (text starting "BM"): not an image
+            return None, None
+        return None, str(error) or type(error).__name__
     with image:
         width, height = image.size
         _check_geometry(height, width, max_pixels, source)
+        # Pillow checks frames and tiles against its limit again while decoding: keep it raised only where the
+        # caller raised max_pixels above it (then decoding is serialized; by default it runs in parallel).
+        raised = Image.MAX_IMAGE_PIXELS is not None and max_pixels > Image.MAX_IMAGE_PIXELS
         try:
             image.seek(0)  # first frame of an animation or a multi-page TIFF
-            image.load()
-            image = ImageOps.exif_transpose(image)
-            return _gray_from_pillow(image), None
-        except InputError:
-            raise
+            if raised:
+                with _PillowLimit(max_pixels):
+                    image.load()
+            else:
+                image.load()
+        except Image.DecompressionBombError as error:
+            raise _bomb_error(max_pixels, source, error) from None
+        except MemoryError:
+            raise InputError(f"Not enough memory to decode this {width} x {height} image; lower --max-pixels or "
+                             f"shrink the image. Received: size={width}x{height}", source) from None
         except Exception as error:  # truncated or corrupt pixel data
             return None, f"{image.format or 'image'} data: {str(error) or type(error).__name__}"
+        try:
+            upright = ImageOps.exif_transpose(image)
+        except Exception:  # noqa: BLE001 (a malformed EXIF block: the pixels are fine, keep them as stored)
+            upright = image
+        try:
+            return _gray_from_pillow(upright, source), None
+        except InputError:
+            raise
+        except Exception as error:  # noqa: BLE001 (a mode Pillow decodes but cannot convert)
+            return None, f"{image.format or 'image'} data in mode {image.mode}: {str(error) or type(error).__name__}"
 
 
 def _read_with_opencv(path, max_pixels, source):

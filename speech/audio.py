@@ -43,6 +43,7 @@ MAX_CHANNELS = 64
 """Most channels an input may have."""
 
 _BLOCK_FRAMES = 1 << 18  # frames decoded at a time (~5 s at 48 kHz)
+_MAX_PREALLOCATED_SECONDS = 4 * 3600  # a header announcing more than this is not trusted to size the output
 _ARRAY_SOURCE = "audio array"
 
 # First bytes of the containers we expect, to tell "corrupt WAV" from "not audio at all".
@@ -170,6 +171,8 @@ def _unreadable(path, error):
     kind, head = _sniff(path)
     reason = getattr(error, "error_string", None) or (str(error) if error is not None else "")
     reason = reason.replace(str(path), "").replace("Error opening ''", "").strip(" :.")
+    if "does not exist" in reason or "not a regular file" in reason:
+        reason = ""  # libsndfile's words for "no decoder accepted it"; the file does exist
     detail = f" ({reason})" if reason else ""
     if kind is not None:
         return InputError(f"cannot decode this {kind} file: it looks corrupt or truncated{detail}; re-export it or "
@@ -196,7 +199,8 @@ def _load_file(path, sample_rate, max_seconds):
             if max_seconds is not None and 0 < frames < (1 << 62):
                 _check_length(frames / rate, max_seconds, path)
             blocks = _decode_blocks(path, sample_rate, rate, max_seconds,
-                                    lambda: handle.read(_BLOCK_FRAMES, dtype="float32", always_2d=True))
+                                    lambda: handle.read(_BLOCK_FRAMES, dtype="float32", always_2d=True),
+                                    frames=frames if handle.seekable() else None)
             is_float = handle.subtype in ("FLOAT", "DOUBLE") or handle.format in ("OGG", "MPEG")
     except InputError:
         raise
@@ -242,12 +246,43 @@ def _load_with_audioread(path, sample_rate, max_seconds, soundfile_error):
     return _finish(blocks, path, scale_over=False)
 
 
-def _decode_blocks(source, sample_rate, rate, max_seconds, read):
-    """Read ``(frames, channels)`` float blocks, mix each to mono, check it, and resample it as a stream."""
+class _Output:
+    """The resampled samples, written into one buffer sized from the header when the length is known (no second
+    copy of a long recording at the end), else gathered as blocks and joined once."""
+
+    def __init__(self, expected):
+        self.buffer = None if expected is None else np.empty(expected, dtype=np.float32)  # pages: on first write
+        self.blocks, self.size = [], 0
+
+    def add(self, block):
+        if self.buffer is not None and self.size + block.shape[0] > self.buffer.shape[0]:
+            self.blocks, self.buffer = [self.buffer[:self.size]], None  # the header was wrong: gather instead
+        if self.buffer is not None:
+            self.buffer[self.size:self.size + block.shape[0]] = block
+        else:
+            self.blocks.append(np.array(block, dtype=np.float32))
+        self.size += block.shape[0]
+
+    def result(self):
+        if self.buffer is not None:
+            return self.buffer[:self.size]
+        return np.concatenate(self.blocks) if len(self.blocks) != 1 else self.blocks[0]
+
+
+def _decode_blocks(source, sample_rate, rate, max_seconds, read, *, frames=None):
+    """Read ``(frames, channels)`` float blocks, mix each to mono, check it, and resample it as a stream.
+
+    ``frames``: the input length the header announces, if any; it sizes the output buffer (up to
+    ``_MAX_PREALLOCATED_SECONDS``), so that a long file is not held twice while its blocks are joined.
+    """
     import soxr
 
+    expected = None
+    if frames is not None and 0 < frames <= _MAX_PREALLOCATED_SECONDS * rate:
+        expected = int(np.ceil(frames * sample_rate / rate)) + 64
+    output = _Output(expected)
     stream = None if rate == sample_rate else soxr.ResampleStream(rate, sample_rate, 1, dtype="float32")
-    blocks, total, peak = [], 0, 0.0
+    total, peak = 0, 0.0
     while True:
         block = read()
         if block.shape[0] == 0:
@@ -258,12 +293,12 @@ def _decode_blocks(source, sample_rate, rate, max_seconds, read):
         if max_seconds is not None:
             _check_length(total / rate, max_seconds, source, at_least=True)
         peak = max(peak, float(np.max(np.abs(mono))))
-        blocks.append(stream.resample_chunk(mono) if stream is not None else np.array(mono, dtype=np.float32))
+        output.add(stream.resample_chunk(mono) if stream is not None else mono)
     if total == 0:
         raise InputError("holds no audio samples (0 frames); expected a recording of at least one sample", source)
     if stream is not None:
-        blocks.append(stream.resample_chunk(np.zeros(0, dtype=np.float32), last=True))
-    return blocks, peak
+        output.add(stream.resample_chunk(np.zeros(0, dtype=np.float32), last=True))
+    return [output.result()], peak
 
 
 def _finish(decoded, source, *, scale_over):
@@ -361,8 +396,9 @@ def _check_channels(channels, source):
 def _check_length(seconds, max_seconds, source, *, at_least=False):
     if seconds > max_seconds:
         shown = f"more than {seconds:.1f}" if at_least else f"{seconds:.1f}"
-        raise InputError(f"audio is {shown} s long, longer than the limit; raise it with `speech transcribe --max-seconds N` "
-                         f"or max_seconds= (None for no limit), or cut the file. Received: max_seconds={max_seconds}", source)
+        raise InputError(f"audio is {shown} s long, longer than the limit of {max_seconds:g} s; raise it with "
+                         f"`speech transcribe --max-seconds N` or max_seconds= (None for no limit), or cut the file. "
+                         f"Received: max_seconds={max_seconds}", source)
 
 
 def _check_finite(samples, source, *, offset=0, rate=None):
