@@ -7,13 +7,16 @@ NumPy: greedy decoding is the best path (argmax per frame, repeats merged, blank
 ``keras.ops.ctc_decode(strategy="beam_search")``. Either way the chosen labels are aligned to frames, so each
 character comes back with its first and last frame and a confidence; page layout, character boxes and word
 timestamps are built on those positions.
+
+TensorFlow is imported only by the loss, and only on the TensorFlow backend; on the opt-in JAX backend
+(``CTC_TOOLKIT_BACKEND=jax``, see :mod:`common`) the loss goes through ``keras.ops.ctc_loss``.
 """
 
 import dataclasses
 
 import common  # noqa: F401  (pins the Keras backend)
+import keras
 import numpy as np
-import tensorflow as tf
 from keras import ops
 
 from common.alphabet import BLANK_ID
@@ -34,11 +37,19 @@ def ctc_loss(labels, logits, label_lengths, logit_lengths):
         float tensor ``(batch,)``.
 
     This gives exactly what ``keras.ops.ctc_loss(..., mask_index=0)`` gives (a test checks it) for every feasible
-    sample, but passes the labels to TensorFlow's sparse-label kernel: with dense labels TensorFlow runs a
-    scan-based implementation that was measured 9x slower on CPU (a quarter of a training step). A sample whose
-    label cannot fit in its frames (an utterance spoken too fast for the front end's stride) gets a loss of 0 and
-    no gradient, instead of stopping training.
+    sample, but on TensorFlow passes the labels to TensorFlow's sparse-label kernel: with dense labels TensorFlow
+    runs a scan-based implementation that was measured 9x slower on CPU (a quarter of a training step). A sample
+    whose label cannot fit in its frames (an utterance spoken too fast for the front end's stride) gets a loss of 0
+    and no gradient, instead of stopping training.
     """
+    if keras.config.backend() == "tensorflow":
+        return _tensorflow_ctc_loss(labels, logits, label_lengths, logit_lengths)
+    return _keras_ctc_loss(labels, logits, label_lengths, logit_lengths)
+
+
+def _tensorflow_ctc_loss(labels, logits, label_lengths, logit_lengths):
+    import tensorflow as tf
+
     labels = tf.cast(labels, tf.int32)
     label_lengths = tf.cast(label_lengths, tf.int32)
     indices = tf.where(tf.sequence_mask(label_lengths, maxlen=tf.shape(labels)[1]))
@@ -56,6 +67,26 @@ def ctc_loss(labels, logits, label_lengths, logit_lengths):
         ignore_longer_outputs_than_inputs=True,
         time_major=False,
     )
+
+
+def _keras_ctc_loss(labels, logits, label_lengths, logit_lengths):
+    """``keras.ops.ctc_loss`` (other backends), with infeasible samples set to 0 before the loss, not after.
+
+    A label needs one frame per character plus one blank between equal neighbours. The JAX implementation gives an
+    infeasible sample a huge finite loss (and NaN gradients are possible), so such a sample is computed with an
+    empty label and its loss then replaced by 0: no gradient flows from it.
+    """
+    labels = ops.cast(labels, "int32")
+    label_lengths = ops.cast(label_lengths, "int32")
+    logit_lengths = ops.cast(logit_lengths, "int32")
+    positions = ops.arange(1, ops.shape(labels)[1], dtype="int32")
+    repeats = ops.logical_and(ops.equal(labels[:, 1:], labels[:, :-1]),
+                              ops.expand_dims(positions, 0) < ops.expand_dims(label_lengths, 1))
+    needed = label_lengths + ops.sum(ops.cast(repeats, "int32"), axis=1)
+    feasible = needed <= logit_lengths
+    loss = ops.ctc_loss(labels, ops.cast(logits, "float32"), ops.where(feasible, label_lengths, 0), logit_lengths,
+                        mask_index=BLANK_ID)
+    return ops.where(feasible, loss, ops.zeros_like(loss))
 
 
 @dataclasses.dataclass(frozen=True)

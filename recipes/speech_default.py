@@ -5,8 +5,13 @@
 1. Lists the text-to-speech voices on this machine (espeak-ng and its variants, mbrola through espeak-ng, flite,
    festival: see MODELS.md for the Debian packages) and holds out whole voice families for validation, so the
    validation figures are on voices the model never heard.
-2. Synthesizes ``--utterances`` training and ``--val-utterances`` validation sentences from the shared text pool
-   (random rate and pitch per utterance; numbers are spoken as words).
+2. Synthesizes ``--utterances`` training and ``--val-utterances`` validation sentences (random rate and pitch per
+   utterance; numbers are spoken as words). The text mixes the shared pool's grammar sentences
+   (``common.corpus.TextPool.sentences``) with real prose, ``--prose-fraction`` of it: sentences from the Python
+   standard library's docstrings (``common.prose.docstring_sentences("train")``) and runs of common English words.
+   A model trained on the grammar sentences alone learns their small vocabulary and fails on other text (see
+   MODELS.md). ``--prose-test-utterances`` more, from the docstrings' ``test`` part and the held-out voices, go to
+   ``WORK/prose_test`` for an honest figure on sentences of another kind.
 3. Trains with ``speech train`` (the same code path users run; on-the-fly speed, gain, noise at 5-25 dB SNR and
    reverberation augmentation plus SpecAugment) into ``--work``, then copies the best model to ``--ship``.
 """
@@ -21,7 +26,29 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "recipes"))
 
 from _train_and_ship import train_and_ship  # noqa: E402
+from common.corpus import TextPool  # noqa: E402
+from common.prose import docstring_sentences  # noqa: E402
 from speech.synth import list_voices, synthesize_dataset  # noqa: E402
+
+
+def mixed_texts(n, *, seed, prose_fraction):
+    """``n`` texts: grammar sentences, and ``prose_fraction`` of docstring sentences and common-word runs (2:1)."""
+    import numpy as np
+
+    pool = TextPool(seed)
+    n_prose = int(round(n * prose_fraction))
+    texts = pool.sentences(n - n_prose, seed=seed)  # with n_prose == 0: exactly speech.synth's default texts
+    if n_prose:
+        rng = np.random.default_rng(seed)
+        sentences = list(docstring_sentences("train"))
+        rng.shuffle(sentences)
+        n_words = n_prose // 3
+        texts += sentences[: n_prose - n_words]
+        texts += [" ".join(pool._word(rng) for _ in range(int(rng.integers(4, 13)))).capitalize() + "."
+                  for _ in range(n - len(texts))]
+        rng.shuffle(texts)
+    return texts
+
 
 HELD_OUT_FAMILIES = ("espeak-ng:en-gb-scotland", "espeak-ng:en-us-nyc", "flite:slt", "mbrola:mb-us2",
                      "festival:kal_diphone")
@@ -37,6 +64,10 @@ def main():
     parser.add_argument("--epochs", type=int, default=60)
     parser.add_argument("--units", type=int, default=160)
     parser.add_argument("--layers", type=int, default=3)
+    parser.add_argument("--prose-fraction", type=float, default=0.4,
+                        help="share of training text from docstring prose and word runs (default 0.4)")
+    parser.add_argument("--prose-test-utterances", type=int, default=200,
+                        help="held-out-voice utterances of held-out docstring sentences, in WORK/prose_test")
     parser.add_argument("--resume", action="store_true", help="resume training (skips synthesis)")
     args = parser.parse_args()
 
@@ -54,8 +85,12 @@ def main():
             {"train_families": sorted({v.family for v in kept}), "validation_families": sorted({v.family for v in held})},
             indent=2))
         print(f"{len(kept)} training voices, {len(held)} held-out validation voices", flush=True)
-        synthesize_dataset(train_dir, args.utterances, voices=kept, seed=11)
+        synthesize_dataset(train_dir, args.utterances, voices=kept, seed=11,
+                           texts=mixed_texts(args.utterances, seed=11, prose_fraction=args.prose_fraction))
         synthesize_dataset(val_dir, args.val_utterances, voices=held, seed=12)
+        if args.prose_test_utterances:
+            synthesize_dataset(work / "prose_test", args.prose_test_utterances, voices=held, seed=41,
+                               texts=docstring_sentences("test"))
     options = ["--data", str(train_dir), "--val", str(val_dir),
                "--epochs", str(args.epochs), "--max-minutes",
                str(args.max_minutes), "--batch-size", "16", "--patience", "8", "--units", str(args.units),

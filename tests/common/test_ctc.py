@@ -83,3 +83,28 @@ def test_infeasible_sample_gets_zero_loss_instead_of_an_error():
     labels = np.array([[1, 2, 1, 2, 1], [1, 2, 0, 0, 0]], dtype=np.int32)
     loss = keras.ops.convert_to_numpy(ctc_loss(labels, logits, np.array([5, 2]), np.array([3, 3])))
     assert loss[0] == 0.0 and np.isfinite(loss[1]) and loss[1] > 0
+
+
+def test_keras_path_of_the_loss_matches_tensorflow_kernel_and_zeroes_infeasible_samples():
+    # The loss other backends use (CTC_TOOLKIT_BACKEND=jax) must agree with the TensorFlow kernel's.
+    from common.ctc import _keras_ctc_loss
+
+    rng = np.random.default_rng(5)
+    logits = rng.normal(size=(4, 10, 5)).astype("float32")
+    labels = np.array([[1, 2, 3, 4], [4, 4, 9, 9], [2, 2, 2, 0], [3, 3, 0, 0]], dtype=np.int32)
+    label_lengths = np.array([4, 2, 3, 2])
+    logit_lengths = np.array([10, 7, 4, 3])  # sample 2 needs 5 frames (2 blanks between the equal 2s): infeasible
+    ours = keras.ops.convert_to_numpy(_keras_ctc_loss(labels, logits, label_lengths, logit_lengths))
+    kernel = keras.ops.convert_to_numpy(ctc_loss(labels, logits, label_lengths, logit_lengths))
+    feasible = [0, 1, 3]
+    np.testing.assert_allclose(ours[feasible], kernel[feasible], rtol=1e-5)
+    assert ours[2] == 0.0
+
+    import tensorflow as tf
+
+    variable = tf.Variable(logits)
+    with tf.GradientTape() as tape:
+        loss = tf.reduce_sum(_keras_ctc_loss(labels, variable, label_lengths, logit_lengths))
+    gradient = tape.gradient(loss, variable).numpy()
+    assert np.isfinite(gradient).all()
+    assert not gradient[2].any()
