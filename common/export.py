@@ -306,19 +306,9 @@ class ExportedModel:
             raise ModelFileError(f"{path}: the export format version {version!r} is newer than this toolkit reads "
                                  f"({EXPORT_VERSION}). Upgrade the toolkit. Received: export_version={version!r}")
         metadata = info.get("metadata") or {}
-        if task is not None and metadata.get("task") != task:
-            raise ModelFileError(
-                f"{path}: this is a model for the {metadata.get('task')!r} task, not for {task!r}. "
-                f"Use the '{metadata.get('task')}' command with it, or pass a {task} model. "
-                f"Received: task={metadata.get('task')!r}"
-            )
-        try:
-            alphabet = Alphabet.from_config(metadata["alphabet"])
-        except Exception as error:  # noqa: BLE001 - any malformed alphabet is the same problem to the user
-            raise ModelFileError(f"{path}: the exported model carries no valid alphabet: {error}") from None
-        if alphabet.num_classes != info.get("num_classes"):
-            raise ModelFileError(f"{path}: the alphabet needs {alphabet.num_classes} classes but the model outputs "
-                                 f"{info.get('num_classes')}. Received: num_classes={info.get('num_classes')}")
+        from common.model_file import check_task_and_alphabet
+
+        check_task_and_alphabet(path, metadata, info.get("num_classes"), task)
 
     def _open_onnx(self, num_threads):
         _require("onnxruntime", what="Running an ONNX model")

@@ -17,7 +17,7 @@ import keras
 from common.alphabet import Alphabet
 from common.errors import ModelFileError
 
-__all__ = ["FORMAT_VERSION", "MODEL_CLASS", "save_model", "read_metadata", "load_model", "atomic_write"]
+__all__ = ["FORMAT_VERSION", "MODEL_CLASS", "save_model", "read_metadata", "load_model", "atomic_write", "check_task_and_alphabet"]
 
 FORMAT_VERSION = 1
 MODEL_CLASS = "Recognizer"
@@ -87,22 +87,7 @@ def read_metadata(path, *, task=None):
             f"{path}: the model file has format version {version}, newer than this toolkit reads "
             f"({FORMAT_VERSION}). Upgrade the toolkit. Received: format_version={version}"
         )
-    if task is not None and metadata.get("task") != task:
-        raise ModelFileError(
-            f"{path}: this is a model for the {metadata.get('task')!r} task, not for {task!r}. "
-            f"Use the '{metadata.get('task')}' command with it, or pass a {task} model. "
-            f"Received: task={metadata.get('task')!r}"
-        )
-    try:
-        alphabet = Alphabet.from_config(metadata["alphabet"])
-    except Exception as error:  # noqa: BLE001 - any malformed alphabet is the same problem to the user
-        raise ModelFileError(f"{path}: the model file carries no valid alphabet: {error}") from None
-    if alphabet.num_classes != inner.get("num_classes"):
-        raise ModelFileError(
-            f"{path}: the alphabet has {len(alphabet)} characters (+ blank = {alphabet.num_classes} classes) but the "
-            f"output layer has {inner.get('num_classes')} classes; the file is inconsistent. "
-            f"Received: num_classes={inner.get('num_classes')}"
-        )
+    check_task_and_alphabet(path, metadata, inner.get("num_classes"), task)
     return metadata
 
 
@@ -141,3 +126,24 @@ def _keras_reason(error):
         return (f"it uses the custom object {missing.group(1)!r}, which this toolkit does not define (a file from "
                 f"another program, or edited). Received: class_name={missing.group(1)!r}")
     return cause[:300] + ("..." if len(cause) > 300 else "")
+
+
+def check_task_and_alphabet(path, metadata, num_classes, task=None):
+    """Refuse a model (a ``.keras`` file or an exported one) made for another task than ``task`` (``None``: any), or
+    whose alphabet is missing, malformed or does not match its ``num_classes`` outputs; returns the Alphabet."""
+    if task is not None and metadata.get("task") != task:
+        raise ModelFileError(
+            f"{path}: this is a model for the {metadata.get('task')!r} task, not for {task!r}. "
+            f"Use the '{metadata.get('task')}' command with it, or pass a {task} model. "
+            f"Received: task={metadata.get('task')!r}"
+        )
+    try:
+        alphabet = Alphabet.from_config(metadata["alphabet"])
+    except Exception as error:  # noqa: BLE001 - any malformed alphabet is the same problem to the user
+        raise ModelFileError(f"{path}: the model carries no valid alphabet: {error}") from None
+    if alphabet.num_classes != num_classes:
+        raise ModelFileError(
+            f"{path}: the alphabet has {len(alphabet)} characters (+ blank = {alphabet.num_classes} classes) but the "
+            f"output layer has {num_classes} classes; the file is inconsistent. Received: num_classes={num_classes}"
+        )
+    return alphabet

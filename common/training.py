@@ -711,6 +711,7 @@ def train(spec, config):
     The best model is at ``config.out`` when this returns, even when ``max_minutes`` cut the run short (on the
     chief; other workers of a multi-worker run write nothing and return their History).
     """
+    auto_warmup = config.warmup_steps is None
     config = config.resolved()
     # A multi-worker strategy has to exist before anything else touches TensorFlow.
     strategy, is_chief = make_strategy(config.strategy)
@@ -774,6 +775,9 @@ def train(spec, config):
                             augment=config.augment, shuffle=True, seed=config.seed, min_batch_size=num_replicas)
     val_data = CTCDataset(val_items, val_labels, spec.featurize, [spec.item_length(i) for i in val_items],
                           batch_size=config.batch_size, augment=False, shuffle=False)
+    if auto_warmup and config.warmup_steps > len(train_data):
+        # Fine-tuning on a small data set: warm up over one epoch, not over most of the run.
+        config = dataclasses.replace(config, warmup_steps=len(train_data))
 
     # The model to train: the plain model itself, or a copy computing in mixed precision and/or with its
     # variables mirrored across the strategy's replicas.
@@ -808,10 +812,13 @@ def train(spec, config):
     monitor = f"val_{spec.metric}"
     checkpoint = AtomicCheckpoint(run_dir, out, monitor=monitor, best=best, best_loss=best_loss, best_epoch=best_epoch,
                                   plain=plain)
+    early_stopping = keras.callbacks.EarlyStopping(monitor=monitor, mode="min", patience=config.patience)
+    # The learning rate halves on plateaus of the validation loss, which is smoother than CER/WER on small
+    # validation sets (on 50 validation captchas, halving on CER plateaus cut the rate to 2e-5 within 3 minutes).
     callbacks = [
         ValidationMetrics(val_data, [alphabet.decode(lab) for lab in val_labels], alphabet, verbose=config.verbose),
-        keras.callbacks.EarlyStopping(monitor=monitor, mode="min", patience=config.patience),
-        keras.callbacks.ReduceLROnPlateau(monitor=monitor, mode="min", factor=0.5,
+        early_stopping,
+        keras.callbacks.ReduceLROnPlateau(monitor="val_loss", mode="min", factor=0.5,
                                           patience=max(2, config.patience // 3), min_lr=1e-5),
     ]
     if is_chief:
@@ -821,6 +828,7 @@ def train(spec, config):
             keras.callbacks.TensorBoard(str(run_dir / "tensorboard"), write_graph=False, profile_batch=0),
         ]
     if config.warmup_steps:
+        _log(f"learning rate {config.learning_rate:g}, warm-up over {config.warmup_steps} step(s)")
         callbacks.append(WarmUp(config.learning_rate, config.warmup_steps))
     limit = None
     if config.max_minutes:
@@ -843,6 +851,9 @@ def train(spec, config):
     items_per_second = len(keep) * epochs_run / max(seconds, 1e-9)
     if limit is not None and limit.stopped:
         _log(f"--max-minutes {config.max_minutes}: stopped training after {seconds / 60:.1f} min")
+    elif early_stopping.stopped_epoch:
+        _log(f"stopped early after epoch {early_stopping.stopped_epoch + 1}: {monitor} did not improve for "
+             f"{config.patience} epochs (--patience)")
     outcome = f"best {monitor}={checkpoint.best:.4f}; model: {out}" if is_chief else "the chief writes the model"
     _log(f"trained {epochs_run} epoch(s) in {seconds:.0f} s (~{items_per_second:.1f} items/s); {outcome}")
     if is_chief and not out.is_file():

@@ -261,7 +261,9 @@ def test_fine_tuning_defaults_and_alphabet_report(tmp_path, capsys):
     report = err.index("characters: 4 in training")
     assert report < err.index("only in training:") < err.index("unknown to the model: none") < err.index("preparing")
     settings = json.loads((run_folder(config.out) / "settings.json").read_text())["training"]
-    assert settings["learning_rate"] == 3e-4 and settings["warmup_steps"] == 100
+    # 19 training examples in batches of 4: the default warm-up (100 steps) is cut to one epoch of 5 steps
+    assert settings["learning_rate"] == 3e-4 and settings["warmup_steps"] == 5
+    assert "warm-up over 5 step(s)" in err
 
 
 @pytest.mark.parametrize("task", ["ocr", "speech"])
@@ -285,6 +287,6 @@ def test_from_default_fine_tunes_the_shipped_model(task, tmp_path, capsys):
     assert "no --val given: holding out 1 of" in err and "unknown to the model:" in err
     settings = json.loads((run_folder(out) / "settings.json").read_text())["training"]
     assert settings["from_model"] == str(DEFAULT_MODEL)
-    assert (settings["learning_rate"], settings["warmup_steps"]) == (3e-4, 100)
+    assert (settings["learning_rate"], settings["warmup_steps"]) == (3e-4, 1)  # one epoch of 1 batch
     tuned = load_model(out, task=task)
     assert tuned.count_params() >= load_model(DEFAULT_MODEL).count_params()
