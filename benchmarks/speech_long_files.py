@@ -63,7 +63,8 @@ def main():
     parser.add_argument("--utterances-per-file", type=int, default=50, help="sentences per long file (default 50)")
     parser.add_argument("--pause", type=float, nargs=2, default=(0.2, 0.8), metavar=("MIN", "MAX"),
                         help="pause between sentences in the long file, in seconds (default 0.2 0.8)")
-    parser.add_argument("--max-chunk-seconds", type=float, default=20.0, help="the Transcriber's chunk limit")
+    parser.add_argument("--max-chunk-seconds", type=float, default=10.0,
+                        help="the Transcriber's chunk limit (default 10, the Transcriber's own)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--tf-threads", type=int, help="TensorFlow threads (default: TF's own)")
     parser.add_argument("--work", help="keep the audio here (reused when already there)")

@@ -30,8 +30,8 @@ def build_parser():
                             help="txt: one line per file; json: one object per file with segments and words; "
                                  "srt / vtt: subtitles (several files are separated by a comment line)")
     transcribe.add_argument("--beam", type=positive_int, default=1, help="beam width (1 = greedy, default)")
-    transcribe.add_argument("--max-chunk-seconds", type=float, default=20.0,
-                            help="longest piece of audio run at once; long files are split at silences (20)")
+    transcribe.add_argument("--max-chunk-seconds", type=float, default=10.0,
+                            help="longest piece of audio run at once; long files are split at silences (10)")
     transcribe.add_argument("--batch-size", type=positive_int, default=16)
     transcribe.add_argument("--max-seconds", type=float, help="refuse files longer than this (default: no limit)")
     transcribe.add_argument("--max-batch-mb", type=float,

@@ -109,7 +109,7 @@ class Transcriber:
     model runs through one traced function.
     """
 
-    def __init__(self, model, *, batch_size=16, max_chunk_seconds=20.0, max_seconds=None,
+    def __init__(self, model, *, batch_size=16, max_chunk_seconds=10.0, max_seconds=None,
                  max_batch_mb=DEFAULT_MAX_BATCH_MB):
         if model.metadata.get("task") != "speech":
             raise ModelFileError(f"Transcriber needs a speech model. Received: task={model.metadata.get('task')!r}")
