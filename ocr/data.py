@@ -21,6 +21,7 @@ import unicodedata
 import warnings
 from pathlib import Path
 
+from common.csv_records import csv_error, csv_records
 from common.errors import DataError
 
 __all__ = ["LineExample", "load_line_dataset", "IMAGE_SUFFIXES", "MANIFEST_SUFFIXES"]
@@ -182,33 +183,12 @@ def _tsv_rows(handle, path):
         yield number, fields[0].strip(), fields[1]
 
 
-def _csv_error(path, reader, error):
-    # Reading from a file, ``line_num`` counts the lines parsed completely: the bad one is the next.
-    row = reader.line_num + 1
-    return DataError(
-        f"{path}: row {row} cannot be read as CSV ({error}); check its quotes, or split an oversized field. "
-        f"Received: row={row}"
-    )
-
-
-def _csv_records(reader, path):
-    """The rows of a ``csv`` reader, its parse errors (bad quoting, huge fields) as DataError naming the row."""
-    while True:
-        try:
-            row = next(reader)
-        except StopIteration:
-            return
-        except csv.Error as error:
-            raise _csv_error(path, reader, error) from None
-        yield row
-
-
 def _csv_rows(handle, path):
     reader = csv.DictReader(handle)
     try:
         fieldnames = reader.fieldnames
     except csv.Error as error:
-        raise _csv_error(path, reader, error) from None
+        raise csv_error(path, reader, error, unit="row", pending=True) from None
     header = [name.strip().lower() if name else "" for name in (fieldnames or [])]
     image_column = next((c for c in _IMAGE_COLUMNS if c in header), None)
     text_column = next((c for c in _TEXT_COLUMNS if c in header), None)
@@ -219,7 +199,7 @@ def _csv_rows(handle, path):
         )
     original = dict(zip(header, reader.fieldnames))
     image_key, text_key = original[image_column], original[text_column]
-    for row in _csv_records(reader, path):
+    for row in csv_records(reader, path, unit="row", pending=True):
         number = reader.line_num
         image, text = row.get(image_key), row.get(text_key)
         if None in row or image is None or text is None:

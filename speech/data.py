@@ -28,6 +28,7 @@ import json
 import math
 from pathlib import Path
 
+from common.csv_records import csv_records
 from common.errors import DataError
 
 __all__ = ["Utterance", "load_speech_dataset", "LAYOUTS"]
@@ -180,26 +181,13 @@ def _pick(fields, keys):
     return next((lowered[k] for k in keys if k in lowered), None)
 
 
-def _csv_records(reader, path):
-    """The rows of a ``csv`` reader, its parse errors (bad quoting, huge fields) as DataError naming the line."""
-    while True:
-        try:
-            row = next(reader)
-        except StopIteration:
-            return
-        except csv.Error as error:
-            raise DataError(f"{path}: line {max(reader.line_num, 1)} cannot be read as CSV ({error}); check its "
-                            f"quotes, or split an oversized field. Received: line={max(reader.line_num, 1)}") from None
-        yield row
-
-
 def _table(path, *, delimiter, audio_keys, text_keys, base, quoting=csv.QUOTE_MINIMAL, speaker_keys=("speaker",)):
     """Rows of a delimited file with a header: Utterances."""
     lines = _read_text(path).splitlines()
     if not any(line.strip() for line in lines):
         raise DataError(f"{path}: the file is empty; expected a header line naming an audio and a text column, then "
                         f"one row per utterance.")
-    reader = _csv_records(csv.reader(lines, delimiter=delimiter, quoting=quoting), path)
+    reader = csv_records(csv.reader(lines, delimiter=delimiter, quoting=quoting), path)
     header = next(reader, None) or []
     audio_key, text_key = _pick(header, audio_keys), _pick(header, text_keys)
     if audio_key is None or text_key is None:
