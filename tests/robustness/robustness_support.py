@@ -9,6 +9,7 @@ import os
 import warnings
 
 from hypothesis import HealthCheck, settings
+from hypothesis import strategies as st
 
 from common.errors import ToolkitError
 
@@ -43,3 +44,30 @@ def outcome(call, *, source=None, errors=(ToolkitError,)):
     loud = [w for w in caught if issubclass(w.category, (RuntimeWarning, UserWarning))]
     assert not loud, f"warnings escaped: {[str(w.message) for w in loud]}"
     return result
+
+
+def mutated_files(seeds, *, header_bytes, suffixes):
+    """A strategy of ``(bytes, suffix)``: one of the valid ``seeds`` files (name -> bytes), mutated 1-4 times (bit
+    flips, a header byte among the first ``header_bytes``, truncation, insertion, deletion), with a file suffix
+    drawn from ``suffixes(name)`` (right ones and wrong ones)."""
+
+    @st.composite
+    def draw_file(draw):
+        kind = draw(st.sampled_from(sorted(seeds)))
+        data = bytearray(seeds[kind])
+        for _ in range(draw(st.integers(1, 4))):
+            action = draw(st.sampled_from(["flip", "truncate", "insert", "delete", "header"]))
+            position = draw(st.integers(0, max(0, len(data) - 1)))
+            if action == "flip" and data:
+                data[position] ^= draw(st.integers(1, 255))
+            elif action == "header" and len(data) > header_bytes:
+                data[draw(st.integers(0, header_bytes - 1))] = draw(st.integers(0, 255))
+            elif action == "truncate":
+                del data[position:]
+            elif action == "insert":
+                data[position:position] = draw(st.binary(min_size=1, max_size=16))
+            elif action == "delete":
+                del data[position:position + draw(st.integers(1, 64))]
+        return bytes(data), draw(st.sampled_from(suffixes(kind)))
+
+    return draw_file()

@@ -16,7 +16,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from common.errors import ConfigError, InputError
-from robustness_support import FUZZ, outcome
+from robustness_support import FUZZ, mutated_files, outcome
 from speech.audio import SAMPLE_RATE, duration_seconds, load_audio
 from speech.cli import main as speech_main
 
@@ -192,29 +192,10 @@ SEEDS = {"wav": WAV, "flac": FLAC, "ogg": OGG, "mp3": MP3,
          "aiff": _encode(_tone(0.1), 22050, "AIFF")}
 
 
-@st.composite
-def mutated_files(draw):
-    kind = draw(st.sampled_from(sorted(SEEDS)))
-    data = bytearray(SEEDS[kind])
-    for _ in range(draw(st.integers(1, 4))):
-        action = draw(st.sampled_from(["flip", "truncate", "insert", "delete", "header"]))
-        position = draw(st.integers(0, max(0, len(data) - 1)))
-        if action == "flip" and data:
-            data[position] ^= draw(st.integers(1, 255))
-        elif action == "header" and len(data) > 48:
-            data[draw(st.integers(0, 47))] = draw(st.integers(0, 255))
-        elif action == "truncate":
-            del data[position:]
-        elif action == "insert":
-            data[position:position + 0] = draw(st.binary(min_size=1, max_size=16))
-        elif action == "delete":
-            del data[position:position + draw(st.integers(1, 64))]
-    suffix = draw(st.sampled_from([kind.rstrip("8"), "wav", "mp3", "bin"]))
-    return bytes(data), suffix
 
 
 @FUZZ
-@given(mutated_files())
+@given(mutated_files(SEEDS, header_bytes=48, suffixes=lambda kind: [kind.rstrip("8"), "wav", "mp3", "bin"]))
 def test_fuzzed_audio_files(tmp_path_factory, case):
     data, suffix = case
     path = tmp_path_factory.mktemp("fuzz") / f"fuzzed.{suffix}"

@@ -18,7 +18,7 @@ from PIL import Image
 from common.errors import ConfigError, InputError
 from ocr.cli import main as ocr_main
 from ocr.images import DEFAULT_MAX_PIXELS, load_image
-from robustness_support import FUZZ, outcome
+from robustness_support import FUZZ, mutated_files, outcome
 
 
 def _line(height=40, width=300):
@@ -251,29 +251,10 @@ SEEDS = {
 }
 
 
-@st.composite
-def mutated_files(draw):
-    kind = draw(st.sampled_from(sorted(SEEDS)))
-    data = bytearray(SEEDS[kind])
-    for _ in range(draw(st.integers(1, 4))):
-        action = draw(st.sampled_from(["flip", "truncate", "insert", "delete", "header"]))
-        position = draw(st.integers(0, max(0, len(data) - 1)))
-        if action == "flip" and data:
-            data[position] ^= draw(st.integers(1, 255))
-        elif action == "header" and len(data) > 32:
-            data[draw(st.integers(0, 31))] = draw(st.integers(0, 255))
-        elif action == "truncate":
-            del data[position:]
-        elif action == "insert":
-            data[position:position] = draw(st.binary(min_size=1, max_size=16))
-        elif action == "delete":
-            del data[position:position + draw(st.integers(1, 64))]
-    suffix = draw(st.sampled_from([kind[:4].rstrip("1"), "png", "jpg", "bin"]))
-    return bytes(data), suffix
 
 
 @FUZZ
-@given(mutated_files())
+@given(mutated_files(SEEDS, header_bytes=32, suffixes=lambda kind: [kind[:4].rstrip("1"), "png", "jpg", "bin"]))
 def test_fuzzed_image_files(tmp_path_factory, case):
     data, suffix = case
     path = tmp_path_factory.mktemp("fuzz") / f"fuzzed.{suffix}"
