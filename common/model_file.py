@@ -17,11 +17,15 @@ import keras
 from common.alphabet import Alphabet
 from common.errors import ModelFileError
 
-__all__ = ["FORMAT_VERSION", "MODEL_CLASS", "save_model", "read_metadata", "load_model", "atomic_write", "check_task_and_alphabet"]
+__all__ = ["FORMAT_VERSION", "MODEL_CLASS", "save_model", "read_metadata", "load_model", "atomic_write",
+           "remove_stale_temporaries", "check_task_and_alphabet"]
 
 FORMAT_VERSION = 1
 MODEL_CLASS = "Recognizer"
 REGISTERED_NAME = f"ctc_toolkit>{MODEL_CLASS}"
+
+
+_TEMP_MARK = ".tmp-"  # atomic_write's temporary files: .NAME.tmp-PID.SUFFIX
 
 
 def atomic_write(path, write):
@@ -31,7 +35,7 @@ def atomic_write(path, write):
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.stem}.tmp-{os.getpid()}{path.suffix}")
+    tmp = path.with_name(f".{path.stem}{_TEMP_MARK}{os.getpid()}{path.suffix}")
     try:
         write(tmp)
         with open(tmp, "rb") as handle:
@@ -41,6 +45,22 @@ def atomic_write(path, write):
         if tmp.exists():
             tmp.unlink()
     return path
+
+
+def remove_stale_temporaries(folder, *, of=None):
+    """Delete temporary files of :func:`atomic_write` (``.NAME.tmp-PID.SUFFIX``) in ``folder`` whose process is gone
+    (killed); only those of the file ``of`` when given."""
+    pattern = f".{Path(of).stem}{_TEMP_MARK}*{Path(of).suffix}" if of is not None else f".*{_TEMP_MARK}*"
+    for path in Path(folder).glob(pattern):
+        try:
+            pid = int(path.name.rsplit(_TEMP_MARK, 1)[1].split(".", 1)[0])
+            os.kill(pid, 0)
+        except ValueError:
+            continue
+        except ProcessLookupError:
+            path.unlink(missing_ok=True)
+        except PermissionError:
+            continue
 
 
 def save_model(model, path):

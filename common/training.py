@@ -44,7 +44,7 @@ from common.batching import CTCDataset, distribute_dataset, to_tf_dataset
 from common.ctc import ctc_loss, decode
 from common.errors import AlphabetError, ConfigError, DataError, InputError, ModelFileError
 from common.metrics import cer, exact_rate, wer
-from common.model_file import atomic_write, load_model, read_metadata, save_model
+from common.model_file import atomic_write, load_model, read_metadata, remove_stale_temporaries, save_model
 
 __all__ = ["TrainConfig", "TaskSpec", "train", "prepare_items", "split_validation", "alphabet_report",
            "resize_head", "run_folder", "resolve_precision", "read_tf_config", "make_strategy",
@@ -468,20 +468,6 @@ def _checkpoint_copy(model):
     return copy
 
 
-def _remove_stale_temporaries(folder, pattern=".*.tmp-*"):
-    """Delete temporary files of :func:`atomic_write` (``.NAME.tmp-PID.SUFFIX``) whose process is gone (killed)."""
-    for path in Path(folder).glob(pattern):
-        try:
-            pid = int(path.name.rsplit(".tmp-", 1)[1].split(".", 1)[0])
-            os.kill(pid, 0)
-        except ValueError:
-            continue
-        except ProcessLookupError:
-            path.unlink(missing_ok=True)
-        except PermissionError:
-            continue
-
-
 def read_checkpoint_state(run_dir, *, task=None):
     """The state of a run's last checkpoint: ``epoch`` (last finished, from 0), ``best`` (the best ``monitor``
     value; ``inf`` before any), ``best_loss`` (its epoch's ``val_loss``), ``best_epoch``, ``monitor``.
@@ -723,8 +709,8 @@ def train(spec, config):
     run_dir = run_folder(out)
     if is_chief:
         run_dir.mkdir(parents=True, exist_ok=True)
-        _remove_stale_temporaries(run_dir)
-        _remove_stale_temporaries(out.parent, f".{out.stem}.tmp-*{out.suffix}")
+        remove_stale_temporaries(run_dir)
+        remove_stale_temporaries(out.parent, of=out)
 
     examples = [(s, spec.normalize_text(t)) for s, t in spec.load_examples(config.data)]
     if config.val:
