@@ -23,7 +23,7 @@ from common.export import ExportedModel, is_exported_path
 from common.model_file import load_model
 
 __all__ = ["SequencePredictor", "as_input_list", "map_in_groups", "load_task_model", "DEFAULT_MAX_BATCH_MB",
-           "check_max_batch_mb"]
+           "check_max_batch_mb", "is_real_number"]
 
 
 DEFAULT_MAX_BATCH_MB = 4.0
@@ -39,12 +39,17 @@ transcribing a 20-minute file, at the same or better speed. 4 MiB holds one line
 _PAD_MULTIPLE = 8  # padded lengths are rounded up to this (fewer distinct shapes for the traced function)
 
 
+def is_real_number(value):
+    """Whether ``value`` is a finite int or float (NumPy's too), and not a bool: what a numeric setting must be."""
+    return isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, bool) \
+        and math.isfinite(value)
+
+
 def check_max_batch_mb(value, *, flag="--max-batch-mb"):
     """Validate a ``max_batch_mb`` setting (a positive, finite number of MiB; ``None``: the default)."""
     if value is None:
         return DEFAULT_MAX_BATCH_MB
-    if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)) \
-            or not math.isfinite(value) or value <= 0:
+    if not is_real_number(value) or value <= 0:
         raise ConfigError(f"Received an invalid value for `max_batch_mb` ({flag}), expected a positive number of "
                           f"MiB. Received: max_batch_mb={value!r}")
     return float(value)

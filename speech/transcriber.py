@@ -10,14 +10,13 @@ through the model, and the results stitched back with times global to the file. 
 """
 
 import dataclasses
-import math
 from pathlib import Path
 
 import numpy as np
 
 from common.errors import ConfigError, InputError, ModelFileError
-from common.inference import (DEFAULT_MAX_BATCH_MB, SequencePredictor, as_input_list, load_task_model,
-                              map_in_groups)
+from common.inference import (DEFAULT_MAX_BATCH_MB, SequencePredictor, as_input_list, is_real_number,
+                              load_task_model, map_in_groups)
 from speech.audio import SAMPLE_RATE, load_audio
 from speech.chunking import split_on_silence
 from speech.features import log_mel, num_frames
@@ -28,11 +27,6 @@ __all__ = ["Transcriber", "Transcript", "DEFAULT_MODEL"]
 DEFAULT_MODEL = Path(__file__).resolve().parent / "models" / "default.keras"
 MIN_CHUNK_SECONDS = 0.5
 """Shortest ``max_chunk_seconds`` accepted (s)."""
-
-
-def _is_real(value):
-    return isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, bool) \
-        and math.isfinite(value)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -113,11 +107,11 @@ class Transcriber:
                  max_batch_mb=DEFAULT_MAX_BATCH_MB):
         if model.metadata.get("task") != "speech":
             raise ModelFileError(f"Transcriber needs a speech model. Received: task={model.metadata.get('task')!r}")
-        if not _is_real(max_chunk_seconds) or max_chunk_seconds < MIN_CHUNK_SECONDS:
+        if not is_real_number(max_chunk_seconds) or max_chunk_seconds < MIN_CHUNK_SECONDS:
             raise ConfigError(f"Received an invalid value for `max_chunk_seconds` (--max-chunk-seconds), expected a "
                               f"number of seconds >= {MIN_CHUNK_SECONDS}. Received: "
                               f"max_chunk_seconds={max_chunk_seconds!r}")
-        if max_seconds is not None and (not _is_real(max_seconds) or max_seconds <= 0):
+        if max_seconds is not None and (not is_real_number(max_seconds) or max_seconds <= 0):
             raise ConfigError(f"Received an invalid value for `max_seconds` (--max-seconds), expected a positive "
                               f"number of seconds or None (no limit). Received: max_seconds={max_seconds!r}")
         self.model = model
