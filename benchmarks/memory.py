@@ -78,6 +78,22 @@ def emit(record):
 # --- the parts, each run in a child process ----------------------------------------------------------------------
 
 
+def run_and_sample(part, process, paths, *, total, every, start_rss):
+    """Call ``process`` on ``total`` items cycling through ``paths``, ``every`` at a time, sampling RSS after each
+    call; emit the part's record."""
+    samples, done, failed = [], 0, 0
+    started = time.perf_counter()
+    while done < total:
+        count = min(every, total - done)
+        results = process([paths[(done + i) % len(paths)] for i in range(count)])
+        failed += sum(not r.ok for r in results)
+        del results
+        done += count
+        samples.append((done, time.perf_counter() - started, rss_mb()))
+    emit({"part": part, "items": done, "failed": failed, "samples": samples, "start_rss": start_rss,
+          "peak_rss": max(peak_rss_mb(), max(mb for _, _, mb in samples))})
+
+
 def part_ocr(args, work):
     import numpy as np
     from PIL import Image
@@ -97,17 +113,8 @@ def part_ocr(args, work):
     reader = Reader.load(args.ocr_model)
     start_rss = rss_mb()
     reader.read(paths[:64])  # warm-up: traces the model
-    samples, done, failed = [], 0, 0
-    started = time.perf_counter()
-    while done < args.lines:
-        count = min(args.every, args.lines - done)
-        results = reader.read([paths[(done + i) % len(paths)] for i in range(count)], layout="line")
-        failed += sum(not r.ok for r in results)
-        del results
-        done += count
-        samples.append((done, time.perf_counter() - started, rss_mb()))
-    emit({"part": "ocr", "items": done, "failed": failed, "samples": samples, "start_rss": start_rss,
-          "peak_rss": max(peak_rss_mb(), max(mb for _, _, mb in samples))})
+    run_and_sample("ocr", lambda batch: reader.read(batch, layout="line"), paths, total=args.lines,
+                   every=args.every, start_rss=start_rss)
 
 
 def part_speech(args, work):
@@ -132,17 +139,8 @@ def part_speech(args, work):
     transcriber = Transcriber.load(args.speech_model)
     start_rss = rss_mb()
     transcriber.transcribe(paths[:16])  # warm-up: traces the model
-    samples, done, failed = [], 0, 0
-    started = time.perf_counter()
-    while done < args.files:
-        count = min(args.every_files, args.files - done)
-        results = transcriber.transcribe([paths[(done + i) % len(paths)] for i in range(count)])
-        failed += sum(not r.ok for r in results)
-        del results
-        done += count
-        samples.append((done, time.perf_counter() - started, rss_mb()))
-    emit({"part": "speech", "items": done, "failed": failed, "samples": samples, "start_rss": start_rss,
-          "peak_rss": max(peak_rss_mb(), max(mb for _, _, mb in samples))})
+    run_and_sample("speech", transcriber.transcribe, paths, total=args.files, every=args.every_files,
+                   start_rss=start_rss)
 
 
 def write_long_file(path, hours, seed):
