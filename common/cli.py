@@ -9,7 +9,8 @@ import sys
 
 from common.errors import ToolkitError
 
-__all__ = ["add_train_arguments", "train_config_from_args", "run_main", "print_rates", "report_failures"]
+__all__ = ["add_train_arguments", "train_config_from_args", "run_main", "print_rates", "report_failures",
+           "add_decoding_arguments", "add_lm_command", "run_lm_build", "beam_width"]
 
 
 def add_train_arguments(parser):
@@ -103,3 +104,71 @@ def positive_int(text):
     if value < 1:
         raise argparse.ArgumentTypeError(f"expected an integer >= 1, got {text}")
     return value
+
+
+def beam_width(text):
+    """argparse type: a beam width, an integer from 1 to :data:`common.lm.MAX_BEAM_WIDTH`."""
+    from common.lm import MAX_BEAM_WIDTH
+
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if not 1 <= value <= MAX_BEAM_WIDTH:
+        raise argparse.ArgumentTypeError(f"expected an integer from 1 to {MAX_BEAM_WIDTH}, got {text}")
+    return value
+
+
+def add_decoding_arguments(parser, *, lm_default, lm_help):
+    """Add ``--beam``, ``--lm``, ``--hotwords`` and ``--words`` (decoding with word knowledge, :mod:`common.lm`)."""
+    parser.add_argument("--beam", type=beam_width, default=None,
+                        help="beam width (default: the LM's tuned width with an LM, else 1 = greedy)")
+    parser.add_argument("--lm", default=lm_default, metavar="default|none|PATH",
+                        help=f"word language model for decoding: {lm_help}")
+    parser.add_argument("--hotwords", metavar="WORDS",
+                        help="words to favour, comma-separated, each with an optional weight: \"Kubernetes,nginx:5\" "
+                             "(weight = log-score bonus, default 5)")
+    parser.add_argument("--words", metavar="FILE",
+                        help="closed vocabulary: a file of words (whitespace-separated); only these are written")
+    return parser
+
+
+def add_lm_command(commands, *, task, tokenize_help):
+    """Add ``lm build --text FILE... --order N --out PATH`` to a task's subcommands."""
+    lm = commands.add_parser("lm", help="build a word language model for decoding")
+    actions = lm.add_subparsers(dest="lm_command", required=True)
+    build = actions.add_parser(
+        "build", help="estimate a modified Kneser-Ney n-gram LM (ARPA) from text files, one sentence per line",
+        description=f"Build a word n-gram language model for `{task} --lm PATH`. {tokenize_help} Writes PATH and "
+                    f"PATH.json (decoding settings: alpha, beta, beam width). Pure Python; for corpora beyond ~10M "
+                    f"words build with KenLM's lmplz instead (see recipes/speech_lm.py).")
+    build.add_argument("--text", required=True, nargs="+", help="UTF-8 text files, one sentence (or line) per line")
+    build.add_argument("--order", type=positive_int, default=4, help="n-gram order (1-6, default 4)")
+    build.add_argument("--out", required=True, help="the LM file to write (ARPA text)")
+    return lm
+
+
+def run_lm_build(args, *, tokenize):
+    """Run ``lm build``: read ``args.text`` line by line, ``tokenize(line)`` -> words, write ``args.out``."""
+    from pathlib import Path
+
+    from common.errors import DataError
+    from common.ngram import build_arpa
+
+    def lines():
+        for name in args.text:
+            path = Path(name)
+            try:
+                with open(path, encoding="utf-8") as handle:
+                    for number, line in enumerate(handle, start=1):
+                        yield tokenize(line)
+            except FileNotFoundError:
+                raise DataError(f"{path}: no such text file. Received: --text {name}") from None
+            except UnicodeDecodeError as error:
+                raise DataError(f"{path}: not UTF-8 text (line {number + 1}: {error.reason})") from None
+            except OSError as error:
+                raise DataError(f"{path}: cannot read it ({error.strerror})") from None
+
+    counts = build_arpa(lines(), args.out, order=args.order)
+    print(f"wrote {args.out} ({', '.join(f'{n}-grams: {c:,}' for n, c in counts.items())}) and {args.out}.json")
+    return 0

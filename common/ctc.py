@@ -21,7 +21,7 @@ from keras import ops
 
 from common.alphabet import BLANK_ID
 
-__all__ = ["ctc_loss", "CharInfo", "Decoded", "decode", "log_softmax", "align"]
+__all__ = ["ctc_loss", "CharInfo", "Decoded", "decode", "decoded_from_labels", "log_softmax", "align"]
 
 
 def ctc_loss(labels, logits, label_lengths, logit_lengths):
@@ -101,18 +101,26 @@ class CharInfo:
 
 @dataclasses.dataclass(frozen=True)
 class Decoded:
-    """A decoded sequence: ``text``, a ``confidence`` in [0, 1], and ``characters`` with frame positions."""
+    """A decoded sequence: ``text``, a ``confidence`` in [0, 1], and ``characters`` with frame positions.
+
+    ``alternatives``: with n-best decoding (:class:`common.lm.BeamSearchDecoder`), the best texts as
+    ``(text, log score)`` pairs, best (this text) first; otherwise empty.
+    """
 
     text: str
     confidence: float
     characters: tuple
+    alternatives: tuple = ()
 
     def to_dict(self):
-        return {
+        data = {
             "text": self.text,
             "confidence": self.confidence,
             "characters": [dataclasses.asdict(c) for c in self.characters],
         }
+        if self.alternatives:
+            data["alternatives"] = [{"text": t, "score": s} for t, s in self.alternatives]
+        return data
 
 
 def log_softmax(logits):
@@ -223,20 +231,28 @@ def decode(logits, lengths, alphabet, *, beam_width=1):
         frames = log_probs[b, : lengths[b]]
         if frames.shape[0] == 0:
             results.append(Decoded("", 0.0, ()))
-            continue
-        if beam_labels is None:
-            spans = _greedy_path(frames)
+        elif beam_labels is None:
+            results.append(_decoded_from_spans(frames, _greedy_path(frames), alphabet))
         else:
-            labels = [v for v in beam_labels[b] if v > 0]
-            spans = align(frames, labels)
-        probs = np.exp(frames)
-        chars = []
-        for label, start, end in spans:
-            confidence = float(probs[start : end + 1, label].mean())
-            chars.append(CharInfo(alphabet.decode([label]), confidence, int(start), int(end)))
-        if chars:
-            confidence = float(np.mean([c.confidence for c in chars]))
-        else:
-            confidence = float(probs[:, BLANK_ID].mean())
-        results.append(Decoded("".join(c.char for c in chars), confidence, tuple(chars)))
+            results.append(decoded_from_labels(frames, [v for v in beam_labels[b] if v > 0], alphabet))
     return results
+
+
+def decoded_from_labels(log_probs, labels, alphabet):
+    """A :class:`Decoded` for chosen ``labels`` (ids, no blanks), Viterbi-aligned to ``log_probs`` (time, classes)."""
+    return _decoded_from_spans(log_probs, align(log_probs, labels), alphabet)
+
+
+def _decoded_from_spans(frames, spans, alphabet):
+    """Characters with confidences (mean posterior over their frames) and the line confidence (their mean; for an
+    empty result, the mean probability of the blank)."""
+    probs = np.exp(frames)
+    chars = []
+    for label, start, end in spans:
+        confidence = float(probs[start : end + 1, label].mean())
+        chars.append(CharInfo(alphabet.decode([label]), confidence, int(start), int(end)))
+    if chars:
+        confidence = float(np.mean([c.confidence for c in chars]))
+    else:
+        confidence = float(probs[:, BLANK_ID].mean()) if frames.shape[0] else 0.0
+    return Decoded("".join(c.char for c in chars), confidence, tuple(chars))

@@ -17,7 +17,7 @@ from tqdm import tqdm
 
 from common.alphabet import Alphabet
 from common.batching import length_batches, pad_batch
-from common.ctc import decode
+from common.ctc import decode, log_softmax
 from common.errors import ConfigError, InputError, ModelFileError
 from common.export import ExportedModel, is_exported_path
 from common.model_file import load_model
@@ -143,8 +143,18 @@ class SequencePredictor:
         bar.close()
         return results
 
-    def decode(self, logits_list, *, beam_width=1):
-        """Decode per-sequence logits into :class:`~common.ctc.Decoded` results (in groups of similar length)."""
+    def decode(self, logits_list, *, beam_width=1, decoder=None):
+        """Decode per-sequence logits into :class:`~common.ctc.Decoded` results (in groups of similar length).
+
+        Args:
+            logits_list: list of float ``(frames_i, num_classes)``.
+            beam_width: without ``decoder``, 1 for greedy decoding, more for ``keras.ops.ctc_decode``'s beam search;
+                with one, its beam width (``None``: the decoder's default).
+            decoder: a :class:`common.lm.BeamSearchDecoder` (language model, word lists, hotwords), or None.
+        """
+        if decoder is not None:
+            return [decoder.decode(log_softmax(lg), beam_width=beam_width) for lg in logits_list]
+        beam_width = 1 if beam_width is None else beam_width
         results = [None] * len(logits_list)
         lengths = [lg.shape[0] for lg in logits_list]
         for indices in length_batches(lengths, batch_size=self.batch_size):
@@ -153,9 +163,9 @@ class SequencePredictor:
                 results[i] = decoded
         return results
 
-    def predict(self, sequences, *, beam_width=1, progress=False):
-        """Run and decode: one :class:`~common.ctc.Decoded` per ``(time, features)`` sequence."""
-        return self.decode(self.logits(sequences, progress=progress), beam_width=beam_width)
+    def predict(self, sequences, *, beam_width=1, decoder=None, progress=False):
+        """Run and decode: one :class:`~common.ctc.Decoded` per ``(time, features)`` sequence (see :meth:`decode`)."""
+        return self.decode(self.logits(sequences, progress=progress), beam_width=beam_width, decoder=decoder)
 
 
 def as_input_list(inputs):

@@ -1,6 +1,8 @@
 """``speech``: transcribe audio files, train and evaluate models, synthesize training speech.
 
-    speech transcribe FILES... [--model M] [--format txt|json|srt|vtt] [--beam N]
+    speech transcribe FILES... [--model M] [--format txt|json|srt|vtt] [--beam N] [--lm default|none|PATH]
+                      [--hotwords "Kubernetes,nginx:5"] [--words FILE]
+    speech lm build --text corpus.txt --order 4 --out my.lm
     speech train --data D [--val V] --out M [--from M0|default] [--max-minutes N] [--resume] ...
     speech eval --data D [--model M]
     speech synth --out D -n N
@@ -11,10 +13,14 @@ import argparse
 import json
 import sys
 
-from common.cli import add_train_arguments, positive_int, print_rates, report_failures, run_main
+from common.cli import (add_decoding_arguments, add_lm_command, add_train_arguments, positive_int, print_rates,
+                        report_failures, run_main)
 from common.export import add_export_arguments
 
 __all__ = ["main", "build_parser"]
+
+LM_HELP = ("default (the shipped English 4-gram; greedy if it cannot be loaded), none (greedy), or an ARPA / KenLM "
+           "binary file, e.g. from 'speech lm build'")
 
 FORMATS = ("txt", "json", "srt", "vtt")
 
@@ -29,7 +35,7 @@ def build_parser():
     transcribe.add_argument("--format", choices=FORMATS, default="txt",
                             help="txt: one line per file; json: one object per file with segments and words; "
                                  "srt / vtt: subtitles (several files are separated by a comment line)")
-    transcribe.add_argument("--beam", type=positive_int, default=1, help="beam width (1 = greedy, default)")
+    add_decoding_arguments(transcribe, lm_default="default", lm_help=LM_HELP)
     transcribe.add_argument("--max-chunk-seconds", type=float, default=10.0,
                             help="longest piece of audio run at once; long files are split at silences (10)")
     transcribe.add_argument("--batch-size", type=positive_int, default=16)
@@ -46,13 +52,16 @@ def build_parser():
     evaluate = commands.add_parser("eval", help="WER and CER on a labelled data set")
     evaluate.add_argument("--data", required=True, help="LJSpeech / LibriSpeech folder, Common Voice TSV, manifest")
     evaluate.add_argument("--model", help="model file (default: the shipped model)")
-    evaluate.add_argument("--beam", type=positive_int, default=1)
+    add_decoding_arguments(evaluate, lm_default="default", lm_help=LM_HELP)
     evaluate.add_argument("--json", action="store_true", help="print the figures as JSON")
 
     synth = commands.add_parser("synth", help="synthesize a training set with the TTS engines on this machine")
     synth.add_argument("--out", required=True, help="output folder (LJSpeech layout)")
     synth.add_argument("-n", "--num-utterances", type=positive_int, required=True)
     synth.add_argument("--seed", type=int, default=0)
+
+    add_lm_command(commands, task="speech", tokenize_help="Each line is normalized as transcripts are (lowercase, "
+                   "numbers spelled out, punctuation removed).")
 
     export = commands.add_parser("export", help="write the model as SavedModel, TFLite or ONNX for deployment "
                                                 "(the network only; 'transcribe --model' runs the result)")
@@ -65,7 +74,8 @@ def _transcribe(args):
     from speech.transcriber import Transcriber
 
     transcriber = Transcriber.load(args.model, batch_size=args.batch_size, max_chunk_seconds=args.max_chunk_seconds,
-                                  max_seconds=args.max_seconds, max_batch_mb=args.max_batch_mb)
+                                  max_seconds=args.max_seconds, max_batch_mb=args.max_batch_mb, lm=args.lm,
+                                  hotwords=args.hotwords, words=args.words)
     results = transcriber.transcribe(args.files, beam_width=args.beam, progress=sys.stderr.isatty())
     good = [r for r in results if r.ok]
     for result in good:
@@ -99,7 +109,7 @@ def _eval(args):
     from speech.transcriber import Transcriber
 
     utterances = load_speech_dataset(args.data)
-    transcriber = Transcriber.load(args.model)
+    transcriber = Transcriber.load(args.model, lm=args.lm, hotwords=args.hotwords, words=args.words)
     results = transcriber.transcribe([u.audio for u in utterances], beam_width=args.beam,
                                      progress=sys.stderr.isatty())
     pairs = [(normalize_transcript(u.text), r.text) for u, r in zip(utterances, results) if r.ok]
@@ -121,7 +131,15 @@ def _export(args):
     return run_export(args, default_model=DEFAULT_MODEL, task="speech", train_command="speech train")
 
 
-COMMANDS = {"transcribe": _transcribe, "train": _train, "eval": _eval, "synth": _synth, "export": _export}
+def _lm(args):
+    from common.cli import run_lm_build
+    from speech.text import normalize_transcript
+
+    return run_lm_build(args, tokenize=lambda line: normalize_transcript(line).split())
+
+
+COMMANDS = {"transcribe": _transcribe, "train": _train, "eval": _eval, "synth": _synth, "export": _export,
+            "lm": _lm}
 
 
 def main(argv=None):

@@ -17,14 +17,18 @@ import numpy as np
 from common.errors import ConfigError, InputError, ModelFileError
 from common.inference import (DEFAULT_MAX_BATCH_MB, SequencePredictor, as_input_list, is_real_number,
                               load_task_model, map_in_groups)
+from common.lm import check_beam_width, make_decoder, parse_hotwords, read_word_list
 from speech.audio import SAMPLE_RATE, load_audio
 from speech.chunking import split_on_silence
 from speech.features import log_mel, num_frames
 from speech.formats import Segment, Word
+from speech.text import normalize_transcript
 
-__all__ = ["Transcriber", "Transcript", "DEFAULT_MODEL"]
+__all__ = ["Transcriber", "Transcript", "DEFAULT_MODEL", "DEFAULT_LM"]
 
 DEFAULT_MODEL = Path(__file__).resolve().parent / "models" / "default.keras"
+DEFAULT_LM = Path(__file__).resolve().parent / "models" / "english.lm"
+"""The shipped English word 4-gram (``recipes/speech_lm.py``), with its tuned settings in ``english.lm.json``."""
 MIN_CHUNK_SECONDS = 0.5
 """Shortest ``max_chunk_seconds`` accepted (s)."""
 
@@ -64,6 +68,18 @@ class Transcript:
         }
 
 
+def _normalized_words(words):
+    """A closed word list in the transcripts' spelling (``"Don't"`` -> ``"don't"``, ``"42"`` -> ``"forty two"``)."""
+    if words is None:
+        return None
+    return [w for item in read_word_list(words) for w in normalize_transcript(item).split()]
+
+
+def _normalized_hotwords(hotwords):
+    """Hotwords in the transcripts' spelling; a phrase's words each get its weight."""
+    return {w: weight for word, weight in parse_hotwords(hotwords).items() for w in normalize_transcript(word).split()}
+
+
 def _words(decoded, offset, seconds_per_frame):
     """Group decoded characters into words with times: a word spans its first to its last character's frames."""
     words, current = [], []
@@ -98,13 +114,18 @@ class Transcriber:
         max_batch_mb: cap (MiB) on one padded batch of log-mel features (``chunks * padded frames * mels * 4``
             bytes); batches are split to honour it, and a file with a chunk that alone exceeds it gets an error
             (lower ``max_chunk_seconds`` or raise the cap).
+        lm: word language model for decoding: ``"default"`` (the shipped English LM; if it cannot be loaded,
+            decoding is greedy and a warning says why once), ``"none"``, a path (ARPA or KenLM binary, e.g. from
+            ``speech lm build``) or a :class:`common.lm.LanguageModel`.
+        hotwords: words to favour, ``"kubernetes,nginx:5"`` (weight: a log-score bonus, default 5), list or dict.
+        words: a closed vocabulary (a file with words, or a list): only these words are written.
 
     A Transcriber is safe to share between threads (tested): each call keeps its state in local variables and the
     model runs through one traced function.
     """
 
     def __init__(self, model, *, batch_size=16, max_chunk_seconds=10.0, max_seconds=None,
-                 max_batch_mb=DEFAULT_MAX_BATCH_MB):
+                 max_batch_mb=DEFAULT_MAX_BATCH_MB, lm="default", hotwords=None, words=None):
         if model.metadata.get("task") != "speech":
             raise ModelFileError(f"Transcriber needs a speech model. Received: task={model.metadata.get('task')!r}")
         if not is_real_number(max_chunk_seconds) or max_chunk_seconds < MIN_CHUNK_SECONDS:
@@ -121,6 +142,9 @@ class Transcriber:
         self.predictor = SequencePredictor(model, batch_size=batch_size, max_batch_mb=max_batch_mb)
         self.max_chunk_seconds = float(max_chunk_seconds)
         self.max_seconds = None if max_seconds is None else float(max_seconds)
+        self.decoder = make_decoder(self.alphabet, lm=lm, default_lm=DEFAULT_LM,
+                                    hotwords=_normalized_hotwords(hotwords),
+                                    words=_normalized_words(words))
 
     @classmethod
     def load(cls, path=None, **kwargs):
@@ -141,16 +165,18 @@ class Transcriber:
         """Seconds of audio per model output frame."""
         return self.hop_seconds * self.predictor.time_downsampling
 
-    def transcribe(self, inputs, *, sample_rate=None, beam_width=1, progress=False, files_per_group=16):
+    def transcribe(self, inputs, *, sample_rate=None, beam_width=None, progress=False, files_per_group=16):
         """Transcribe each input; returns one :class:`Transcript` per input, in order.
 
         Args:
             inputs: a path, a numpy array of samples, or a list of them.
             sample_rate: the rate of numpy inputs (Hz); files carry their own.
-            beam_width: 1 for greedy decoding, more for beam search.
+            beam_width: beam width of the LM decoder (``None``: the LM's tuned default); without an LM, word list
+                or hotwords, 1 (``None``) is greedy decoding and more is plain beam search.
             progress: show a progress bar over the files on stderr.
             files_per_group: files decoded and held in memory at once (memory stays flat over many files).
         """
+        beam_width = check_beam_width(beam_width)
         return map_in_groups(lambda group, offset: self._transcribe_group(group, offset, sample_rate, beam_width),
                              as_input_list(inputs), group_size=files_per_group, progress=progress, unit="file")
 
@@ -191,7 +217,7 @@ class Transcriber:
                 continue
             errors[index] = error_text
             durations.append(0.0)
-        decoded = self.predictor.predict([p[3] for p in pieces], beam_width=beam_width)
+        decoded = self.predictor.predict([p[3] for p in pieces], beam_width=beam_width, decoder=self.decoder)
         segments = {i: [] for i in range(len(inputs))}
         for (index, start, end, _), d in zip(pieces, decoded):
             words = _words(d, start, self.seconds_per_frame)
