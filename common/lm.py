@@ -503,6 +503,9 @@ def make_decoder(alphabet, *, lm, default_lm, hotwords=None, words=None, word_ke
     """
     model = None
     if lm is not None and lm is not False and not (isinstance(lm, str) and lm.lower() == "none"):
+        if lm == "default" and default_lm is None:
+            raise ConfigError("This task ships no default language model; pass --lm PATH (lm=PATH) or none. "
+                              "Received: lm='default'")
         if lm == "default":
             try:
                 model = load_language_model(lm, default=default_lm)

@@ -1,6 +1,8 @@
 """``ocr``: read text from images, train and evaluate models, render training data.
 
-    ocr read IMAGES... [--model M] [--json] [--beam N] [--layout line|page|auto]
+    ocr read IMAGES... [--model M] [--json] [--beam N] [--layout line|page|auto] [--lm none|PATH]
+                       [--hotwords "Kubernetes,nginx:5"] [--words FILE]
+    ocr lm build --text corpus.txt --order 4 --out my.lm
     ocr train --data D [--val V] --out M [--from M0|default] [--max-minutes N] [--resume] ...
     ocr eval --data D [--model M]
     ocr synth --out D -n N
@@ -11,10 +13,13 @@ import argparse
 import json
 import sys
 
-from common.cli import add_train_arguments, positive_int, print_rates, report_failures, run_main
+from common.cli import (add_decoding_arguments, add_lm_command, add_train_arguments, positive_int, print_rates,
+                        report_failures, run_main)
 from common.export import add_export_arguments
 
 __all__ = ["main", "build_parser"]
+
+LM_HELP = "none (default: plain CTC decoding) or an ARPA / KenLM binary file, e.g. from 'ocr lm build'"
 
 
 def build_parser():
@@ -25,7 +30,7 @@ def build_parser():
     read.add_argument("images", nargs="+", help="image files (PNG, JPEG, TIFF, BMP, WebP, GIF)")
     read.add_argument("--model", help="model file (default: the shipped model)")
     read.add_argument("--json", action="store_true", help="one JSON object per image, with characters and boxes")
-    read.add_argument("--beam", type=positive_int, default=1, help="beam width (1 = greedy, default)")
+    add_decoding_arguments(read, lm_default="none", lm_help=LM_HELP)
     read.add_argument("--layout", choices=("line", "page", "auto"), default="auto",
                       help="line: each image is one line; page: split into lines; auto (default): decide per image")
     read.add_argument("--batch-size", type=positive_int, default=64)
@@ -44,7 +49,7 @@ def build_parser():
     evaluate = commands.add_parser("eval", help="CER, WER and exact-line rate on a labelled data set")
     evaluate.add_argument("--data", required=True, help="folder of image + .gt.txt pairs, or a manifest")
     evaluate.add_argument("--model", help="model file (default: the shipped model)")
-    evaluate.add_argument("--beam", type=positive_int, default=1)
+    add_decoding_arguments(evaluate, lm_default="none", lm_help=LM_HELP)
     evaluate.add_argument("--json", action="store_true", help="print the figures as JSON")
 
     synth = commands.add_parser("synth", help="render a synthetic training set (name.png + name.gt.txt)")
@@ -53,6 +58,9 @@ def build_parser():
     synth.add_argument("--seed", type=int, default=0)
     synth.add_argument("--clean-fraction", type=float, default=0.3, help="share of undegraded lines (0.3)")
     synth.add_argument("--max-chars", type=positive_int, default=50)
+
+    add_lm_command(commands, task="ocr", tokenize_help="Tokens are split at spaces and looked up as the decoder "
+                   "does (lowercase, surrounding punctuation removed; numbers and codes left out).")
 
     export = commands.add_parser("export", help="write the model as SavedModel, TFLite or ONNX for deployment "
                                                 "(the network only; 'read --model' runs the result)")
@@ -64,7 +72,7 @@ def _read(args):
     from ocr.reader import Reader
 
     reader = Reader.load(args.model, batch_size=args.batch_size, max_pixels=args.max_pixels,
-                         max_batch_mb=args.max_batch_mb)
+                         max_batch_mb=args.max_batch_mb, lm=args.lm, hotwords=args.hotwords, words=args.words)
     results = reader.read(args.images, beam_width=args.beam, layout=args.layout,
                           progress=len(args.images) > 20 and sys.stderr.isatty())
     for result in results:
@@ -96,7 +104,7 @@ def _eval(args):
     from ocr.reader import Reader
 
     examples = load_line_dataset(args.data)
-    reader = Reader.load(args.model)
+    reader = Reader.load(args.model, lm=args.lm, hotwords=args.hotwords, words=args.words)
     results = reader.read([e.image for e in examples], beam_width=args.beam, layout="line",
                           progress=sys.stderr.isatty())
     pairs = [(e.text, r.text) for e, r in zip(examples, results) if r.ok]
@@ -120,7 +128,14 @@ def _export(args):
     return run_export(args, default_model=DEFAULT_MODEL, task="ocr", train_command="ocr train")
 
 
-COMMANDS = {"read": _read, "train": _train, "eval": _eval, "synth": _synth, "export": _export}
+def _lm(args):
+    from common.cli import run_lm_build
+    from ocr.reader import word_key
+
+    return run_lm_build(args, tokenize=lambda line: [w for w in map(word_key, line.split()) if w])
+
+
+COMMANDS = {"read": _read, "train": _train, "eval": _eval, "synth": _synth, "export": _export, "lm": _lm}
 
 
 def main(argv=None):

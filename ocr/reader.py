@@ -18,13 +18,27 @@ import numpy as np
 from common.errors import ConfigError, InputError, ModelFileError
 from common.inference import (DEFAULT_MAX_BATCH_MB, SequencePredictor, as_input_list, load_task_model,
                               map_in_groups)
+from common.lm import check_beam_width, make_decoder
 from ocr.images import load_image, preprocess_line
 from ocr.layout import crop_lines, find_lines, looks_like_page
 
-__all__ = ["Reader", "ReadResult", "LineResult", "Character", "DEFAULT_MODEL", "LAYOUTS"]
+__all__ = ["Reader", "ReadResult", "LineResult", "Character", "DEFAULT_MODEL", "LAYOUTS", "word_key"]
 
 DEFAULT_MODEL = Path(__file__).resolve().parent / "models" / "default.keras"
 LAYOUTS = ("line", "page", "auto")
+_EDGE_PUNCTUATION = "\"'([{<.,;:!?)]}>-\u2018\u2019\u201c\u201d"
+
+
+def word_key(token):
+    """How a language model sees a token of a read line: lowercase without the punctuation around it (``"Hello,"``
+    -> ``"hello"``). Numbers, codes and identifiers (a digit, a symbol, or an inner capital as in ``getValue``)
+    map to ``""``: the decoder neither scores nor restricts them, so a word LM cannot "correct" them."""
+    core = token.strip(_EDGE_PUNCTUATION)
+    if not core or not all(c.isalpha() or c == "'" for c in core):
+        return ""
+    if any(c.isupper() for c in core[1:]) and not core.isupper():
+        return ""
+    return core.lower()
 
 
 @dataclasses.dataclass(frozen=True)
@@ -98,12 +112,18 @@ class Reader:
             Pillow.
         max_batch_mb: cap (MiB) on one padded batch of line strips (``lines * padded width * height * 4``
             bytes); batches are split to honour it, and an image with a line that alone exceeds it gets an error.
+        lm: word language model for decoding: ``"none"`` (the default: measured, it does not help our OCR model,
+            see MODELS.md), a path (ARPA or KenLM binary, e.g. from ``ocr lm build``) or a
+            :class:`common.lm.LanguageModel`. Tokens are looked up through :func:`word_key`.
+        hotwords: words to favour, ``"Kubernetes,nginx:5"`` (weight: a log-score bonus, default 5), list or dict.
+        words: a closed vocabulary (a file with words, or a list), compared through :func:`word_key`.
 
     A Reader is safe to share between threads (tested): each call keeps its state in local variables, the model
     runs through one traced function, and the image-decoding pool takes work from any thread.
     """
 
-    def __init__(self, model, *, batch_size=64, max_pixels=None, max_batch_mb=DEFAULT_MAX_BATCH_MB):
+    def __init__(self, model, *, batch_size=64, max_pixels=None, max_batch_mb=DEFAULT_MAX_BATCH_MB, lm="none",
+                 hotwords=None, words=None):
         if model.metadata.get("task") != "ocr":
             raise ModelFileError(f"Reader needs an OCR model. Received: task={model.metadata.get('task')!r}")
         if max_pixels is not None and (isinstance(max_pixels, bool) or not isinstance(max_pixels, (int, np.integer))
@@ -114,6 +134,8 @@ class Reader:
         self.height = int(model.metadata["preprocessing"]["height"])
         self.predictor = SequencePredictor(model, batch_size=batch_size, max_batch_mb=max_batch_mb)
         self.max_pixels = max_pixels
+        self.decoder = make_decoder(self.alphabet, lm=lm, default_lm=None, hotwords=hotwords, words=words,
+                                    word_key=word_key)
         self._pool = ThreadPoolExecutor(max_workers=min(4, os.cpu_count() or 1), thread_name_prefix="ocr-load")
 
     @classmethod
@@ -144,12 +166,13 @@ class Reader:
             lines.append(((left, top, box[0] + crop_box[2], box[1] + crop_box[3]), strip))
         return lines
 
-    def read(self, inputs, *, beam_width=1, layout="line", progress=False, chunk_size=256):
+    def read(self, inputs, *, beam_width=None, layout="line", progress=False, chunk_size=256):
         """Read each input; returns one :class:`ReadResult` per input, in order.
 
         Args:
             inputs: a path, a numpy image, or a list of them.
-            beam_width: 1 for greedy decoding, more for beam search.
+            beam_width: beam width of the LM decoder (``None``: the LM's default); without an LM, word list or
+                hotwords, 1 (``None``) is greedy decoding and more is plain beam search.
             layout: ``"line"`` (each input is one text line), ``"page"`` (split into lines first), or ``"auto"``
                 (decide per image).
             progress: show a progress bar on stderr.
@@ -157,6 +180,7 @@ class Reader:
         """
         if layout not in LAYOUTS:
             raise ConfigError(f"layout must be one of {LAYOUTS}. Received: layout={layout!r}")
+        beam_width = check_beam_width(beam_width)
         return map_in_groups(lambda group, offset: self._read_chunk(group, offset, beam_width, layout),
                              as_input_list(inputs), group_size=chunk_size, progress=progress, unit="image")
 
@@ -184,7 +208,7 @@ class Reader:
         line_sets = [lines for lines, _ in prepared]
         errors = {index: error for index, (_, error) in enumerate(prepared) if error is not None}
         strips = [strip for lines in line_sets for _, strip in lines]
-        decoded = iter(self.predictor.predict(strips, beam_width=beam_width))
+        decoded = iter(self.predictor.predict(strips, beam_width=beam_width, decoder=self.decoder))
         downsampling = self.predictor.time_downsampling
         results = []
         for index, lines in enumerate(line_sets):
