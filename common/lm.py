@@ -3,8 +3,10 @@
 A hypothesis is scored as ``log P_ctc + alpha * log P_lm + beta * words`` (natural logarithms), the shallow fusion
 of DeepSpeech, wav2letter and pyctcdecode. Words are scored by a KenLM model (``.arpa`` text or KenLM binary) when a
 word ends, i.e. when a space is written or the sequence ends. A word still being written scores 0 if it begins a word
-of the LM's vocabulary and ``unk_offset`` if not, so out-of-vocabulary words stay possible (open vocabulary, the
-default); with a closed word list (``words=``) only listed words can be written. Hotwords (``"kubernetes:5"``) get
+of the vocabulary; if not, it is out of vocabulary (OOV) and stays possible (open vocabulary, the default) at a
+cost: ``unk_offset`` plus ``alpha`` times the log-probability of spelling it letter by letter (uniform over the
+alphabet), and when it ends, the LM's ``<unk>`` probability. The spelling cost keeps the search from gluing many
+words into one cheap OOV word. With a closed word list (``words=``) only listed words can be written. Hotwords (``"kubernetes:5"``) get
 their weight added when written, and a share of it while being spelled, so that the beam keeps them.
 
 The result has the same form as :func:`common.ctc.decode`'s: text, a confidence and per-character frame spans (the
@@ -286,7 +288,7 @@ class BeamSearchDecoder:
     """
 
     def __init__(self, alphabet, *, lm=None, alpha=None, beta=None, beam_width=None, unk_offset=None,
-                 hotwords=None, words=None, word_key=None, token_min_logp=-8.0, prune_logp=-12.0):
+                 hotwords=None, words=None, word_key=None, token_min_logp=-5.0, prune_logp=-12.0):
         if " " not in alphabet:
             raise ConfigError("Word-level decoding needs an alphabet with a space (it separates words). "
                               f"Received: alphabet={alphabet.characters!r}")
@@ -320,6 +322,7 @@ class BeamSearchDecoder:
                 bonus = weight * i / (len(word) + 1)
                 self._hot_prefixes[word[:i]] = max(bonus, self._hot_prefixes.get(word[:i], NEG_INF))
         self.space_id = alphabet.encode(" ")[0]
+        self._char_logp = -math.log(len(alphabet))  # an unknown word's spelling: uniform over the characters
         self._chars = [""] + list(alphabet.characters)
         self._word_cache = {}
         self._states = {}
@@ -344,7 +347,7 @@ class BeamSearchDecoder:
             return 0.0
         if self.closed:
             return NEG_INF
-        return self.unk_offset if self.lm is not None else 0.0
+        return self.unk_offset + self.alpha * self._char_logp * len(key) if self.lm is not None else 0.0
 
     def _word_score(self, context, word):
         """``(score, new context)`` of a finished word after ``context`` (a tuple of the last words)."""
@@ -366,8 +369,8 @@ class BeamSearchDecoder:
                 new_context = (context + (key,))[-(self.lm.order - 1):] if self.lm.order > 1 else ()
                 self._states.setdefault(new_context, out)
                 score += self.alpha * log10 * LN10
-                if key not in self.vocabulary:
-                    score += self.unk_offset
+                if key not in self.vocabulary:  # P(<unk>) times the chance of spelling it out letter by letter
+                    score += self.unk_offset + self.alpha * self._char_logp * (len(key) + 1)
             result = (score, new_context)
         if len(self._word_cache) > 2_000_000:
             self._word_cache.clear()

@@ -6,7 +6,9 @@ Re-runnable for a new acoustic model (``--model``): the best settings depend on 
 
 1. Runs the model once over ``--data`` (``recipes/lm_eval_data.py`` makes it: Moby-Dick chapters 1-60 read by the
    held-out voices) and keeps the logits.
-2. Grid search over alpha x beta x unk_offset at a small beam (``--grid-beam``), scored by WER (CER breaks ties).
+2. Searches alpha, beta and unk_offset at a small beam (``--grid-beam``), scored by WER (CER breaks ties):
+   coordinate search over the value lists (each setting in turn, the others fixed at their best), or every
+   combination with ``--full-grid``.
 3. With the best of those, tries each beam width of ``--beams`` and measures decoding time per second of audio on
    one core; the default beam is the narrowest whose WER is within ``--beam-tolerance`` (absolute) of the widest
    beam's and whose real-time factor is at most ``--max-rtf``: accuracy per second.
@@ -67,10 +69,11 @@ def main():
     parser.add_argument("--data", default="/work/data/lm_eval/tune")
     parser.add_argument("--model", help="speech model (default: the shipped one)")
     parser.add_argument("--lm", help="LM file (default: the shipped speech/models/english.lm)")
-    parser.add_argument("--alphas", default="0.3,0.5,0.7,0.9,1.2")
+    parser.add_argument("--alphas", default="0.2,0.35,0.5,0.7,1.0")
     parser.add_argument("--betas", default="0,1,2,3")
     parser.add_argument("--unk-offsets", default="-10,-6,-3")
     parser.add_argument("--grid-beam", type=int, default=16)
+    parser.add_argument("--full-grid", action="store_true", help="every combination instead of coordinate search")
     parser.add_argument("--beams", default="4,8,16,32,64")
     parser.add_argument("--beam-tolerance", type=float, default=0.005, help="WER (absolute) a narrower beam may lose")
     parser.add_argument("--max-rtf", type=float, default=0.015, help="decoding time per audio second, one core")
@@ -90,14 +93,34 @@ def main():
           f"CER {base['cer']:.4f}", flush=True)
 
     floats = lambda text: [float(v) for v in text.split(",")]  # noqa: E731
-    grid = []
-    for alpha, beta, unk in itertools.product(floats(args.alphas), floats(args.betas), floats(args.unk_offsets)):
-        decoder = BeamSearchDecoder(transcriber.alphabet, lm=lm, alpha=alpha, beta=beta, unk_offset=unk)
-        result = evaluate(decoder, log_probs, references, durations, beam_width=args.grid_beam)
-        grid.append((result["wer"], result["cer"], alpha, beta, unk))
-        print(f"alpha {alpha:4.2f} beta {beta:4.1f} unk {unk:5.1f}: WER {result['wer']:.4f} CER {result['cer']:.4f} "
-              f"rtf {result['rtf']:.4f}", flush=True)
-    wer, cer, alpha, beta, unk = min(grid)
+    axes = {"alpha": floats(args.alphas), "beta": floats(args.betas), "unk_offset": floats(args.unk_offsets)}
+    results = {}
+
+    def score(point):
+        key = tuple(sorted(point.items()))
+        if key not in results:
+            decoder = BeamSearchDecoder(transcriber.alphabet, lm=lm, **point)
+            result = evaluate(decoder, log_probs, references, durations, beam_width=args.grid_beam)
+            results[key] = (result["wer"], result["cer"])
+            print(" ".join(f"{k} {v:g}" for k, v in point.items()) + f": WER {result['wer']:.4f} "
+                  f"CER {result['cer']:.4f} rtf {result['rtf']:.4f}", flush=True)
+        return results[key]
+
+    # Coordinate search (a full grid costs too much CPU): each setting in turn over its values, the others fixed
+    # at their best so far; two rounds or until nothing changes.
+    best = {name: values[len(values) // 2] for name, values in axes.items()}
+    for _ in range(2 if args.full_grid is False else 0):
+        before = dict(best)
+        for name, values in axes.items():
+            best[name] = min(values, key=lambda v: score(dict(best, **{name: v})))
+        if best == before:
+            break
+    if args.full_grid:
+        for point in itertools.product(*axes.values()):
+            score(dict(zip(axes, point)))
+        best = dict(min(results, key=results.get))
+    wer, cer = score(best)
+    alpha, beta, unk = best["alpha"], best["beta"], best["unk_offset"]
     print(f"best at beam {args.grid_beam}: alpha {alpha} beta {beta} unk_offset {unk}: WER {wer:.4f} CER {cer:.4f}")
 
     beams = []

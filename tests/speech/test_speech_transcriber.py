@@ -115,6 +115,38 @@ def test_bad_inputs_do_not_stop_the_batch(trained, tmp_path, capsys):
     assert results[1].ok and results[1].text == ""
 
 
+def test_language_model_word_lists_and_hotwords(trained, tmp_path, capsys):
+    model_path, _ = trained
+    utterances = load_speech_dataset(MANIFEST)
+    texts = [u.text for u in utterances]
+    corpus = tmp_path / "corpus.txt"
+    corpus.write_text("Hello, World!\nStop.\nSeven\nGo left.\nYes\nNo\n", encoding="utf-8")
+    lm = tmp_path / "my.lm"
+    assert speech_main(["lm", "build", "--text", str(corpus), "--order", "3", "--out", str(lm)]) == 0
+    assert "1-grams: 11" in capsys.readouterr().out  # 8 words, <s>, </s>, <unk>
+    transcriber = Transcriber.load(model_path, lm=str(lm), hotwords="Hello:2")
+    assert transcriber.decoder is not None and transcriber.decoder.hotwords == {"hello": 2.0}
+    results = transcriber.transcribe([u.audio for u in utterances])
+    assert [r.text for r in results] == texts
+    greedy = Transcriber.load(model_path, lm="none").transcribe([u.audio for u in utterances])
+    for fused, plain in zip(results, greedy):
+        assert [(w.text, w.start, w.end) for w in fused.words] == [(w.text, w.start, w.end) for w in plain.words]
+    # a closed vocabulary without "seven": that clip cannot come out as "seven"
+    closed = Transcriber.load(model_path, lm="none", words=[t for t in texts if t != "seven"])
+    outputs = [r.text for r in closed.transcribe([u.audio for u in utterances])]
+    assert "seven" not in outputs and outputs[texts.index("hello world")] == "hello world"
+    # a bad --lm is one line, not a traceback
+    garbage = tmp_path / "garbage.lm"
+    garbage.write_bytes(b"\x00" * 100)
+    truncated = tmp_path / "truncated.lm"
+    truncated.write_bytes(lm.read_bytes()[:200])
+    for bad, problem in ((tmp_path / "missing.lm", "no such language model"), (garbage, "not a language model"),
+                         (truncated, "truncated")):
+        assert speech_main(["transcribe", "--model", str(model_path), "--lm", str(bad), str(utterances[0].audio)]) == 2
+        err = capsys.readouterr().err
+        assert err.count("\n") == 1 and str(bad) in err and problem in err, err
+
+
 def test_training_on_each_layout_reads_the_same_clips(tmp_path):
     """The LJSpeech layout written from the fixtures gives the same examples as the manifest."""
     wavs = tmp_path / "lj" / "wavs"
