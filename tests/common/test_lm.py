@@ -30,11 +30,11 @@ def frames(spec):
     return np.array(rows, dtype=np.float32)
 
 
-def spoken(text, ambiguous=None):
-    """Frames saying ``text``: each character (0.9) then a blank; ``ambiguous``: {index: {char: prob}}."""
+def spoken(text, ambiguous=None, sure=0.9):
+    """Frames saying ``text``: each character (``sure``) then a blank; ``ambiguous``: {index: {char: prob}}."""
     spec = []
     for i, char in enumerate(text):
-        spec += [(ambiguous or {}).get(i, {char: 0.9}), {"_": 0.9}]
+        spec += [(ambiguous or {}).get(i, {char: sure}), {"_": sure}]
     return frames(spec)
 
 
@@ -103,7 +103,9 @@ def test_n_best_lists_distinct_texts_best_first(arpa):
 
 def test_open_vocabulary_keeps_unknown_words(arpa):
     decoder = BeamSearchDecoder(ALPHABET, lm=LanguageModel.load(arpa), unk_offset=-5)
-    assert decoder.decode(spoken("the zyx")).text == "the zyx"
+    assert decoder.decode(spoken("the zyx", sure=0.995)).text == "the zyx"
+    # a closed vocabulary cannot write it
+    assert BeamSearchDecoder(ALPHABET, words=["the"]).decode(spoken("the zyx", sure=0.995)).text == "the"
 
 
 def test_closed_word_list_allows_only_listed_words():
