@@ -5,7 +5,7 @@
 
 The sets come from ``recipes/lm_eval_data.py`` (held-out voices; Moby-Dick chapters 61-135, which neither the
 acoustic model nor the LM saw, and the old recipe's held-out docstring sentences). Everything runs on one core
-(TensorFlow limited to one thread; the decoder is single-threaded Python). Reported per set: WER and CER greedy
+(TensorFlow limited to one thread; the decoder is single-threaded Python); times are process CPU time. Reported per set: WER and CER greedy
 and with the LM at its default (tuned) settings, the real-time factors (decoding alone, and model + decoding), and
 how far word timestamps move for the words both decodings write. Then: time and memory to load the LM.
 """
@@ -32,11 +32,12 @@ from common.lm import BeamSearchDecoder, LanguageModel
 import kenlm
 def rss():
     return int([l for l in open('/proc/self/status') if l.startswith('VmRSS')][0].split()[1]) / 1024
-before = rss(); started = time.perf_counter()
+before = rss(); started, cpu = time.perf_counter(), time.process_time()
 lm = LanguageModel.load(sys.argv[1])
 decoder = BeamSearchDecoder(Alphabet("abcdefghijklmnopqrstuvwxyz' "), lm=lm)
 decoder.search(np.log(np.full((50, 29), 1 / 29, dtype=np.float32)))
-print(json.dumps({"seconds": time.perf_counter() - started, "mb": rss() - before, "words": len(lm.words)}))
+print(json.dumps({"seconds": time.perf_counter() - started, "cpu": time.process_time() - cpu, "mb": rss() - before,
+                  "words": len(lm.words)}))
 """
 
 
@@ -77,17 +78,17 @@ def main():
     print(f"LM: {lm_path.name}, settings {json.dumps(lm.settings.__dict__)}\n")
     rows, shift_rows = [], []
     for data in args.data:
-        started = time.perf_counter()
+        started = time.process_time()
         references, log_probs, durations, seconds_per_frame, transcriber = model_logits(args.model, data)
-        model_seconds = time.perf_counter() - started  # loading audio + features + network, one thread
+        model_seconds = time.process_time() - started  # loading audio + features + network, one thread
         audio = sum(durations)
         decoder = BeamSearchDecoder(transcriber.alphabet, lm=lm)
-        started = time.perf_counter()
+        started = time.process_time()
         greedy = [transcriber.predictor.decode([lp])[0] for lp in log_probs]
-        greedy_seconds = time.perf_counter() - started
-        started = time.perf_counter()
+        greedy_seconds = time.process_time() - started
+        started = time.process_time()
         fused = [decoder.decode(lp, beam_width=args.beam) for lp in log_probs]
-        lm_seconds = time.perf_counter() - started
+        lm_seconds = time.process_time() - started
         g = error_rates(references, [d.text for d in greedy])
         f = error_rates(references, [d.text for d in fused])
         name = Path(data).name
@@ -103,8 +104,8 @@ def main():
               file=sys.stderr, flush=True)
     print(markdown_table(["set", "files", "audio", "decoding", "WER", "CER", "RTF decode", "RTF model + decode"],
                          rows))
-    print("\nRTF: seconds per second of audio on one core (model: TensorFlow with one thread; 'model' includes "
-          "reading the audio and the features).\n")
+    print("\nRTF: CPU seconds per second of audio, one core (process CPU time, so other jobs on the machine do not "
+          "inflate it; TensorFlow limited to one thread; 'model' includes reading the audio and the features).\n")
     print("Word timestamps, LM vs greedy, for the words both write (matched in order):\n")
     print(markdown_table(["set", "words", "mean shift (s)", "max shift (s)", "starts and ends within 0.1 s"],
                          shift_rows))
@@ -112,7 +113,8 @@ def main():
                            cwd=ROOT, check=True)
     load = json.loads(probe.stdout.strip().splitlines()[-1])
     size = sum(p.stat().st_size for p in lm_path.parent.glob(lm_path.name + "*")) / 2**20
-    print(f"\nLoading the LM (fresh process, LM + vocabulary + decoder): {load['seconds']:.2f} s, "
+    print(f"\nLoading the LM (fresh process, LM + vocabulary + decoder + one short search): {load['seconds']:.2f} s "
+          f"wall, {load['cpu']:.2f} s CPU, "
           f"{load['mb']:.0f} MB more resident memory; {load['words']:,} known words; files {size:.1f} MB.")
     return 0
 

@@ -6,12 +6,14 @@ Re-runnable for a new acoustic model (``--model``): the best settings depend on 
 
 1. Runs the model once over ``--data`` (``recipes/lm_eval_data.py`` makes it: Moby-Dick chapters 1-60 read by the
    held-out voices) and keeps the logits.
-2. Searches alpha, beta and unk_offset at a small beam (``--grid-beam``), scored by WER (CER breaks ties):
+2. Searches alpha, beta and unk_offset at a small beam (``--grid-beam``): the lowest WER among the settings whose
+   CER is no worse than greedy decoding's (a high alpha buys WER with CER; CER breaks ties):
    coordinate search over the value lists (each setting in turn, the others fixed at their best), or every
    combination with ``--full-grid``.
 3. With the best of those, tries each beam width of ``--beams`` and measures decoding time per second of audio on
    one core; the default beam is the narrowest whose WER is within ``--beam-tolerance`` (absolute) of the widest
    beam's and whose real-time factor is at most ``--max-rtf``: accuracy per second.
+   Beams that make CER worse than greedy's are left out.
 4. ``--write`` stores the result in the LM's ``<lm>.json`` sidecar, so ``--lm PATH`` decodes with it without flags.
 """
 
@@ -69,9 +71,9 @@ def main():
     parser.add_argument("--data", default="/work/data/lm_eval/tune")
     parser.add_argument("--model", help="speech model (default: the shipped one)")
     parser.add_argument("--lm", help="LM file (default: the shipped speech/models/english.lm)")
-    parser.add_argument("--alphas", default="0.2,0.35,0.5,0.7,1.0")
+    parser.add_argument("--alphas", default="0.35,0.5,0.6,0.7,1.0")
     parser.add_argument("--betas", default="0,1,2,3")
-    parser.add_argument("--unk-offsets", default="-10,-6,-3")
+    parser.add_argument("--unk-offsets", default="-10,-5")
     parser.add_argument("--grid-beam", type=int, default=16)
     parser.add_argument("--full-grid", action="store_true", help="every combination instead of coordinate search")
     parser.add_argument("--beams", default="4,8,16,32,64")
@@ -101,7 +103,8 @@ def main():
         if key not in results:
             decoder = BeamSearchDecoder(transcriber.alphabet, lm=lm, **point)
             result = evaluate(decoder, log_probs, references, durations, beam_width=args.grid_beam)
-            results[key] = (result["wer"], result["cer"])
+            # WER decides, among settings whose CER is no worse than greedy decoding's (then CER breaks ties)
+            results[key] = (result["cer"] > base["cer"], result["wer"], result["cer"])
             print(" ".join(f"{k} {v:g}" for k, v in point.items()) + f": WER {result['wer']:.4f} "
                   f"CER {result['cer']:.4f} rtf {result['rtf']:.4f}", flush=True)
         return results[key]
@@ -119,7 +122,7 @@ def main():
         for point in itertools.product(*axes.values()):
             score(dict(zip(axes, point)))
         best = dict(min(results, key=results.get))
-    wer, cer = score(best)
+    _, wer, cer = score(best)
     alpha, beta, unk = best["alpha"], best["beta"], best["unk_offset"]
     print(f"best at beam {args.grid_beam}: alpha {alpha} beta {beta} unk_offset {unk}: WER {wer:.4f} CER {cer:.4f}")
 
@@ -129,8 +132,10 @@ def main():
         result = evaluate(decoder, log_probs, references, durations, beam_width=beam)
         beams.append((beam, result["wer"], result["cer"], result["rtf"]))
         print(f"beam {beam:4d}: WER {result['wer']:.4f} CER {result['cer']:.4f} rtf {result['rtf']:.4f}", flush=True)
-    widest = beams[-1][1]
-    fitting = [b for b in beams if b[1] <= widest + args.beam_tolerance and b[3] <= args.max_rtf]
+    # a beam that makes CER worse than greedy's is not a candidate
+    candidates = [b for b in beams if b[2] <= base["cer"]] or beams
+    lowest = min(b[1] for b in candidates)
+    fitting = [b for b in candidates if b[1] <= lowest + args.beam_tolerance and b[3] <= args.max_rtf]
     beam = (fitting or sorted(beams, key=lambda b: b[3])[:1])[0][0]
     settings = LMSettings(alpha=alpha, beta=beta, beam_width=beam, unk_offset=unk)
     print("chosen:", json.dumps(dataclasses.asdict(settings)))
