@@ -13,8 +13,7 @@ Continues (``speech train --from``) the shipped model through the one trainer, o
 
 Validation (``WORK/val``, used to pick the best epoch) mixes two held-out kinds, also kept apart for evaluation:
 
-- ``WORK/val_synth``: held-out voice families (:data:`HELD_OUT_FAMILIES`: the families of
-  ``recipes/speech_default.py`` plus Pico en-GB and RHVoice slt, the CMU ARCTIC speaker behind flite's slt) reading
+- ``WORK/val_synth``: held-out voice families (``speech_default.HELD_OUT_FAMILIES``) reading
   Moby-Dick chapters 1-60, a text source no training text or language model of this project contains;
 - ``WORK/val_real``: the held-out Asterisk prompt groups.
 """
@@ -34,9 +33,8 @@ sys.path.insert(0, str(ROOT / "recipes"))
 
 from _train_and_ship import train_and_ship  # noqa: E402
 from english_text import sentences  # noqa: E402
+from speech_default import HELD_OUT_FAMILIES  # noqa: E402
 
-HELD_OUT_FAMILIES = ("espeak-ng:en-gb-scotland", "espeak-ng:en-us-nyc", "flite:slt", "mbrola:mb-us2",
-                     "festival:kal_diphone", "pico:en-GB", "rhvoice:slt")
 ASTERISK_SOUNDS = Path("/usr/share/asterisk/sounds/en_US_f_Allison")
 ASTERISK_TRANSCRIPTS = Path("/usr/share/doc/asterisk-core-sounds-en/core-sounds-en.txt.gz")
 HELD_OUT_GROUP_SHARE = 0.2
