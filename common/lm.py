@@ -29,6 +29,7 @@ The ``kenlm`` module is imported only when an LM is loaded; where it is missing,
 import bisect
 import dataclasses
 import gzip
+import heapq
 import json
 import math
 import os
@@ -320,6 +321,7 @@ class BeamSearchDecoder:
         self._sorted_words = sorted(self.vocabulary)
         self._unigrams = np.full(len(self._sorted_words), np.nan)  # filled on demand (log, natural)
         self._lookahead_cache = {}
+        self._partial_cache = {}  # partial word -> _partial_score (pure)
         self._hot_prefixes = {}
         for word, weight in self.hotwords.items():
             for i in range(1, len(word) + 1):
@@ -361,6 +363,7 @@ class BeamSearchDecoder:
             value = float(scores.max())
         if len(self._lookahead_cache) > 1_000_000:
             self._lookahead_cache.clear()
+            self._partial_cache.clear()
         self._lookahead_cache[prefix] = value
         return value
 
@@ -434,6 +437,7 @@ class BeamSearchDecoder:
         candidates = log_probs >= self.token_min_logp
         candidates[np.arange(log_probs.shape[0]), log_probs.argmax(axis=-1)] = True
         chars, space = self._chars, self.space_id
+        partial_scores = self._partial_cache
         for t in range(log_probs.shape[0]):
             frame = log_probs[t].tolist()
             labels = np.flatnonzero(candidates[t]).tolist()
@@ -467,16 +471,18 @@ class BeamSearchDecoder:
                         child = new.get(new_text)
                         if child is None:
                             new_partial = partial + chars[label]
-                            score = self._partial_score(new_partial)
+                            score = partial_scores.get(new_partial)
+                            if score is None:
+                                score = partial_scores[new_partial] = self._partial_score(new_partial)
                             if score == NEG_INF:
                                 continue
                             child = new[new_text] = [NEG_INF, NEG_INF, label, context, words_score, new_partial,
                                                      score]
                     child[1] = _lse(child[1], p)
             if len(new) > beam_width or len(new) != len(beams):
-                scored = sorted(((_lse(e[0], e[1]) + e[4] + e[6], k) for k, e in new.items()), reverse=True)
+                scored = heapq.nlargest(beam_width, ((_lse(e[0], e[1]) + e[4] + e[6], k) for k, e in new.items()))
                 floor = scored[0][0] + self.prune_logp
-                beams = {k: new[k] for s, k in scored[:beam_width] if s >= floor}
+                beams = {k: new[k] for s, k in scored if s >= floor}
             else:
                 beams = new
         finals = []
