@@ -78,12 +78,15 @@ def warn_once(message):
 @dataclasses.dataclass(frozen=True)
 class LMSettings:
     """Decoding settings stored beside an LM: LM weight ``alpha``, word bonus ``beta``, default ``beam_width``,
-    ``unk_offset`` (log score added for a word the LM does not know)."""
+    ``unk_offset`` (log score added for a word the LM does not know).
 
-    alpha: float = 0.5
-    beta: float = 1.0
+    The defaults (used for an LM without settings, and written by ``lm build``) are those tuned for the shipped
+    English LM and speech model (``recipes/speech_lm_tune.py``); re-tune for your own LM and data."""
+
+    alpha: float = 0.6
+    beta: float = 2.0
     beam_width: int = 32
-    unk_offset: float = -10.0
+    unk_offset: float = -5.0
 
     @classmethod
     def from_dict(cls, data):
