@@ -5,10 +5,10 @@
 
 The sets come from ``recipes/lm_eval_data.py`` (held-out voices; Moby-Dick chapters 61-135, which neither the
 acoustic model nor the LM saw, and the old recipe's held-out docstring sentences). Everything runs on one core
-(TensorFlow limited to one thread; the decoder is single-threaded Python); times are process CPU time. Reported per set: WER and CER greedy
-and with the LM at its default (tuned) settings, the real-time factors (decoding alone, and model + decoding), and
-how far word timestamps move for the words both decodings write. Then: time and memory to load the LM.
-"""
+(TensorFlow limited to one thread; the decoder is single-threaded Python); times are process CPU time. Reported per
+set: WER and CER greedy and with the LM at its default (tuned) settings, the real-time factors (decoding alone, and
+model + decoding), and how far word timestamps move for the words both decodings write. Then: time and memory to
+load the LM. """
 
 import argparse
 import json

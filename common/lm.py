@@ -4,11 +4,12 @@ A hypothesis is scored as ``log P_ctc + alpha * log P_lm + beta * words`` (natur
 of DeepSpeech, wav2letter and pyctcdecode. Words are scored by a KenLM model (``.arpa`` text or KenLM binary) when a
 word ends, i.e. when a space is written or the sequence ends. A word still being written scores ``alpha`` times the
 best unigram log-probability of the vocabulary words it begins (LM look-ahead: measured, it cut CER by a tenth
-against scoring 0); if it begins none, it is out of vocabulary (OOV) and stays possible (open vocabulary, the default) at a
-cost: ``unk_offset`` plus ``alpha`` times the log-probability of spelling it letter by letter (uniform over the
-alphabet), and when it ends, the LM's ``<unk>`` probability. The spelling cost keeps the search from gluing many
-words into one cheap OOV word. With a closed word list (``words=``) only listed words can be written. Hotwords (``"kubernetes:5"``) get
-their weight added when written, and a share of it while being spelled, so that the beam keeps them.
+against scoring 0); if it begins none, it is out of vocabulary (OOV) and stays possible (open vocabulary, the
+default) at a cost: ``unk_offset`` plus ``alpha`` times the log-probability of spelling it letter by letter (uniform
+over the alphabet), and when it ends, the LM's ``<unk>`` probability. The spelling cost keeps the search from gluing
+many words into one cheap OOV word. With a closed word list (``words=``) only listed words can be written. Hotwords
+(``"kubernetes:5"``) get their weight added when written, and a share of it while being spelled, so that the beam
+keeps them.
 
 The result has the same form as :func:`common.ctc.decode`'s: text, a confidence and per-character frame spans (the
 chosen text is Viterbi-aligned to the frames with :func:`common.ctc.align`), so word timestamps and character boxes
