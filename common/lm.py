@@ -446,18 +446,19 @@ class BeamSearchDecoder:
             frame = log_probs[t].tolist()
             labels = np.flatnonzero(candidates[t]).tolist()
             blank = frame[BLANK_ID]
+            labels = [label for label in labels if label != BLANK_ID]
+            # Staying on the same text (a blank, or the last character repeated) first: every text is new here.
             new = {}
             for text, (pb, pnb, last, context, words_score, partial, partial_score) in beams.items():
+                new[text] = [_lse(pb, pnb) + blank, pnb + frame[last] if last != BLANK_ID else NEG_INF, last,
+                             context, words_score, partial, partial_score]
+            if not labels:
+                beams = new
+                continue
+            # Then one more character, merged into the texts already there.
+            for text, (pb, pnb, last, context, words_score, partial, partial_score) in beams.items():
                 total = _lse(pb, pnb)
-                entry = new.get(text)
-                if entry is None:
-                    entry = new[text] = [NEG_INF, NEG_INF, last, context, words_score, partial, partial_score]
-                entry[0] = _lse(entry[0], total + blank)
-                if last != BLANK_ID:
-                    entry[1] = _lse(entry[1], pnb + frame[last])
                 for label in labels:
-                    if label == BLANK_ID:
-                        continue
                     p = (pb if label == last else total) + frame[label]
                     if label == space:
                         if not text or text[-1] == " ":
