@@ -139,13 +139,14 @@ def upgrade_metadata(metadata, *, source="the model"):
     return metadata
 
 
-def preprocessor_from_metadata(metadata, *, source="the model", num_features=None):
+def preprocessor_from_metadata(metadata, *, source="the model", num_features=None, required=True):
     """The model's :class:`Preprocessor`, rebuilt from its metadata (either layout) and checked.
 
     Args:
         metadata: the model's metadata dict (``task``, ``preprocessor`` or format 1's ``preprocessing``).
         source: the model file, named in errors.
         num_features: the network's input features; a preprocessor giving another number is refused.
+        required: refuse metadata without preprocessing for a task whose preprocessor class is registered.
 
     Returns:
         the Preprocessor, or ``None`` for a task that has none registered and whose file carries none.
@@ -158,7 +159,7 @@ def preprocessor_from_metadata(metadata, *, source="the model", num_features=Non
     metadata = upgrade_metadata(metadata, source=source)
     stored = metadata.get("preprocessor")
     if stored is None:
-        if preprocessor_class(task) is not None:
+        if required and preprocessor_class(task) is not None:
             raise ModelFileError(f"{source}: the {task} model carries no preprocessing settings, so its input cannot "
                                  f"be prepared the way it was trained; the file is incomplete or edited. "
                                  f"Received: preprocessor=None")

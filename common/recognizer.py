@@ -90,8 +90,10 @@ class Recognizer(keras.Model):
         if preprocessor is not None:
             metadata["preprocessor"] = keras.saving.serialize_keras_object(preprocessor)
         self.metadata = metadata
+        # Checked if present; a model file without one for a task that needs one is refused when it is read
+        # (common.model_file.read_metadata), and by the Reader and the Transcriber.
         self._preprocessor = preprocessor_from_metadata(metadata, source=self.name,
-                                                        num_features=self.frontend.num_features)
+                                                        num_features=self.frontend.num_features, required=False)
         # float32 whatever the policy: float16 logits would overflow the softmax and the CTC loss.
         self.head = keras.layers.Dense(num_classes, name="logits", dtype="float32")
         num_features = self.frontend.num_features
