@@ -63,3 +63,12 @@ def test_the_python_api_and_the_cli_give_the_same_transcript(capsys):
     api_text = Transcriber.load().transcribe(sample)[0].text
     assert speech_main(["transcribe", str(sample)]) == 0
     assert capsys.readouterr().out.rstrip("\n") == api_text != ""
+
+
+def test_the_readers_decoding_threads_end_with_the_call(reader):
+    import threading
+
+    results = reader.read([OCR_SAMPLES / "line.png", OCR_SAMPLES / "missing.png", OCR_SAMPLES / "line.png"])
+    assert [r.ok for r in results] == [True, False, True]  # a bad input does not stop the batch
+    assert "missing.png" in results[1].error and results[1].text == ""
+    assert not [t.name for t in threading.enumerate() if t.name.startswith("ocr-load")]
