@@ -14,7 +14,6 @@ import dataclasses
 import json
 from pathlib import Path
 
-from common.csv_records import csv_records
 from common.errors import DataError
 
 __all__ = ["ManifestRow", "RowProblems", "read_manifest", "JSONL_SUFFIXES", "TABLE_SUFFIXES"]
@@ -108,6 +107,21 @@ class RowProblems:
             raise DataError(message)
 
 
+def _csv_records(reader, path):
+    """The rows of a ``csv`` reader over a file; a parse error (an oversized field, say) becomes a DataError naming
+    the line."""
+    while True:
+        try:
+            row = next(reader)
+        except StopIteration:
+            return
+        except csv.Error as error:
+            number = max(reader.line_num, 1)
+            raise DataError(f"{path}: line {number} cannot be read as CSV ({error}); check its quotes, or split an "
+                            f"oversized field. Received: line={number}") from None
+        yield row
+
+
 def _open(path):
     try:
         return open(path, encoding="utf-8-sig", newline="")
@@ -163,7 +177,7 @@ def _table_rows(handle, path, problems, source_keys, text_keys, extra_keys, head
         counts = {d: first.count(d) for d in _DELIMITERS}
         delimiter = max(counts, key=counts.get)
     reader = csv.reader(handle, delimiter=delimiter, quoting=csv.QUOTE_NONE if tsv else csv.QUOTE_MINIMAL)
-    records = [(reader.line_num, row) for row in csv_records(reader, path, unit="line")
+    records = [(reader.line_num, row) for row in _csv_records(reader, path)
                if row and any(cell.strip() for cell in row)]
     if not records and not (headerless and tsv):
         raise DataError(f"{path}: the file is empty; expected a header line naming the {source_name} column (one of "
