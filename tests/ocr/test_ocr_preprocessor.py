@@ -92,3 +92,20 @@ def test_fine_tuning_takes_the_base_models_preprocessor():
     assert task.height == 16
     with pytest.raises(ConfigError, match=r"base\.keras: the model prepares its input with .*height=16.*--height"):
         OcrTask(height=48).use_preprocessor(model.preprocessor, "base.keras")
+
+
+def test_fine_tuning_with_another_height_is_refused_before_preparing_data(tmp_path, capsys):
+    from PIL import Image
+
+    from ocr.cli import main
+    from ocr.reader import DEFAULT_MODEL
+
+    for name in ("a", "b", "c"):
+        Image.fromarray(_line()).save(tmp_path / f"{name}.png")
+        (tmp_path / f"{name}.gt.txt").write_text("hi")
+    status = main(["train", "--data", str(tmp_path), "--from", "default", "--height", "48",
+                   "--out", str(tmp_path / "out.keras"), "--epochs", "1", "--quiet"])
+    err = capsys.readouterr().err
+    [error] = [line for line in err.splitlines() if line.startswith("error:")]
+    assert status == 2 and "Traceback" not in err, err
+    assert str(DEFAULT_MODEL) in error and "height=32" in error and "--height" in error and "preparing" not in err
