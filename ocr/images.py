@@ -427,7 +427,7 @@ def load_image(source, *, max_pixels=DEFAULT_MAX_PIXELS):
 # ---------------------------------------------------------------------------------------------------------------
 
 
-def strip_width(shape, *, height=32, min_width=8):
+def strip_width(shape, *, height=HEIGHT, min_width=MIN_WIDTH):
     """Width of the strip an ``(H, W)`` image scales to at ``height`` pixels, before any crop.
 
     Parameters
