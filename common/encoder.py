@@ -49,7 +49,8 @@ class BiLSTMEncoder(keras.layers.Layer):
         _check_positive_int("num_layers", num_layers)
         _check_positive_int("units", units)
         if not 0.0 <= float(dropout) < 1.0:
-            raise ConfigError(f"Received an invalid value for `dropout`, expected 0 <= dropout < 1. Received: dropout={dropout!r}")
+            raise ConfigError(f"Received an invalid value for `dropout`, expected 0 <= dropout < 1. "
+                              f"Received: dropout={dropout!r}")
         self.num_layers = num_layers
         self.units = units
         self.dropout = float(dropout)

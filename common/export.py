@@ -265,7 +265,8 @@ class ExportedModel:
     Returns ``(logits, lengths)``: float32 ``(batch, frames, num_classes)`` and int32 ``(batch,)``, as NumPy arrays.
 
     Attributes: ``metadata`` (the model's own: task, alphabet, preprocessor), the typed ``task``, ``alphabet`` and
-    ``preprocessor`` (the :class:`~common.preprocessor.Preprocessor` of the model it was exported from), ``num_features``, ``num_classes``,
+    ``preprocessor`` (the :class:`~common.preprocessor.Preprocessor` of the model it was exported from),
+    ``num_features``, ``num_classes``,
     ``time_downsampling``, ``batch_size`` (``None`` when dynamic), ``format``, ``path``. Safe to share between
     threads.
 

@@ -529,7 +529,8 @@ def preprocess_line(gray, *, height=HEIGHT, min_width=MIN_WIDTH, polarity=POLARI
     if polarity not in POLARITIES:
         raise ConfigError(f"Received an invalid value for `polarity`, expected one of {POLARITIES}. "
                           f"Received: polarity={polarity!r}")
-    if isinstance(min_contrast, bool) or not isinstance(min_contrast, (int, np.integer)) or not 1 <= min_contrast <= 255:
+    if isinstance(min_contrast, bool) or not isinstance(min_contrast, (int, np.integer)) \
+            or not 1 <= min_contrast <= 255:
         raise ConfigError(f"Received an invalid value for `min_contrast`, expected an integer in [1, 255] (gray "
                           f"levels). Received: min_contrast={min_contrast!r}")
     height, min_width = int(height), int(min_width)

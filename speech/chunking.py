@@ -69,8 +69,8 @@ def _cut_long(start, end, db, max_frames):
     return pieces
 
 
-def split_on_silence(audio, *, sample_rate=SAMPLE_RATE, max_chunk_seconds=MAX_CHUNK_SECONDS, min_silence_seconds=0.3, top_db=35.0,
-                     pad_seconds=0.1):
+def split_on_silence(audio, *, sample_rate=SAMPLE_RATE, max_chunk_seconds=MAX_CHUNK_SECONDS, min_silence_seconds=0.3,
+                     top_db=35.0, pad_seconds=0.1):
     """Sample ranges of the speech in ``audio``, each at most ``max_chunk_seconds`` long.
 
     Parameters
@@ -80,8 +80,8 @@ def split_on_silence(audio, *, sample_rate=SAMPLE_RATE, max_chunk_seconds=MAX_CH
     sample_rate : int > 0
         Hz.
     max_chunk_seconds : float >= 0.5
-        Longest chunk (s); default :data:`speech.defaults.MAX_CHUNK_SECONDS`. Voiced stretches longer than this are cut at their quietest frame in the last half of
-        the allowed length; no sample of them is dropped.
+        Longest chunk (s); default :data:`speech.defaults.MAX_CHUNK_SECONDS`. Voiced stretches longer than this are
+        cut at their quietest frame in the last half of the allowed length; no sample of them is dropped.
     min_silence_seconds : float >= 0
         Quieter stretches shorter than this (s) do not separate speech.
     top_db : float > 0

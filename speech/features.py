@@ -1,10 +1,10 @@
 """Log-mel features and training augmentation for 16 kHz speech.
 
 :func:`log_mel` turns samples into ``(frames, num_mels)``: by default (:mod:`speech.defaults`; a model's
-:class:`~speech.preprocessor.AudioPreprocessor` passes its own settings) a 25 ms Hann window every 10 ms (centered frames, so
-``num_frames(n) = 1 + n // hop``), an 80-band mel power spectrogram, ``log(power + 1e-6)``, then per-utterance
-normalization (each mel bin to zero mean and unit variance over the utterance). The same function serves
-training and inference, so a model never sees features computed two ways.
+:class:`~speech.preprocessor.AudioPreprocessor` passes its own settings) a 25 ms Hann window every 10 ms
+(centered frames, so ``num_frames(n) = 1 + n // hop``), an 80-band mel power spectrogram, ``log(power + 1e-6)``,
+then per-utterance normalization (each mel bin to zero mean and unit variance over the utterance). The same function
+serves training and inference, so a model never sees features computed two ways.
 
 Augmentation functions take a ``numpy.random.Generator`` and return new arrays (the input is never modified):
 audio-side :func:`perturb_speed`, :func:`perturb_gain`, :func:`add_noise`, :func:`add_reverb`, and feature-side

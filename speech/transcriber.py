@@ -169,7 +169,8 @@ class Transcriber:
         pieces = []
         for start, end in chunks:
             self.predictor.check_fits(preprocessor.num_frames(end - start), hint=", or lower --max-chunk-seconds")
-            pieces.append((preprocessor.seconds(start), preprocessor.seconds(end), preprocessor.features(audio[start:end])))
+            features = preprocessor.features(audio[start:end])
+            pieces.append((preprocessor.seconds(start), preprocessor.seconds(end), features))
         return duration, pieces
 
     def _transcribe_group(self, inputs, offset, sample_rate, beam_width):
