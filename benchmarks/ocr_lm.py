@@ -99,9 +99,8 @@ def main():
     rows = []
     for folder in sets:
         examples = load_line_dataset(folder)
-        references = [e.text for e in examples]
-        strips = [reader._line_strips(__import__("ocr.images", fromlist=["load_image"]).load_image(e.image),
-                                      "line")[0][1] for e in examples]
+        references = [reader.preprocessor.normalize_text(e.text) for e in examples]
+        strips = [reader._prepare(e.image, "line")[0][1] for e in examples]
         log_probs = [log_softmax(lg) for lg in reader.predictor.logits(strips)]
         decoders = [("plain CTC (greedy)", None)] + [
             (f"LM alpha {a:g}", BeamSearchDecoder(reader.alphabet, lm=lm, alpha=a, beta=args.beta, word_key=word_key,

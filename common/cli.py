@@ -35,7 +35,7 @@ def add_train_arguments(parser):
     parser.add_argument("--freeze", default="none", choices=("none", "frontend", "encoder"),
                         help="train only what comes after the front end, or after the encoder")
     parser.add_argument("--no-augment", dest="augment", action="store_false", help="no on-the-fly augmentation")
-    parser.add_argument("--max-items", type=int, help="use at most this many training items")
+    parser.add_argument("--max-items", type=positive_int, help="use at most this many training items (default: all)")
     parser.add_argument("--quiet", action="store_true", help="one line per epoch instead of a progress bar")
     parser.add_argument("--precision", default="auto", choices=("auto", "float32", "mixed"),
                         help="mixed: float16 compute with a float32 head and loss (GPUs); auto (default): mixed when "
@@ -119,11 +119,12 @@ def beam_width(text):
     return value
 
 
-def add_decoding_arguments(parser, *, lm_default, lm_help):
+def add_decoding_arguments(parser, *, beam_default, lm_default, lm_help):
     """Add ``--beam``, ``--lm``, ``--hotwords`` and ``--words`` (decoding with word knowledge, :mod:`common.lm`)."""
-    parser.add_argument("--beam", type=beam_width, default=None,
+    parser.add_argument("--beam", type=beam_width, default=beam_default,
                         help="beam width (default: the LM's tuned width with an LM, else 1 = greedy)")
-    parser.add_argument("--lm", default=lm_default, metavar="default|none|PATH",
+    parser.add_argument("--lm", default=lm_default,
+                        metavar="default|none|PATH" if lm_default == "default" else "none|PATH",
                         help=f"word language model for decoding: {lm_help}")
     parser.add_argument("--hotwords", metavar="WORDS",
                         help="words to favour, comma-separated, each with an optional weight: \"Kubernetes,nginx:5\" "
