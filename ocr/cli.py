@@ -11,13 +11,16 @@ import argparse
 import json
 import sys
 
-from common.cli import add_train_arguments, positive_int, print_rates, report_failures, run_main
+from common.cli import (add_train_arguments, batch_size_arg, beam_width_arg, model_size_args, positive_int,
+                        print_rates, report_failures, run_main)
 from common.export import add_export_arguments
+from common.limits import count_arg
 
 __all__ = ["main", "build_parser"]
 
 
 def build_parser():
+    units_arg, layers_arg = model_size_args()
     parser = argparse.ArgumentParser(prog="ocr", description="Read text from images with a BiLSTM-CTC model.")
     commands = parser.add_subparsers(dest="command", required=True)
 
@@ -25,10 +28,10 @@ def build_parser():
     read.add_argument("images", nargs="+", help="image files (PNG, JPEG, TIFF, BMP, WebP, GIF)")
     read.add_argument("--model", help="model file (default: the shipped model)")
     read.add_argument("--json", action="store_true", help="one JSON object per image, with characters and boxes")
-    read.add_argument("--beam", type=positive_int, default=1, help="beam width (1 = greedy, default)")
+    read.add_argument("--beam", type=beam_width_arg, default=1, help="beam width (1 = greedy, default)")
     read.add_argument("--layout", choices=("line", "page", "auto"), default="auto",
                       help="line: each image is one line; page: split into lines; auto (default): decide per image")
-    read.add_argument("--batch-size", type=positive_int, default=64)
+    read.add_argument("--batch-size", type=batch_size_arg, default=64)
     read.add_argument("--max-pixels", type=positive_int,
                       help="refuse larger images (decompression bombs; default: 89,478,485 as in Pillow)")
     read.add_argument("--max-batch-mb", type=float,
@@ -37,14 +40,15 @@ def build_parser():
 
     train = commands.add_parser("train", help="train or fine-tune a model on line images + transcripts")
     add_train_arguments(train)
-    train.add_argument("--height", type=positive_int, default=32, help="strip height of a new model (px)")
-    train.add_argument("--units", type=positive_int, default=128, help="LSTM units per direction (new model)")
-    train.add_argument("--layers", type=positive_int, default=2, help="BiLSTM layers (new model)")
+    train.add_argument("--height", type=count_arg("height", maximum=1024), default=32,
+                       help="strip height of a new model (px)")
+    train.add_argument("--units", type=units_arg, default=128, help="LSTM units per direction (new model)")
+    train.add_argument("--layers", type=layers_arg, default=2, help="BiLSTM layers (new model)")
 
     evaluate = commands.add_parser("eval", help="CER, WER and exact-line rate on a labelled data set")
     evaluate.add_argument("--data", required=True, help="folder of image + .gt.txt pairs, or a manifest")
     evaluate.add_argument("--model", help="model file (default: the shipped model)")
-    evaluate.add_argument("--beam", type=positive_int, default=1)
+    evaluate.add_argument("--beam", type=beam_width_arg, default=1)
     evaluate.add_argument("--json", action="store_true", help="print the figures as JSON")
 
     synth = commands.add_parser("synth", help="render a synthetic training set (name.png + name.gt.txt)")
@@ -52,7 +56,7 @@ def build_parser():
     synth.add_argument("-n", "--num-lines", type=positive_int, required=True)
     synth.add_argument("--seed", type=int, default=0)
     synth.add_argument("--clean-fraction", type=float, default=0.3, help="share of undegraded lines (0.3)")
-    synth.add_argument("--max-chars", type=positive_int, default=50)
+    synth.add_argument("--max-chars", type=count_arg("max_chars", maximum=1000), default=50)
 
     export = commands.add_parser("export", help="write the model as SavedModel, TFLite or ONNX for deployment "
                                                 "(the network only; 'read --model' runs the result)")

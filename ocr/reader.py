@@ -16,8 +16,8 @@ from pathlib import Path
 import numpy as np
 
 from common.errors import ConfigError, InputError, ModelFileError
-from common.inference import (DEFAULT_MAX_BATCH_MB, SequencePredictor, as_input_list, load_task_model,
-                              map_in_groups)
+from common.inference import (DEFAULT_MAX_BATCH_MB, SequencePredictor, as_input_list, check_beam_width,
+                              describe_input, load_task_model, map_in_groups)
 from ocr.images import load_image, preprocess_line
 from ocr.layout import crop_lines, find_lines, looks_like_page
 
@@ -83,10 +83,6 @@ class ReadResult:
         }
 
 
-def _describe(source, index):
-    return str(source) if isinstance(source, (str, Path)) else f"array #{index}"
-
-
 class Reader:
     """Reads text lines and pages with an OCR model.
 
@@ -148,7 +144,8 @@ class Reader:
         """Read each input; returns one :class:`ReadResult` per input, in order.
 
         Args:
-            inputs: a path, a numpy image, or a list of them.
+            inputs: an image (a path, a file's content as ``bytes``, a numpy array or a ``PIL.Image``), or a list
+                of them.
             beam_width: 1 for greedy decoding, more for beam search.
             layout: ``"line"`` (each input is one text line), ``"page"`` (split into lines first), or ``"auto"``
                 (decide per image).
@@ -157,8 +154,10 @@ class Reader:
         """
         if layout not in LAYOUTS:
             raise ConfigError(f"layout must be one of {LAYOUTS}. Received: layout={layout!r}")
+        beam_width = check_beam_width(beam_width, flag="--beam")
         return map_in_groups(lambda group, offset: self._read_chunk(group, offset, beam_width, layout),
-                             as_input_list(inputs), group_size=chunk_size, progress=progress, unit="image")
+                             as_input_list(inputs), group_size=chunk_size, progress=progress, unit="image",
+                             setting="chunk_size")
 
     def _prepare(self, source, name, layout):
         """``(line strips, None)`` for one input, or ``([], error message)``: one bad input never stops a batch."""
@@ -178,7 +177,7 @@ class Reader:
             return [], f"{name}: unexpected {type(error).__name__} while reading it ({error}); please report this"
 
     def _read_chunk(self, inputs, offset, beam_width, layout):
-        names = [_describe(source, offset + index) for index, source in enumerate(inputs)]
+        names = [describe_input(source, offset + index) for index, source in enumerate(inputs)]
         # Decoding and preprocessing release the GIL (Pillow, OpenCV): threads overlap them.
         prepared = list(self._pool.map(lambda pair: self._prepare(pair[0], pair[1], layout), zip(inputs, names)))
         line_sets = [lines for lines, _ in prepared]

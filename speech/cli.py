@@ -11,7 +11,8 @@ import argparse
 import json
 import sys
 
-from common.cli import add_train_arguments, positive_int, print_rates, report_failures, run_main
+from common.cli import (add_train_arguments, batch_size_arg, beam_width_arg, model_size_args, positive_int,
+                        print_rates, report_failures, run_main)
 from common.export import add_export_arguments
 
 __all__ = ["main", "build_parser"]
@@ -20,6 +21,7 @@ FORMATS = ("txt", "json", "srt", "vtt")
 
 
 def build_parser():
+    units_arg, layers_arg = model_size_args()
     parser = argparse.ArgumentParser(prog="speech", description="Transcribe speech with a BiLSTM-CTC model.")
     commands = parser.add_subparsers(dest="command", required=True)
 
@@ -29,10 +31,10 @@ def build_parser():
     transcribe.add_argument("--format", choices=FORMATS, default="txt",
                             help="txt: one line per file; json: one object per file with segments and words; "
                                  "srt / vtt: subtitles (several files are separated by a comment line)")
-    transcribe.add_argument("--beam", type=positive_int, default=1, help="beam width (1 = greedy, default)")
+    transcribe.add_argument("--beam", type=beam_width_arg, default=1, help="beam width (1 = greedy, default)")
     transcribe.add_argument("--max-chunk-seconds", type=float, default=10.0,
                             help="longest piece of audio run at once; long files are split at silences (10)")
-    transcribe.add_argument("--batch-size", type=positive_int, default=16)
+    transcribe.add_argument("--batch-size", type=batch_size_arg, default=16)
     transcribe.add_argument("--max-seconds", type=float, help="refuse files longer than this (default: no limit)")
     transcribe.add_argument("--max-batch-mb", type=float,
                             help="cap on one padded batch of features in MiB (chunks x frames x mels x 4 bytes); "
@@ -40,13 +42,13 @@ def build_parser():
 
     train = commands.add_parser("train", help="train or fine-tune a model on audio + transcripts")
     add_train_arguments(train)
-    train.add_argument("--units", type=positive_int, default=192, help="LSTM units per direction (new model)")
-    train.add_argument("--layers", type=positive_int, default=3, help="BiLSTM layers (new model)")
+    train.add_argument("--units", type=units_arg, default=192, help="LSTM units per direction (new model)")
+    train.add_argument("--layers", type=layers_arg, default=3, help="BiLSTM layers (new model)")
 
     evaluate = commands.add_parser("eval", help="WER and CER on a labelled data set")
     evaluate.add_argument("--data", required=True, help="LJSpeech / LibriSpeech folder, Common Voice TSV, manifest")
     evaluate.add_argument("--model", help="model file (default: the shipped model)")
-    evaluate.add_argument("--beam", type=positive_int, default=1)
+    evaluate.add_argument("--beam", type=beam_width_arg, default=1)
     evaluate.add_argument("--json", action="store_true", help="print the figures as JSON")
 
     synth = commands.add_parser("synth", help="synthesize a training set with the TTS engines on this machine")

@@ -10,13 +10,14 @@ through the model, and the results stitched back with times global to the file. 
 """
 
 import dataclasses
+import os
 from pathlib import Path
 
 import numpy as np
 
 from common.errors import ConfigError, InputError, ModelFileError
-from common.inference import (DEFAULT_MAX_BATCH_MB, SequencePredictor, as_input_list, is_real_number,
-                              load_task_model, map_in_groups)
+from common.inference import (DEFAULT_MAX_BATCH_MB, SequencePredictor, as_input_list, check_beam_width,
+                              describe_input, is_real_number, load_task_model, map_in_groups)
 from speech.audio import SAMPLE_RATE, load_audio
 from speech.chunking import split_on_silence
 from speech.features import log_mel, num_frames
@@ -145,14 +146,16 @@ class Transcriber:
         """Transcribe each input; returns one :class:`Transcript` per input, in order.
 
         Args:
-            inputs: a path, a numpy array of samples, or a list of them.
+            inputs: a path, a file's content as ``bytes``, a numpy array of samples, or a list of them.
             sample_rate: the rate of numpy inputs (Hz); files carry their own.
             beam_width: 1 for greedy decoding, more for beam search.
             progress: show a progress bar over the files on stderr.
             files_per_group: files decoded and held in memory at once (memory stays flat over many files).
         """
+        beam_width = check_beam_width(beam_width, flag="--beam")
         return map_in_groups(lambda group, offset: self._transcribe_group(group, offset, sample_rate, beam_width),
-                             as_input_list(inputs), group_size=files_per_group, progress=progress, unit="file")
+                             as_input_list(inputs), group_size=files_per_group, progress=progress, unit="file",
+                             setting="files_per_group")
 
     def _prepare(self, source, is_path, sample_rate):
         """Load one input and cut it into chunks: ``(duration in s, [(start s, end s, log-mel features), ...])``."""
@@ -172,8 +175,8 @@ class Transcriber:
     def _transcribe_group(self, inputs, offset, sample_rate, beam_width):
         names, errors, pieces, durations = [], {}, [], []
         for index, source in enumerate(inputs):
-            is_path = isinstance(source, (str, Path))
-            name = str(source) if is_path else f"array #{offset + index}"
+            is_path = isinstance(source, (str, os.PathLike, bytes, bytearray, memoryview))
+            name = describe_input(source, offset + index)
             names.append(name)
             try:
                 duration, file_pieces = self._prepare(source, is_path, sample_rate)
