@@ -33,7 +33,7 @@ def _stat_reason(path, error):
     if code == errno.ENOENT:
         if os.path.islink(path):
             return f"This is a symbolic link to a file that does not exist; fix the link. Received: source={path!r}"
-        return f"No such file; check the path. Received: source={path!r}"
+        return f"No such file (file not found); check the path. Received: source={path!r}"
     if code == errno.ELOOP:
         return (f"The path is a loop of symbolic links (a link that points back to itself); fix the links. "
                 f"Received: source={path!r}")
@@ -76,7 +76,8 @@ def check_input_file(path, *, expected):
             raise InputError(f"This is {kind}, not a regular file; expected {expected}. Save the data to a file "
                              f"first. Received: source={path!r}", path)
     if info.st_size == 0:
-        raise InputError(f"The file is empty (0 bytes); expected {expected}. Received: size=0", path)
+        raise InputError(f"This is an empty file (0 bytes); expected {expected}. Re-export or re-download it. "
+                         f"Received: size=0", path)
     try:
         with open(path, "rb"):
             pass

@@ -680,8 +680,9 @@ def _check_characters(examples):
     """Refuse transcripts holding control characters (TAB, CR, NUL, ...): they would become classes of the model."""
     import unicodedata
 
-    bad = [(source, char) for source, text in examples
-           for char in sorted({c for c in text if unicodedata.category(c) == "Cc"})[:1]]
+    bad = dict((source, char) for source, text in examples
+               for char in sorted({c for c in text if unicodedata.category(c) == "Cc"})[:1])
+    bad = sorted(bad.items(), key=lambda pair: str(pair[0]))  # once each, also when --val is the data itself
     if bad:
         shown = "; ".join(f"{source}: {char!r} (U+{ord(char):04X})" for source, char in bad[:5])
         more = f" and {len(bad) - 5} more" if len(bad) > 5 else ""
@@ -690,19 +691,19 @@ def _check_characters(examples):
             f"tabs with spaces and remove the other control characters. Received: {len(bad)} transcript(s)")
 
 
-def _drop_empty(items, texts, sources, *, label):
-    """Leave out items whose transcript is empty, with a warning that counts and names them."""
-    empty = [i for i, text in enumerate(texts) if not text.strip()]
+def _drop_empty(examples, *, label):
+    """Leave out ``(source, text)`` examples whose transcript is empty, with a warning that counts and names them."""
+    empty = [source for source, text in examples if not text.strip()]
     if not empty:
-        return items, texts
-    if len(empty) == len(texts):
-        raise DataError(f"Every {label} transcript is empty (after normalization), e.g. {sources[empty[0]]}; "
-                        f"a model cannot learn from empty text. Received: {len(empty)} empty transcript(s)")
-    shown = ", ".join(str(sources[i]) for i in empty[:3]) + (" ..." if len(empty) > 3 else "")
+        return examples
+    if len(empty) == len(examples):
+        raise DataError(f"Every {label} transcript is empty after normalization (blank, or only characters the "
+                        f"task removes), e.g. {empty[0]}; a model cannot learn from empty text. "
+                        f"Received: {len(empty)} empty transcript(s)")
+    shown = ", ".join(str(source) for source in empty[:3]) + (" ..." if len(empty) > 3 else "")
     _log(f"warning: skipped {len(empty)} {label} example(s) whose transcript is empty after normalization "
          f"(blank, or only characters the task removes): {shown}")
-    keep = [i for i in range(len(texts)) if i not in set(empty)]
-    return [items[i] for i in keep], [texts[i] for i in keep]
+    return [(source, text) for source, text in examples if text.strip()]
 
 
 def _refuse_unknown_characters(alphabet, train_texts, val_texts, *, resumed):
@@ -801,6 +802,9 @@ def _train(spec, config, held):
     if config.max_items:
         train_examples = train_examples[: config.max_items]
     _check_characters(train_examples + val_examples)
+    # An empty transcript (a blank .gt.txt, or speech text that normalizes to nothing) cannot be a CTC target.
+    train_examples = _drop_empty(train_examples, label="training")
+    val_examples = _drop_empty(val_examples, label="validation")
 
     train_texts, val_texts = [t for _, t in train_examples], [t for _, t in val_examples]
     model, state = _initial_model(spec, config, train_texts, val_texts)
@@ -812,12 +816,8 @@ def _train(spec, config, held):
     label_alphabet = Alphabet(alphabet.characters)
 
     _log(f"preparing {len(train_examples)} training and {len(val_examples)} validation items")
-    train_items, train_texts, train_sources = prepare_items(spec, train_examples, label="training",
-                                                            verbose=config.verbose)
-    val_items, val_texts, val_sources = prepare_items(spec, val_examples, label="validation", verbose=config.verbose)
-    # An empty transcript (a blank .gt.txt, or speech text that normalizes to nothing) cannot be a CTC target.
-    train_items, train_texts = _drop_empty(train_items, train_texts, train_sources, label="training")
-    val_items, val_texts = _drop_empty(val_items, val_texts, val_sources, label="validation")
+    train_items, train_texts, _ = prepare_items(spec, train_examples, label="training", verbose=config.verbose)
+    val_items, val_texts, _ = prepare_items(spec, val_examples, label="validation", verbose=config.verbose)
     num_features = spec.featurize(train_items[0], None).shape[-1]
     if num_features != model.num_features:
         raise ConfigError(

@@ -83,7 +83,7 @@ def _image_keys(name):
 
 
 def _read_folder(folder):
-    transcripts, images, image_keys = {}, {}, {}
+    transcripts, images, image_keys, candidates = {}, {}, {}, {}
     for root, dirs, files in os.walk(folder):
         dirs[:] = sorted(d for d in dirs if not d.startswith("."))
         for name in files:
@@ -96,11 +96,22 @@ def _read_folder(folder):
             if keys:
                 image_keys[os.path.join(root, name)] = [(root, base) for base, _ in keys]
             for base, rank in keys:
+                candidates.setdefault((root, base, rank), []).append(name)
                 current = images.get((root, base))
                 candidate = (rank, not name.lower().endswith(".png"), name)  # plain name first, then PNG
                 if current is None or candidate < current[0]:
                     images[(root, base)] = (candidate, os.path.join(root, name))
 
+    # Two images of equal standing (a.png and a.jpg) beside one a.gt.txt: which one the text belongs to is a guess.
+    ambiguous = sorted(
+        (os.path.relpath(os.path.join(key[0], key[1] + _GT_SUFFIX), folder), sorted(candidates[key[0], key[1], rank]))
+        for key in transcripts if key in images
+        for rank in [images[key][0][0]] if len(candidates[key[0], key[1], rank]) > 1)
+    if ambiguous:
+        raise DataError(
+            f"{folder}: {len(ambiguous)} transcript(s) have more than one image beside them, so which image the text "
+            f"belongs to is ambiguous ({_listing([f'{gt}: ' + ' and '.join(n) for gt, n in ambiguous], len(ambiguous))}); "
+            f"keep one image per transcript (move or rename the others). Received: ambiguous={len(ambiguous)}")
     pairs = sorted((images[key][1], gt) for key, gt in transcripts.items() if key in images)
     unpaired_images = sorted(p for p, keys in image_keys.items() if not any(k in transcripts for k in keys))
     unpaired_gt = sorted(gt for key, gt in transcripts.items() if key not in images)
@@ -235,6 +246,23 @@ def _jsonl_rows(handle, path):
         yield number, image.strip(), text
 
 
+def _check_duplicates(path, rows):
+    """Refuse a manifest that lists one image with different texts; warn about (and use once) exact repeats."""
+    repeated = {image: found for image, found in rows.items() if len(found) > 1}
+    if not repeated:
+        return
+    conflicting = [(image, found) for image, found in repeated.items() if len({e.text for _, e in found}) > 1]
+    if conflicting:
+        listed = [f"{image} in rows {', '.join(str(n) for n, _ in found)}" for image, found in conflicting]
+        raise DataError(
+            f"{path}: {len(conflicting)} image(s) are listed more than once with different texts "
+            f"({_listing(listed, len(listed))}); an image has one transcript: keep one row per image. "
+            f"Received: conflicting={len(conflicting)}")
+    listed = [f"{image} (rows {', '.join(str(n) for n, _ in found)})" for image, found in repeated.items()]
+    warnings.warn(f"{path}: {len(repeated)} image(s) are listed more than once with the same text and are used once "
+                  f"({_listing(listed, len(listed))}).", stacklevel=4)
+
+
 def _read_manifest(path):
     if path.suffix.lower() not in MANIFEST_SUFFIXES:
         raise DataError(
@@ -242,7 +270,7 @@ def _read_manifest(path):
             f"Received: path={str(path)!r}"
         )
     base = path.parent
-    examples, missing = [], []
+    examples, missing, rows = [], [], {}
     for number, image, text in _manifest_rows(path):
         image_path = Path(image).expanduser()
         if not image_path.is_absolute():
@@ -250,7 +278,11 @@ def _read_manifest(path):
         if not image_path.is_file():
             missing.append(f"row {number}: {image}")
             continue
-        examples.append(LineExample(image_path, _clean_text(text)))
+        example = LineExample(image_path, _clean_text(text))
+        rows.setdefault(os.path.normpath(image_path), []).append((number, example))
+        if len(rows[os.path.normpath(image_path)]) == 1:
+            examples.append(example)
+    _check_duplicates(path, rows)
     if missing:
         raise DataError(
             f"{path}: {len(missing)} rows name image files that do not exist ({_listing(missing, len(missing))}); "

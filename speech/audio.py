@@ -64,7 +64,8 @@ def load_audio(source, *, sample_rate=SAMPLE_RATE, source_rate=None, max_seconds
     Parameters
     ----------
     source : str, os.PathLike, bytes or np.ndarray [shape=(n,) or (n, channels)]
-        An audio file, a file's content (``bytes``, decoded exactly as the file would be), or samples: int8/uint8/int16/int32 (full scale) or float (nominally in [-1, 1]; float
+        An audio file, a file's content (``bytes``, decoded exactly as the file would be), or samples:
+        int8/uint8/int16/int32 (full scale) or float (nominally in [-1, 1]; float
         input that peaks above 1 is scaled down to peak 1). A ``(channels, n)`` array (librosa's layout) is
         recognised when one axis has at most ``MAX_CHANNELS`` entries and the other more.
     sample_rate : int > 0
