@@ -233,10 +233,10 @@ def _keras_reason(error):
 def check_task_and_alphabet(path, metadata, num_classes, task=None):
     """Refuse a model (a ``.keras`` file or an exported one) made for another task than ``task`` (``None``: any), or
     whose alphabet is missing, malformed or does not match its ``num_classes`` outputs; returns the Alphabet."""
-    if task is not None and metadata.get("task") not in ("ocr", "speech"):
+    if task is not None and (not isinstance(metadata.get("task"), str) or not metadata.get("task")):
         raise ModelFileError(
-            f"{path}: the model file names no task this toolkit knows (it was not written by 'ocr train' or "
-            f"'speech train', or was edited); expected a {task} model. Received: task={metadata.get('task')!r}"
+            f"{path}: the model file names no task (it was not written by 'ocr train' or 'speech train', or was "
+            f"edited); expected a {task} model. Received: task={metadata.get('task')!r}"
         )
     if task is not None and metadata.get("task") != task:
         raise ModelFileError(
