@@ -7,7 +7,6 @@ was a ValueError traceback; a full disk while saving and a read-only ``--out`` f
 
 import errno
 import json
-import os
 import subprocess
 import sys
 import zipfile
