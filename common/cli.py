@@ -10,7 +10,7 @@ from common.errors import ToolkitError
 from common.limits import MAX_BEAM_WIDTH, count_arg
 
 __all__ = ["add_train_arguments", "train_config_from_args", "run_main", "print_rates", "report_failures",
-           "positive_int", "beam_width_arg", "batch_size_arg", "model_size_args"]
+           "positive_int", "beam_width_arg", "batch_size_arg", "model_size_args", "seed_arg"]
 
 # Upper bounds of the size-like options: far above any sensible value, far below what exhausts a machine's memory
 # (a BiLSTM of 10**6 units, a batch of 10**9 items or a beam of 10**6 would be killed by the kernel, not refused).
@@ -31,22 +31,23 @@ def add_train_arguments(parser):
     parser.add_argument("--val", help="validation data (default: hold out --val-fraction of --data)")
     parser.add_argument("--from", dest="from_model", metavar="MODEL",
                         help="continue from this model file, or 'default' for the shipped model (fine-tuning)")
-    parser.add_argument("--epochs", type=int, default=100, help="maximum epochs (default: 100)")
+    parser.add_argument("--epochs", type=positive_int, default=100, help="maximum epochs (default: 100)")
     parser.add_argument("--batch-size", type=batch_size_arg, default=32, help="items per batch (default: 32)")
     parser.add_argument("--lr", dest="learning_rate", type=float,
                         help="peak learning rate (default: 1e-3 new model, 3e-4 fine-tuning)")
-    parser.add_argument("--warmup-steps", type=int, help="linear warm-up steps (default: 0 new, 100 fine-tuning)")
+    parser.add_argument("--warmup-steps", type=count_arg("warmup_steps", minimum=0),
+                        help="linear warm-up steps (default: 0 new, 100 fine-tuning)")
     parser.add_argument("--max-minutes", type=float, help="stop after this many minutes; keep the best model")
-    parser.add_argument("--patience", type=int, default=10, help="epochs without improvement before stopping")
+    parser.add_argument("--patience", type=positive_int, default=10, help="epochs without improvement before stopping")
     parser.add_argument("--val-fraction", type=float, default=0.05, help="share held out when no --val (0.05)")
-    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--seed", type=seed_arg, default=0)
     parser.add_argument("--resume", action="store_true", help="continue the run from its last checkpoint")
     parser.add_argument("--alphabet", default="union", choices=("union", "new", "keep"),
                         help="with --from: add new characters (union), new output layer (new), or refuse (keep)")
     parser.add_argument("--freeze", default="none", choices=("none", "frontend", "encoder"),
                         help="train only what comes after the front end, or after the encoder")
     parser.add_argument("--no-augment", dest="augment", action="store_false", help="no on-the-fly augmentation")
-    parser.add_argument("--max-items", type=int, help="use at most this many training items")
+    parser.add_argument("--max-items", type=positive_int, help="use at most this many training items")
     parser.add_argument("--quiet", action="store_true", help="one line per epoch instead of a progress bar")
     parser.add_argument("--precision", default="auto", choices=("auto", "float32", "mixed"),
                         help="mixed: float16 compute with a float32 head and loss (GPUs); auto (default): mixed when "
@@ -140,6 +141,10 @@ def print_rates(rates, *, count, as_json=False):
 
 positive_int = count_arg("value", minimum=1)
 """argparse type: an integer >= 1."""
+seed_arg = count_arg("seed", minimum=0, maximum=2**32 - 1)
+"""argparse type of ``--seed`` (NumPy's generators take 0 to 2**32 - 1)."""
+MAX_GENERATED = 10_000_000
+"""Most lines or utterances one ``synth`` command renders."""
 
 
 def model_size_args():

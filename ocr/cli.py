@@ -11,8 +11,8 @@ import argparse
 import json
 import sys
 
-from common.cli import (add_train_arguments, batch_size_arg, beam_width_arg, model_size_args, positive_int,
-                        print_rates, report_failures, run_main)
+from common.cli import (MAX_GENERATED, add_train_arguments, batch_size_arg, beam_width_arg, model_size_args,
+                        positive_int, print_rates, report_failures, run_main, seed_arg)
 from common.export import add_export_arguments
 from common.limits import count_arg
 
@@ -53,8 +53,8 @@ def build_parser():
 
     synth = commands.add_parser("synth", help="render a synthetic training set (name.png + name.gt.txt)")
     synth.add_argument("--out", required=True, help="output folder")
-    synth.add_argument("-n", "--num-lines", type=positive_int, required=True)
-    synth.add_argument("--seed", type=int, default=0)
+    synth.add_argument("-n", "--num-lines", type=count_arg("num_lines", maximum=MAX_GENERATED), required=True)
+    synth.add_argument("--seed", type=seed_arg, default=0)
     synth.add_argument("--clean-fraction", type=float, default=0.3, help="share of undegraded lines (0.3)")
     synth.add_argument("--max-chars", type=count_arg("max_chars", maximum=1000), default=50)
 

@@ -11,9 +11,10 @@ import argparse
 import json
 import sys
 
-from common.cli import (add_train_arguments, batch_size_arg, beam_width_arg, model_size_args, positive_int,
-                        print_rates, report_failures, run_main)
+from common.cli import (MAX_GENERATED, add_train_arguments, batch_size_arg, beam_width_arg, model_size_args,
+                        print_rates, report_failures, run_main, seed_arg)
 from common.export import add_export_arguments
+from common.limits import count_arg
 
 __all__ = ["main", "build_parser"]
 
@@ -53,8 +54,9 @@ def build_parser():
 
     synth = commands.add_parser("synth", help="synthesize a training set with the TTS engines on this machine")
     synth.add_argument("--out", required=True, help="output folder (LJSpeech layout)")
-    synth.add_argument("-n", "--num-utterances", type=positive_int, required=True)
-    synth.add_argument("--seed", type=int, default=0)
+    synth.add_argument("-n", "--num-utterances", type=count_arg("num_utterances", maximum=MAX_GENERATED),
+                       required=True)
+    synth.add_argument("--seed", type=seed_arg, default=0)
 
     export = commands.add_parser("export", help="write the model as SavedModel, TFLite or ONNX for deployment "
                                                 "(the network only; 'transcribe --model' runs the result)")
