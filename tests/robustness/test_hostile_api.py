@@ -131,7 +131,8 @@ def test_size_flags_are_bounded_on_the_command_line(tiny_models, tmp_path, capsy
 
 
 @pytest.mark.parametrize("argv", [["--units", "1000000"], ["--layers", "100000"], ["--height", "100000"],
-                                  ["--batch-size", "0"]])
+                                  ["--batch-size", "0"], ["--seed", "-1"], ["--epochs", "0"],
+                                  ["--warmup-steps", "-5"]])
 def test_model_size_flags_are_bounded(tmp_path, capsys, argv):
     from ocr.cli import main as ocr_main
 
@@ -145,3 +146,16 @@ def test_config_error_for_counts_names_the_setting():
     with pytest.raises(ConfigError, match=r"`beam_width` \(--beam\), expected an integer from 1 to 1,024\. "
                                           r"Received: beam_width=0"):
         check_beam_width(0)
+
+
+@pytest.mark.parametrize("argv", [["-n", "100000000"], ["-n", "0"], ["-n", "5", "--seed", "-2"]])
+def test_synth_sizes_are_bounded(tmp_path, capsys, argv):
+    from ocr.cli import main as ocr_main
+    from speech.cli import main as speech_main
+
+    for main in (ocr_main, speech_main):
+        with pytest.raises(SystemExit) as exit_info:
+            main(["synth", "--out", str(tmp_path / "out")] + argv)
+        assert exit_info.value.code == 2
+        assert "expected an integer" in capsys.readouterr().err
+    assert not (tmp_path / "out").exists()
