@@ -60,12 +60,12 @@ def atomic_write(path, write):
     return path
 
 
-def write_error(path, error):
-    """The :class:`~common.errors.OutputError` for an ``OSError`` while writing ``path``: one line, the cause in
-    words, and that the previous file (if any) is intact."""
+def write_error(path, error, *, what="file"):
+    """The :class:`~common.errors.OutputError` for an ``OSError`` while writing the ``what`` (file or folder)
+    ``path``: one line, the cause in words, and that the previous file (if any) is intact."""
     reason = error.strerror or str(error) or type(error).__name__
-    kept = " (the previous file is intact)" if Path(path).exists() else ""
-    return OutputError(f"{path}: cannot write the file: {reason}{kept}. Free some space or choose a writable "
+    kept = " (the previous file is intact)" if what == "file" and Path(path).is_file() else ""
+    return OutputError(f"{path}: cannot write the {what}: {reason}{kept}. Free some space or choose a writable "
                        f"folder. Received: errno={error.errno}")
 
 
@@ -73,8 +73,9 @@ def write_error(path, error):
 def lock_folder(folder, *, what="training run", option="--out"):
     """Create ``folder`` and hold an exclusive lock on it while the block runs.
 
-    The lock is an ``flock`` on ``folder/.lock``, which holds the owner's PID for the message; the kernel drops it
-    when the process ends, killed or not, so a crashed run never leaves a stale lock.
+    The lock is an ``flock`` on ``folder/.lock``, which holds the owner's PID for the message and is removed when
+    the block ends; the kernel drops the lock when the process ends, killed or not, so a crashed run never leaves a
+    stale lock (only an unlocked file, which the next run takes over).
 
     Raises:
         ConfigError: another process holds the lock (its PID is named).
@@ -89,19 +90,30 @@ def lock_folder(folder, *, what="training run", option="--out"):
     path = folder / ".lock"
     try:
         folder.mkdir(parents=True, exist_ok=True)
-        handle = open(path, "a+", encoding="ascii")
     except OSError as error:
-        raise write_error(path, error) from None
-    try:
+        raise write_error(folder, error, what="folder") from None
+    while True:
+        try:
+            handle = open(path, "a+", encoding="ascii")
+        except OSError as error:
+            raise write_error(path, error) from None
         try:
             fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
             handle.seek(0)
             owner = handle.read().strip() or "unknown"
+            handle.close()
             raise ConfigError(
                 f"{folder}: another {what} (PID {owner}) is writing into this folder; two runs into one folder "
                 f"would overwrite each other's files. Wait for it to end, or pass another {option}. "
                 f"Received: PID {owner} holds {path}") from None
+        try:
+            if os.fstat(handle.fileno()).st_ino == os.stat(path).st_ino:
+                break  # still the lock file: a finishing owner may have removed the one this handle opened
+        except FileNotFoundError:
+            pass
+        handle.close()
+    try:
         try:
             handle.seek(0)
             handle.truncate()
@@ -111,6 +123,8 @@ def lock_folder(folder, *, what="training run", option="--out"):
             raise write_error(path, error) from None
         yield
     finally:
+        with contextlib.suppress(OSError):
+            path.unlink()  # while still locked: the folder is left as it was; a killed run leaves the file, unlocked
         handle.close()  # releases the lock
 
 

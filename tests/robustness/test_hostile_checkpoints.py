@@ -7,6 +7,7 @@ was a ValueError traceback; a full disk while saving and a read-only ``--out`` f
 
 import errno
 import json
+import os
 import subprocess
 import sys
 import zipfile
@@ -81,7 +82,8 @@ def test_a_second_training_into_the_same_out_is_refused_with_the_first_ones_pid(
         holder.kill()
         holder.wait()
     with lock_folder(run_dir):  # the kernel dropped the killed holder's lock: no stale lock is left behind
-        pass
+        assert (run_dir / ".lock").read_text().strip() == str(os.getpid())
+    assert not (run_dir / ".lock").exists()
 
 
 def test_the_lock_is_released_when_training_fails(tmp_path):
@@ -156,7 +158,7 @@ def test_a_full_disk_while_saving_during_resume_is_one_error(finished_run, tmp_p
 def test_an_out_folder_that_cannot_be_written_is_one_error(tmp_path):
     blocker = tmp_path / "not-a-folder"
     blocker.write_text("a file where the run folder's parent should be")
-    with pytest.raises(OutputError, match=r"not-a-folder/m_run/\.lock: cannot write the file: Not a directory"):
+    with pytest.raises(OutputError, match=r"not-a-folder/m_run: cannot write the folder: Not a directory"):
         train(ToyTask(), _config(tmp_path, out=str(blocker / "m.keras")))
 
 
@@ -169,5 +171,5 @@ def test_the_cli_reports_an_unwritable_out_in_one_line(tmp_path, capsys):
     data.mkdir()
     assert main(["train", "--data", str(data), "--out", str(blocker / "m.keras")]) == 2
     err = capsys.readouterr().err.strip().splitlines()
-    assert err[-1].startswith("error: ") and "not-a-folder/m_run/.lock: cannot write the file" in err[-1]
+    assert err[-1].startswith("error: ") and "not-a-folder/m_run: cannot write the folder" in err[-1]
     assert not any("Traceback" in line for line in err)
