@@ -21,6 +21,7 @@ import numpy as np
 
 from common.errors import ConfigError, InputError
 from common.input_files import bytes_as_file, check_input_file, describe_content, is_pil_image, reraise_for_bytes
+from speech.defaults import SAMPLE_RATE
 
 __all__ = [
     "SAMPLE_RATE",
@@ -31,8 +32,7 @@ __all__ = [
     "duration_seconds",
 ]
 
-SAMPLE_RATE = 16000
-"""The rate (Hz) of every array this package works on."""
+# SAMPLE_RATE (speech.defaults): the rate (Hz) of every array this package works on.
 
 MIN_SOURCE_RATE = 4000
 """Lowest accepted input rate (Hz): below it speech is not intelligible."""

@@ -1,9 +1,10 @@
 """Fixtures of the robustness suite: a per-test time limit, tiny random models, hypothesis settings.
 
 Every test here runs under a wall-clock limit (``SIGALRM``; 30 s unless ``@pytest.mark.time_limit(seconds)`` says
-otherwise), so a hang fails the test instead of stalling the run. Tests marked ``slow`` (a child process paying for
-TensorFlow's import) stay out of the default run, as in tests/common; select them with ``-m slow``. The models are random and tiny (a few thousand
-weights): the suite checks that every input ends in a result or one clear error, not what is read.
+otherwise), so a hang fails the test instead of stalling the run. The models are random and tiny (a few thousand
+weights): the suite checks that every input ends in a result or one clear error, not what is read. Tests marked
+``slow`` (a child process paying for TensorFlow's import) stay out of the default run, as in tests/common; select
+them with ``-m slow``.
 """
 
 import signal
