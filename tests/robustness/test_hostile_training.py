@@ -120,7 +120,8 @@ def test_an_image_listed_twice_with_different_texts_is_refused(tmp_path):
     _image(tmp_path / "a.png")
     _image(tmp_path / "b.png")
     (tmp_path / "m.tsv").write_text("a.png\tabc\nb.png\tdef\n./a.png\txyz\n")
-    with pytest.raises(DataError, match=r"1 image\(s\) are listed more than once with different texts .*rows 1, 3"):
+    with pytest.raises(DataError, match=r"m\.tsv: 1 malformed row\(s\): the same image as line 1 with a different "
+                                        r"text \(one image has one transcript\) \(line 3\)"):
         load_line_dataset(tmp_path / "m.tsv")
 
 
@@ -129,9 +130,21 @@ def test_an_image_listed_twice_with_the_same_text_is_used_once_with_a_warning(tm
     _image(tmp_path / "b.png")
     (tmp_path / "m.jsonl").write_text('{"image": "a.png", "text": "abc"}\n{"image": "b.png", "text": "d"}\n'
                                       '{"image": "a.png", "text": "abc"}\n')
-    with pytest.warns(UserWarning, match=r"1 image\(s\) are listed more than once with the same text .*rows 1, 3"):
+    with pytest.warns(UserWarning, match=r"1 row\(s\) repeat an earlier row \(line 3 = line 1\); each image is "
+                                         r"used once"):
         examples = load_line_dataset(tmp_path / "m.jsonl")
     assert [e.image.name for e in examples] == ["a.png", "b.png"]
+
+
+def test_a_speech_manifest_listing_one_file_with_two_texts_is_refused(tmp_path):
+    from speech.data import load_speech_dataset
+
+    for name in ("a.wav", "b.wav"):
+        sf.write(tmp_path / name, np.zeros(1600, np.float32), 16000)
+    (tmp_path / "m.jsonl").write_text('{"audio": "a.wav", "text": "yes"}\n{"audio": "b.wav", "text": "no"}\n'
+                                      '{"audio": "a.wav", "text": "maybe"}\n')
+    with pytest.raises(DataError, match=r"the same audio as line 1 with a different text .*\(line 3\)"):
+        load_speech_dataset(tmp_path / "m.jsonl")
 
 
 def test_speech_transcripts_that_normalize_to_nothing_are_counted(tmp_path, tiny_models, capsys):
