@@ -42,25 +42,14 @@ import numpy as np
 
 from common.alphabet import BLANK_ID
 from common.errors import ConfigError, ModelFileError
+from common.limits import check_beam_width
 
 __all__ = ["LanguageModel", "LMSettings", "BeamSearchDecoder", "parse_hotwords", "read_word_list",
-           "load_language_model", "make_decoder", "check_beam_width", "MAX_BEAM_WIDTH", "warn_once"]
+           "load_language_model", "make_decoder", "warn_once"]
 
-MAX_BEAM_WIDTH = 1024
-"""Widest beam accepted (time and memory grow linearly with it; the tuned defaults are far below)."""
 DEFAULT_HOTWORD_WEIGHT = 5.0
 LN10 = math.log(10.0)
 NEG_INF = float("-inf")
-
-
-def check_beam_width(value, *, flag="--beam"):
-    """A beam width: an integer in ``1..MAX_BEAM_WIDTH`` (``None`` passes through: the decoder's default)."""
-    if value is None:
-        return None
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or not 1 <= value <= MAX_BEAM_WIDTH:
-        raise ConfigError(f"Received an invalid value for `beam_width` ({flag}), expected an integer from 1 to "
-                          f"{MAX_BEAM_WIDTH}. Received: beam_width={value!r}")
-    return int(value)
 
 
 _warned = set()

@@ -13,20 +13,23 @@ import argparse
 import json
 import sys
 
-from common.cli import (add_decoding_arguments, add_lm_command, add_train_arguments, positive_int, print_rates,
-                        report_failures, run_main)
+from common.cli import (MAX_GENERATED, add_decoding_arguments, add_lm_command, add_train_arguments, batch_size_arg, beam_width_arg, model_size_args,
+                        print_rates, report_failures, run_main, seed_arg)
 from common.export import add_export_arguments
+from common.limits import count_arg
 from speech import defaults
 
 __all__ = ["main", "build_parser"]
 
 LM_HELP = ("default (the shipped English 4-gram; greedy if it cannot be loaded), none (greedy), or an ARPA / KenLM "
            "binary file, e.g. from 'speech lm build'")
+BEAM_HELP = "beam width (default: the LM's tuned width; without an LM, 1 = greedy)"
 
 FORMATS = ("txt", "json", "srt", "vtt")
 
 
 def build_parser():
+    units_arg, layers_arg = model_size_args()
     parser = argparse.ArgumentParser(prog="speech", description="Transcribe speech with a BiLSTM-CTC model.")
     commands = parser.add_subparsers(dest="command", required=True)
 
@@ -36,11 +39,13 @@ def build_parser():
     transcribe.add_argument("--format", choices=FORMATS, default="txt",
                             help="txt: one line per file; json: one object per file with segments and words; "
                                  "srt / vtt: subtitles (several files are separated by a comment line)")
-    add_decoding_arguments(transcribe, beam_default=defaults.BEAM_WIDTH, lm_default=defaults.LM, lm_help=LM_HELP)
+    transcribe.add_argument("--beam", type=beam_width_arg, default=defaults.BEAM_WIDTH,
+                            help=BEAM_HELP)
+    add_decoding_arguments(transcribe, lm_default=defaults.LM, lm_help=LM_HELP)
     transcribe.add_argument("--max-chunk-seconds", type=float, default=defaults.MAX_CHUNK_SECONDS,
                             help=f"longest piece of audio run at once; long files are split at silences "
                                  f"(default {defaults.MAX_CHUNK_SECONDS:g})")
-    transcribe.add_argument("--batch-size", type=positive_int, default=defaults.BATCH_SIZE)
+    transcribe.add_argument("--batch-size", type=batch_size_arg, default=defaults.BATCH_SIZE)
     transcribe.add_argument("--max-seconds", type=float, help="refuse files longer than this (default: no limit)")
     transcribe.add_argument("--max-batch-mb", type=float,
                             help="cap on one padded batch of features in MiB (chunks x frames x mels x 4 bytes); "
@@ -48,21 +53,23 @@ def build_parser():
 
     train = commands.add_parser("train", help="train or fine-tune a model on audio + transcripts")
     add_train_arguments(train)
-    train.add_argument("--units", type=positive_int, default=defaults.ENCODER["units"],
+    train.add_argument("--units", type=units_arg, default=defaults.ENCODER["units"],
                        help=f"LSTM units per direction (new model; default {defaults.ENCODER['units']})")
-    train.add_argument("--layers", type=positive_int, default=defaults.ENCODER["num_layers"],
+    train.add_argument("--layers", type=layers_arg, default=defaults.ENCODER["num_layers"],
                        help=f"BiLSTM layers (new model; default {defaults.ENCODER['num_layers']})")
 
     evaluate = commands.add_parser("eval", help="WER and CER on a labelled data set")
     evaluate.add_argument("--data", required=True, help="LJSpeech / LibriSpeech folder, Common Voice TSV, manifest")
     evaluate.add_argument("--model", help="model file (default: the shipped model)")
-    add_decoding_arguments(evaluate, beam_default=defaults.BEAM_WIDTH, lm_default=defaults.LM, lm_help=LM_HELP)
+    evaluate.add_argument("--beam", type=beam_width_arg, default=defaults.BEAM_WIDTH, help=BEAM_HELP)
+    add_decoding_arguments(evaluate, lm_default=defaults.LM, lm_help=LM_HELP)
     evaluate.add_argument("--json", action="store_true", help="print the figures as JSON")
 
     synth = commands.add_parser("synth", help="synthesize a training set with the TTS engines on this machine")
     synth.add_argument("--out", required=True, help="output folder (LJSpeech layout)")
-    synth.add_argument("-n", "--num-utterances", type=positive_int, required=True)
-    synth.add_argument("--seed", type=int, default=0)
+    synth.add_argument("-n", "--num-utterances", type=count_arg("num_utterances", maximum=MAX_GENERATED),
+                       required=True)
+    synth.add_argument("--seed", type=seed_arg, default=0)
 
     add_lm_command(commands, task="speech", tokenize_help="Each line is normalized as transcripts are (lowercase, "
                    "numbers spelled out, punctuation removed).")

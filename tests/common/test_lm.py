@@ -9,7 +9,8 @@ import pytest
 from common.alphabet import Alphabet
 from common.ctc import decode
 from common.errors import ConfigError, ModelFileError
-from common.lm import BeamSearchDecoder, LanguageModel, check_beam_width, make_decoder, parse_hotwords
+from common.limits import check_beam_width
+from common.lm import BeamSearchDecoder, LanguageModel, make_decoder, parse_hotwords
 from common.ngram import build_arpa, kneser_ney
 
 kenlm = pytest.importorskip("kenlm")
