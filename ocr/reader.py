@@ -18,8 +18,9 @@ import numpy as np
 from common.errors import ConfigError, InputError, ModelFileError
 from common.inference import (DEFAULT_MAX_BATCH_MB, SequencePredictor, as_input_list, load_task_model,
                               map_in_groups)
+from ocr.document import build_page
 from ocr.images import load_image, preprocess_line
-from ocr.layout import crop_lines, find_lines, looks_like_page
+from ocr.layout import analyze_page, crop_lines
 
 __all__ = ["Reader", "ReadResult", "LineResult", "Character", "DEFAULT_MODEL", "LAYOUTS"]
 
@@ -53,13 +54,16 @@ class LineResult:
 @dataclasses.dataclass(frozen=True)
 class ReadResult:
     """What was read from one input: ``text`` (lines joined by newlines), ``confidence`` (mean over lines),
-    ``lines``, ``characters`` (all lines), and ``error`` (``None`` when the input was read)."""
+    ``lines``, ``characters`` (all lines), ``error`` (``None`` when the input was read), and ``page``: the
+    document tree (:class:`ocr.document.Page`: blocks, lines, words, characters) when the input was read as a
+    page, else ``None``."""
 
     source: str
     text: str
     confidence: float
     lines: tuple = ()
     error: str = None
+    page: object = None
 
     @property
     def characters(self):
@@ -80,6 +84,7 @@ class ReadResult:
                 for line in self.lines
             ],
             "error": self.error,
+            **({"page": self.page.to_dict()} if self.page is not None else {}),
         }
 
 
@@ -130,19 +135,22 @@ class Reader:
         return self.predictor.alphabet
 
     def _line_strips(self, gray, layout):
-        """Split an image into ``(box, strip, crop_box)`` per line, per the layout choice."""
-        if layout == "page" or (layout == "auto" and looks_like_page(gray)):
-            boxes = find_lines(gray)
+        """Split an image into ``(box, strip)`` per line, per the layout choice; returns them and the page layout
+        (``None`` when the image is read as one line)."""
+        page_layout = analyze_page(gray) if layout in ("page", "auto") else None
+        if page_layout is not None and (layout == "page" or len(page_layout.lines) > 1):
+            boxes = page_layout.lines
             crops = crop_lines(gray, boxes)
             pieces = [((b.left, b.top, b.right, b.bottom), c) for b, c in zip(boxes, crops)]
         else:
+            page_layout = None
             pieces = [((0, 0, gray.shape[1], gray.shape[0]), gray)]
         lines = []
         for box, crop in pieces:
             strip, crop_box = preprocess_line(crop, height=self.height, return_box=True)
             left, top = box[0] + crop_box[0], box[1] + crop_box[1]
             lines.append(((left, top, box[0] + crop_box[2], box[1] + crop_box[3]), strip))
-        return lines
+        return lines, page_layout
 
     def read(self, inputs, *, beam_width=1, layout="line", progress=False, chunk_size=256):
         """Read each input; returns one :class:`ReadResult` per input, in order.
@@ -150,8 +158,8 @@ class Reader:
         Args:
             inputs: a path, a numpy image, or a list of them.
             beam_width: 1 for greedy decoding, more for beam search.
-            layout: ``"line"`` (each input is one text line), ``"page"`` (split into lines first), or ``"auto"``
-                (decide per image).
+            layout: ``"line"`` (each input is one text line), ``"page"`` (split into blocks and lines first;
+                each result's ``page`` holds the document tree), or ``"auto"`` (decide per image).
             progress: show a progress bar on stderr.
             chunk_size: inputs decoded and held in memory at once (memory stays flat over many files).
         """
@@ -161,27 +169,29 @@ class Reader:
                              as_input_list(inputs), group_size=chunk_size, progress=progress, unit="image")
 
     def _prepare(self, source, name, layout):
-        """``(line strips, None)`` for one input, or ``([], error message)``: one bad input never stops a batch."""
+        """``((line strips, page layout), None)`` for one input, or ``(([], None), error message)``: one bad input
+        never stops a batch."""
         try:
             kwargs = {} if self.max_pixels is None else {"max_pixels": self.max_pixels}
-            lines = self._line_strips(load_image(source, **kwargs), layout)
+            lines, page_layout = self._line_strips(load_image(source, **kwargs), layout)
             for _, strip in lines:
                 self.predictor.check_fits(strip.shape[0], hint=", or crop the image into shorter lines")
-            return lines, None
+            return (lines, page_layout), None
         except InputError as error:
-            return [], f"{name}: {error.reason}"
+            return ([], None), f"{name}: {error.reason}"
         except ConfigError:  # a setting of the call, not this input: stop
             raise
         except MemoryError:
-            return [], f"{name}: not enough memory to read this image; lower --max-pixels or shrink the image"
+            return ([], None), f"{name}: not enough memory to read this image; lower --max-pixels or shrink the image"
         except Exception as error:  # noqa: BLE001 (a bug or a decoder failure we did not foresee: report, go on)
-            return [], f"{name}: unexpected {type(error).__name__} while reading it ({error}); please report this"
+            return ([], None), f"{name}: unexpected {type(error).__name__} while reading it ({error}); please report this"
 
     def _read_chunk(self, inputs, offset, beam_width, layout):
         names = [_describe(source, offset + index) for index, source in enumerate(inputs)]
         # Decoding and preprocessing release the GIL (Pillow, OpenCV): threads overlap them.
         prepared = list(self._pool.map(lambda pair: self._prepare(pair[0], pair[1], layout), zip(inputs, names)))
-        line_sets = [lines for lines, _ in prepared]
+        line_sets = [lines for (lines, _), _ in prepared]
+        page_layouts = [page_layout for (_, page_layout), _ in prepared]
         errors = {index: error for index, (_, error) in enumerate(prepared) if error is not None}
         strips = [strip for lines in line_sets for _, strip in lines]
         decoded = iter(self.predictor.predict(strips, beam_width=beam_width))
@@ -202,8 +212,11 @@ class Reader:
                     for c in d.characters
                 )
                 line_results.append(LineResult(d.text, d.confidence, (left, top, right, bottom), chars))
+            page = None
+            if page_layouts[index] is not None:
+                page = build_page(page_layouts[index], line_results, source=names[index])
             line_results = [line for line in line_results if line.text or len(line_results) == 1]
             text = "\n".join(line.text for line in line_results)
             confidence = float(np.mean([line.confidence for line in line_results])) if line_results else 0.0
-            results.append(ReadResult(names[index], text, confidence, tuple(line_results)))
+            results.append(ReadResult(names[index], text, confidence, tuple(line_results), page=page))
         return results
