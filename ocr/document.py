@@ -9,7 +9,7 @@ import dataclasses
 
 import numpy as np
 
-__all__ = ["Char", "Word", "Line", "Block", "Page", "build_page"]
+__all__ = ["Char", "Word", "Line", "Block", "Page", "build_page", "page_from_result"]
 
 
 def _union(boxes):
@@ -165,3 +165,15 @@ def build_page(layout, line_results, *, number=1, source="", dpi=None):
                                 _mean(line.confidence for line in lines)))
     return Page(int(layout.width), int(layout.height), tuple(blocks), layout.skew_degrees, int(number), str(source),
                 dpi)
+
+
+def page_from_result(result, shape, *, number=1, source="", dpi=None):
+    """The tree of a :class:`~ocr.reader.ReadResult`: its own (renumbered) when it was read as a page, else one
+    block holding its lines (an image read as a single line). ``shape`` is the image's ``(height, width)``."""
+    if result.page is not None:
+        return dataclasses.replace(result.page, number=int(number), source=str(source), dpi=dpi)
+    lines = tuple(Line(r.text, float(r.confidence), tuple(int(v) for v in r.box), _words(r.characters, r.box))
+                  for r in result.lines if r.text.strip())
+    blocks = (Block(_union(line.box for line in lines), lines, _mean(line.confidence for line in lines)),) if lines \
+        else ()
+    return Page(int(shape[1]), int(shape[0]), blocks, 0.0, int(number), str(source), dpi)

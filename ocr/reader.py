@@ -21,6 +21,7 @@ from common.inference import (DEFAULT_MAX_BATCH_MB, SequencePredictor, as_input_
 from ocr.document import build_page
 from ocr.images import load_image, preprocess_line
 from ocr.layout import analyze_page, crop_lines
+from ocr.pages import DEFAULT_DPI
 
 __all__ = ["Reader", "ReadResult", "LineResult", "Character", "DEFAULT_MODEL", "LAYOUTS"]
 
@@ -167,6 +168,47 @@ class Reader:
             raise ConfigError(f"layout must be one of {LAYOUTS}. Received: layout={layout!r}")
         return map_in_groups(lambda group, offset: self._read_chunk(group, offset, beam_width, layout),
                              as_input_list(inputs), group_size=chunk_size, progress=progress, unit="image")
+
+    def read_document(self, source, *, pages=None, dpi=DEFAULT_DPI, beam_width=1, layout="page",
+                      return_images=False):
+        """Read the pages of a PDF (rendered at ``dpi``), of a multi-page TIFF, or of an image file.
+
+        Args:
+            source: a path.
+            pages: the pages to read, as ``"1-3,5"`` (1-based, as ``--pages``); ``None``: all.
+            dpi: resolution PDF pages are rendered at.
+            beam_width: as :meth:`read`.
+            layout: as :meth:`read`; every result gets a document tree (``result.page``, with its ``number``
+                in the document) even when a page is read as one line.
+            return_images: also return the page images (for :func:`ocr.document_formats.to_searchable_pdf`).
+
+        Returns:
+            One :class:`ReadResult` per page, in page order (a single one with ``error`` set when the file cannot
+            be opened); with ``return_images``, ``(results, images)``.
+        """
+        from ocr.document import page_from_result
+        from ocr.pages import is_pdf, iter_pages
+
+        if layout not in LAYOUTS:
+            raise ConfigError(f"layout must be one of {LAYOUTS}. Received: layout={layout!r}")
+        name = _describe(source, 0)
+        results, images = [], []
+        try:
+            for number, gray in iter_pages(source, pages=pages, dpi=dpi, max_pixels=self.max_pixels):
+                [result] = self.read([gray], beam_width=beam_width, layout=layout)
+                if result.ok:
+                    page = page_from_result(result, gray.shape, number=number, source=name,
+                                            dpi=float(dpi) if is_pdf(source) else None)
+                    result = dataclasses.replace(result, source=name, page=page)
+                else:
+                    result = dataclasses.replace(result, source=name,
+                                                 error=f"{name} page {number}{result.error[len(result.source):]}")
+                results.append(result)
+                if return_images:
+                    images.append(gray)
+        except InputError as error:
+            results.append(ReadResult(name, "", 0.0, (), f"{name}: {error.reason}"))
+        return (results, images) if return_images else results
 
     def _prepare(self, source, name, layout):
         """``((line strips, page layout), None)`` for one input, or ``(([], None), error message)``: one bad input
