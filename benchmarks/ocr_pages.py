@@ -268,8 +268,11 @@ def tesseract_worker(paths_file, out_file):
                     lines = 0
                     iterator = api.GetIterator()
                     level = tesserocr.RIL.TEXTLINE
-                    for item in tesserocr.iterate_level(iterator, level):
-                        words = item.GetUTF8Text(level)
+                    for item in tesserocr.iterate_level(iterator, level) if iterator is not None else ():
+                        try:
+                            words = item.GetUTF8Text(level)
+                        except RuntimeError:  # "No text returned": an empty line
+                            words = ""
                         if words and words.strip():
                             lines += 1
                 results.append({"text": text, "lines": lines})
@@ -289,6 +292,18 @@ def run_tesseract(paths, scratch):
     return result
 
 
+GROUPS = KINDS + ("all", "all but scan")
+
+
+def _members(pages, group):
+    """Indices of the pages of a kind, or of a group of kinds (``all``, ``all but scan``)."""
+    if group == "all":
+        return list(range(len(pages)))
+    if group == "all but scan":
+        return [i for i, page in enumerate(pages) if page[1] != "scan"]
+    return [i for i, page in enumerate(pages) if page[1] == group]
+
+
 def summarize(pages, outputs):
     """Rows per kind and overall: ``{system: {kind: (right line count share, page CER)}}``."""
     from common.metrics import cer
@@ -296,8 +311,8 @@ def summarize(pages, outputs):
     table = {}
     for system, results in outputs.items():
         rows = {}
-        for kind in list(KINDS) + ["all"]:
-            index = [i for i, (_, k, _) in enumerate(pages) if kind in (k, "all")]
+        for kind in GROUPS:
+            index = _members(pages, kind)
             if not index:
                 continue
             right = sum(results[i]["lines"] == len(pages[i][2]) for i in index) / len(index)
@@ -369,9 +384,9 @@ def main():
         for system in outputs:
             headers += [f"{system}: right line count", f"{system}: page CER"]
         rows = []
-        for kind in list(KINDS) + ["all"]:
-            index = [i for i, p in enumerate(pages) if kind in (p[1], "all")]
-            row = [f"**{kind}**" if kind == "all" else kind, str(len(index)),
+        for kind in GROUPS:
+            index = _members(pages, kind)
+            row = [f"**{kind}**" if kind.startswith("all") else kind, str(len(index)),
                    f"{sum(len(pages[i][2]) for i in index) / len(index):.1f}"]
             for system in outputs:
                 right, rate = table[system][kind]

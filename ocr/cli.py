@@ -114,14 +114,14 @@ def _read_documents(reader, args, fmt):
     from common.model_file import atomic_write
     from ocr import document_formats
 
-    failures, total = [], 0
+    failures, failed_inputs = [], 0
     stems = {}
     for path in args.images:
         read = reader.read_document(path, pages=args.pages, dpi=args.dpi, beam_width=args.beam, layout=args.layout,
                                     return_images=fmt == "pdf")  # only the PDF writer needs the page images
         results, images = read if fmt == "pdf" else (read, [])
-        total += len(results)
         failures += [r.error for r in results if not r.ok]
+        failed_inputs += any(not r.ok for r in results)
         pages = [r.page for r in results if r.ok]
         images = [image for r, image in zip(results, images) if r.ok] if fmt == "pdf" else []
         if not pages:
@@ -150,7 +150,11 @@ def _read_documents(reader, args, fmt):
             data = content if isinstance(content, bytes) else content.encode("utf-8")
             atomic_write(target, lambda tmp, data=data: Path(tmp).write_bytes(data))
             print(target)
-    return report_failures(failures, total=total, what="pages")
+    for message in failures:
+        print(f"error: {message}", file=sys.stderr)
+    if failures:
+        print(f"{failed_inputs} of {len(args.images)} images failed", file=sys.stderr)
+    return 1 if failures else 0
 
 
 def _train(args):

@@ -72,7 +72,7 @@ def _open_pdf(path):
 
 
 def page_count(path):
-    """Pages in a PDF file or frames in an image file (1 for a single image)."""
+    """Pages in a PDF or TIFF file; 1 for other images (of an animation only the first frame is read)."""
     if is_pdf(path):
         document = _open_pdf(path)
         try:
@@ -83,13 +83,13 @@ def page_count(path):
 
     try:
         with Image.open(path) as image:
-            return int(getattr(image, "n_frames", 1))
+            return int(getattr(image, "n_frames", 1)) if image.format == "TIFF" else 1
     except Exception:  # noqa: BLE001 (not an image Pillow reads: load_image gives the error)
         return 1
 
 
 def is_multipage(path):
-    """Whether a path is a PDF or an image file with more than one frame (a multi-page TIFF)."""
+    """Whether a path is a PDF or a multi-page TIFF file."""
     return isinstance(path, (str, os.PathLike)) and os.path.isfile(path) and (is_pdf(path) or page_count(path) > 1)
 
 
