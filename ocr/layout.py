@@ -333,7 +333,19 @@ def _valley(profile, start, stop):
     return start + int((first + last) // 2)
 
 
-def _block_lines(labels, members, bounds, text_height):
+def _cut_through_letters(boxes, top, cut, bottom, text_height):
+    """Whether a cut at row ``cut`` between the peaks at ``top`` and ``bottom`` passes through most of the
+    components there (the strokes of one line of capitals) rather than between two lines (where it crosses only
+    the descenders and ascenders that reach it)."""
+    near = boxes[(boxes[:, 1] < bottom) & (boxes[:, 3] > top)]
+    if len(near) == 0:
+        return False
+    slack = max(1.0, 0.1 * text_height)
+    crossing = (near[:, 1] < cut - slack) & (near[:, 3] > cut + slack)
+    return int(crossing.sum()) > 0.5 * len(near)
+
+
+def _block_lines(labels, members, bounds, text_height, boxes):
     """Line extents ``(top, bottom, left, right)`` (upright coordinates) of one block."""
     x0, y0, x1, y1 = (int(v) for v in bounds)
     mask = np.isin(labels[y0:y1, x0:x1], members + 1)
@@ -342,7 +354,13 @@ def _block_lines(labels, members, bounds, text_height):
     peaks = _line_peaks(profile, text_height)
     if not peaks:
         return []
-    cuts = [0] + [_valley(profile, a, b) for a, b in zip(peaks[:-1], peaks[1:])] + [len(raw)]
+    inner = []
+    block_boxes = boxes[members] - np.array([x0, y0, x0, y0])
+    for a, b in zip(peaks[:-1], peaks[1:]):
+        cut = _valley(profile, a, b)
+        if not _cut_through_letters(block_boxes, a, cut, b, text_height):
+            inner.append(cut)
+    cuts = [0] + inner + [len(raw)]
     bands = []  # [cut_top, cut_bottom, ink_top, ink_bottom]
     for top, bottom in zip(cuts[:-1], cuts[1:]):
         rows = np.flatnonzero(raw[top:bottom] > 0)
@@ -428,7 +446,7 @@ def analyze_page(gray):
     blocks = []
     for members, bounds in _merge_leaves(boxes, leaves, text_height):
         lines = []
-        for top, bottom, left, right, margin in _block_lines(labels, members, bounds, text_height):
+        for top, bottom, left, right, margin in _block_lines(labels, members, bounds, text_height, boxes):
             left, right = max(0, left - margin), min(cols, right + margin)
             drift = (slope * left, slope * (right - 1))
             top_o = max(0, int(np.floor(top - offset + min(drift))))

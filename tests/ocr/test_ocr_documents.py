@@ -55,6 +55,17 @@ def test_touching_lines_are_split(leading):
     assert np.allclose(centers, expected, atol=0.3 * leading * 24)
 
 
+def test_capital_heading_is_one_line():
+    """The crossbars of E, H, F make a profile with several peaks; the cut would go through every letter."""
+    image = Image.new("L", (700, 200), 255)
+    draw = ImageDraw.Draw(image)
+    draw.text((20, 20), "HE LEFT THE FEE", font=ImageFont.truetype(str(FONT.with_name("DejaVuSans-Bold.ttf"))
+                                                                 if FONT.with_name("DejaVuSans-Bold.ttf").exists()
+                                                                 else str(FONT), 40), fill=0)
+    _paragraph(draw, 20, 90, _lines(3), 20, 1.3, fill=0)
+    assert len(find_lines(np.asarray(image))) == 4
+
+
 def test_two_columns_heading_reading_order():
     image = Image.new("L", (1000, 420), 255)
     draw = ImageDraw.Draw(image)
