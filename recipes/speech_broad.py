@@ -10,6 +10,9 @@ Continues (``speech train --from``) the shipped model through the one trainer, o
 2. **Real speech**: the Asterisk prompts (Debian ``asterisk-core-sounds-en-wav`` + ``asterisk-core-sounds-en`` for
    the transcripts; one US female speaker, 8 kHz telephone audio), oversampled ``--real-repeats`` times. Whole prompt
    groups (the part of the name before the first ``-``) are held out for validation by a hash of the group name.
+   Plus the spoken words and letters of three children's programs (Debian ``qabcs-data``, ``ktuberling-data``,
+   ``klettres-data``; other speakers, a few minutes in all), oversampled the same way. The spoken descriptions of
+   ``tuxpaint-stamps-default`` ("A wombat.") are kept for evaluation only (``WORK/test_tuxpaint``).
 
 Validation (``WORK/val``, used to pick the best epoch) mixes two held-out kinds, also kept apart for evaluation:
 
@@ -66,8 +69,35 @@ def asterisk_prompts():
     return prompts
 
 
+def word_recordings():
+    """``[(key, path, text)]``: spoken words and letters of qabcs, ktuberling and klettres (English), when installed."""
+    found = []
+    qabcs = Path("/usr/share/qabcs/abcs/en/sounds")
+    for kind in ("words", "alpha"):
+        found += [(f"qabcs_{kind}_{p.stem}", p, p.stem.replace("_", " ")) for p in sorted((qabcs / kind).glob("*.ogg"))]
+    ktuberling = Path("/usr/share/ktuberling/sounds/en")
+    found += [(f"ktuberling_{p.stem}", p, p.stem) for p in sorted(ktuberling.glob("*.ogg")) if "_" not in p.stem]
+    for accent in ("en", "en_GB"):
+        found += [(f"klettres_{accent}_{p.stem}", p, p.stem.lower())
+                  for p in sorted(Path(f"/usr/share/klettres/{accent}/alpha").glob("*.ogg"))]
+    return found
+
+
+def tuxpaint_descriptions():
+    """``[(key, path, text)]``: Tux Paint's spoken English stamp descriptions (``x_desc.ogg`` + first line of ``x.txt``)."""
+    found = []
+    for ogg in sorted(Path("/usr/share/tuxpaint/stamps").rglob("*_desc.ogg")):
+        txt = ogg.with_name(ogg.name[: -len("_desc.ogg")] + ".txt")
+        if txt.is_file():
+            text = txt.read_text(encoding="utf-8", errors="replace").splitlines()[0].strip()
+            if text and "=" not in text:
+                found.append((f"tuxpaint_{ogg.parent.name}_{txt.stem}", ogg, text))
+    return found
+
+
 def _write_ljspeech(folder, rows):
-    """An LJSpeech folder whose ``wavs/<id>.wav`` are hard links (or copies) of ``rows``' ``(id, wav, text)``."""
+    """An LJSpeech folder whose ``wavs/<id>.wav`` are hard links of ``rows``' ``(id, audio file, text)`` (WAV files)
+    or 16 kHz conversions (other formats)."""
     from speech.text import normalize_transcript
 
     wavs = folder / "wavs"
@@ -75,7 +105,13 @@ def _write_ljspeech(folder, rows):
     lines = []
     for key, wav, text in rows:
         target = wavs / f"{key}.wav"
-        if not target.exists():
+        if not target.exists() and Path(wav).suffix.lower() != ".wav":
+            import soundfile
+
+            from speech.audio import load_audio
+
+            soundfile.write(str(target), load_audio(wav), 16000, subtype="PCM_16")
+        elif not target.exists():
             try:
                 os.link(wav, target)
             except OSError:
@@ -137,6 +173,7 @@ def main():
             "train_families": sorted({v.family for v in kept}),
             "validation_families": sorted({v.family for v in held}),
             "real_train_prompts": len(real_train), "real_validation_prompts": len(real_val),
+            "word_recordings": len(word_recordings()), "tuxpaint_test": len(tuxpaint_descriptions()),
             "real_validation_keys": [p[0] for p in real_val]}, indent=2))
         print(f"{len(kept)} training voices, {len(held)} held-out voices; real prompts: {len(real_train)} train, "
               f"{len(real_val)} held out", flush=True)
@@ -149,9 +186,13 @@ def main():
             synthesize_dataset(work / "val_synth", args.val_utterances, voices=held, seed=52,
                                texts=first_half[::max(1, len(first_half) // (3 * args.val_utterances))])
         _write_ljspeech(work / "val_real", [(k.replace("/", "_"), w, t) for k, w, t in real_val])
+        _write_ljspeech(work / "test_tuxpaint", tuxpaint_descriptions())
+        _write_ljspeech(work / "real_words", word_recordings())
+        real_train = [(k.replace("/", "_"), w, t) for k, w, t in real_train]
+        real_train += _ljspeech_rows(work / "real_words", "")
         train_rows = _ljspeech_rows(work / "synth_train", "s-")
         for repeat in range(args.real_repeats):
-            train_rows += [(f"r{repeat}-{k.replace('/', '_')}", w, t) for k, w, t in real_train]
+            train_rows += [(f"r{repeat}-{k}", w, t) for k, w, t in real_train]
         _write_ljspeech(work / "train", train_rows)
         _write_ljspeech(work / "val", _ljspeech_rows(work / "val_synth", "s-") + _ljspeech_rows(work / "val_real", "r-"))
     options = ["--from", args.base, "--data", str(work / "train"), "--val", str(work / "val"),
