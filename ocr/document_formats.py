@@ -23,7 +23,7 @@ from xml.sax.saxutils import escape, quoteattr
 
 import numpy as np
 
-__all__ = ["FORMATS", "to_text", "to_json", "to_hocr", "to_alto", "to_page_xml", "to_tsv", "to_searchable_pdf"]
+__all__ = ["FORMATS", "TSV_COLUMNS", "to_text", "to_json", "to_hocr", "to_alto", "to_page_xml", "to_tsv", "to_searchable_pdf"]
 
 FORMATS = {"text": ".txt", "json": ".json", "hocr": ".hocr", "alto": ".alto.xml", "page": ".page.xml",
            "tsv": ".tsv", "pdf": ".pdf"}
