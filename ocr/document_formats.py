@@ -68,6 +68,7 @@ def to_hocr(pages, *, title=""):
            '  <meta http-equiv="Content-Type" content="text/html;charset=utf-8"/>',
            f'  <meta name="ocr-system" content="{SOFTWARE}"/>',
            '  <meta name="ocr-capabilities" content="ocr_page ocr_carea ocr_par ocr_line ocrx_word ocrp_wconf"/>',
+           f'  <meta name="ocr-number-of-pages" content="{len(_pages(pages))}"/>',
            " </head>",
            " <body>"]
     for p in _pages(pages):
