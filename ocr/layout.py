@@ -159,7 +159,27 @@ def _text_components(ink):
         keep &= ~inside
     keep[0] = False
     boxes = np.stack([x, y, x + w, y + h], axis=1)
+    keep &= ~_bullets(boxes, area, keep, text_height)
     return labels, keep, boxes, text_height
+
+
+def _bullets(boxes, area, keep, text_height):
+    """Solid, square marks about a letter high that start a line, set apart from the text after them (list
+    bullets, check boxes): not text."""
+    x0, y0, x1, y1 = boxes.T
+    w, h = x1 - x0, y1 - y0
+    candidates = np.flatnonzero(keep & (area > 0.88 * w * h) & (w >= 0.75 * h) & (w <= 1.33 * h)
+                                & (h >= 0.3 * text_height) & (h <= 1.2 * text_height))
+    found = np.zeros(len(boxes), dtype=bool)
+    for c in candidates[:1000]:
+        same_row = keep & (y0 < y1[c]) & (y1 > y0[c])
+        before = same_row & (x1 <= x0[c]) & (x1 > x0[c] - 1.5 * text_height)
+        after = same_row & (x0 >= x1[c]) & (x0 < x1[c] + 2.0 * text_height)
+        # First on its line, with text after a gap wider than a letter's spacing (a one-letter word "a" whose
+        # counter closed up in a small font is not a bullet).
+        if not before.any() and after.any() and x0[after].min() - x1[c] >= 0.4 * text_height:
+            found[c] = True
+    return found
 
 
 def _profile(boxes, slope, offset, length):

@@ -128,6 +128,16 @@ def test_binarization_flattens_uneven_light():
     assert ink_mask(np.full((50, 50), 128, np.uint8)) is None
 
 
+def test_list_bullets_are_not_text():
+    image = Image.new("L", (700, 200), 255)
+    draw = ImageDraw.Draw(image)
+    for i, text in enumerate(_lines(3, 5)):
+        draw.rectangle((20, 28 + 40 * i, 30, 38 + 40 * i), fill=0)  # a square bullet before each item
+        draw.text((44, 20 + 40 * i), text, font=_font(20), fill=0)
+    lines = find_lines(np.asarray(image))
+    assert len(lines) == 3 and all(b.left > 34 for b in lines)
+
+
 def test_light_text_on_dark_screenshot():
     image = Image.new("RGB", (700, 200), (30, 30, 34))
     draw = ImageDraw.Draw(image)
