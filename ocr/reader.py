@@ -135,23 +135,31 @@ class Reader:
         """Strip height in pixels (the model's preprocessing)."""
         return self.preprocessor.height
 
-    def _line_strips(self, gray, layout):
-        """Split an image into ``(box, strip)`` per line, per the layout choice; returns them and the page layout
-        (``None`` when the image is read as one line)."""
-        page_layout = analyze_page(gray) if layout in ("page", "auto") else None
-        if page_layout is not None and (layout == "page" or len(page_layout.lines) > 1):
+    @staticmethod
+    def _page_layout(gray, layout):
+        """The blocks and lines of an image read as a page (``None`` when it is read as one line)."""
+        if layout not in ("page", "auto"):
+            return None
+        page_layout = analyze_page(gray)
+        return page_layout if layout == "page" or len(page_layout.lines) > 1 else None
+
+    def _line_strips(self, gray, layout, page_layout=False):
+        """Split an image into ``(box, strip)`` per line, per the layout choice (``page_layout``: the image's
+        :meth:`_page_layout`, when already found)."""
+        if page_layout is False:
+            page_layout = self._page_layout(gray, layout)
+        if page_layout is not None:
             boxes = page_layout.lines
             crops = crop_lines(gray, boxes)
             pieces = [((b.left, b.top, b.right, b.bottom), c) for b, c in zip(boxes, crops)]
         else:
-            page_layout = None
             pieces = [((0, 0, gray.shape[1], gray.shape[0]), gray)]
         lines = []
         for box, crop in pieces:
             strip, crop_box = self.preprocessor.features(crop, return_box=True)
             left, top = box[0] + crop_box[0], box[1] + crop_box[1]
             lines.append(((left, top, box[0] + crop_box[2], box[1] + crop_box[3]), strip))
-        return lines, page_layout
+        return lines
 
     def read(self, inputs, *, beam_width=BEAM_WIDTH, layout=LAYOUT, progress=False, chunk_size=CHUNK_SIZE):
         """Read each input; returns one :class:`ReadResult` per input, in order.
@@ -221,7 +229,9 @@ class Reader:
 
     def _prepare(self, source, layout):
         """The ``(box, strip)`` of each line of one input, and the page layout (``None``: read as one line)."""
-        lines, page_layout = self._line_strips(self.preprocessor.load(source, max_pixels=self.max_pixels), layout)
+        gray = self.preprocessor.load(source, max_pixels=self.max_pixels)
+        page_layout = self._page_layout(gray, layout)
+        lines = self._line_strips(gray, layout, page_layout)
         for _, strip in lines:
             self.predictor.check_fits(strip.shape[0], hint=", or crop the image into shorter lines")
         return lines, page_layout
