@@ -100,7 +100,7 @@ def main():
     for folder in sets:
         examples = load_line_dataset(folder)
         references = [reader.preprocessor.normalize_text(e.text) for e in examples]
-        strips = [reader._prepare(e.image, "line")[0][1] for e in examples]
+        strips = [reader._prepare(e.image, "line")[0][0][1] for e in examples]  # (lines, layout): first line
         log_probs = [log_softmax(lg) for lg in reader.predictor.logits(strips)]
         decoders = [("plain CTC (greedy)", None)] + [
             (f"LM alpha {a:g}", BeamSearchDecoder(reader.alphabet, lm=lm, alpha=a, beta=args.beta, word_key=word_key,

@@ -13,8 +13,8 @@ import argparse
 import json
 import sys
 
-from common.cli import (MAX_GENERATED, add_decoding_arguments, add_lm_command, add_train_arguments, batch_size_arg, beam_width_arg, model_size_args,
-                        print_rates, report_failures, run_main, seed_arg)
+from common.cli import (MAX_GENERATED, add_decoding_arguments, add_lm_command, add_train_arguments, batch_size_arg,
+                        beam_width_arg, model_size_args, print_rates, report_failures, run_main, seed_arg)
 from common.export import add_export_arguments
 from common.limits import count_arg
 from speech import defaults
