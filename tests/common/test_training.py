@@ -293,3 +293,41 @@ def test_from_default_fine_tunes_the_shipped_model(task, tmp_path, capsys):
     assert (settings["learning_rate"], settings["warmup_steps"]) == (3e-4, 1)  # one epoch of 1 batch
     tuned = load_model(out, task=task)
     assert tuned.count_params() >= load_model(DEFAULT_MODEL).count_params()
+
+
+# -- schedule and time budget ----------------------------------------------------------------------------------------
+
+def test_learning_rate_warms_up_then_follows_a_cosine_over_the_budget():
+    from common.train_callbacks import LearningRate, TimeBudget, cosine_factor, warmup_factor
+
+    assert [warmup_factor(s, 4) for s in range(5)] == [0.25, 0.5, 0.75, 1.0, 1.0] and warmup_factor(7, 0) == 1.0
+    assert cosine_factor(0.0, 1e-3, 1e-5) == pytest.approx(1e-3)
+    assert cosine_factor(0.5, 1e-3, 1e-5) == pytest.approx((1e-3 + 1e-5) / 2)
+    assert cosine_factor(1.0, 1e-3, 1e-5) == pytest.approx(1e-5) == cosine_factor(3.0, 1e-3, 1e-5)
+
+    class HalfSpent(TimeBudget):
+        def fraction(self):
+            return 0.5
+
+    schedule = LearningRate(1e-3, 10, budget=HalfSpent(10))
+    assert schedule.rate(4) == pytest.approx(0.5 * (1e-3 + 1e-5) / 2)  # in the warm-up
+    assert schedule.rate(50) == pytest.approx((1e-3 + 1e-5) / 2)
+    assert LearningRate(1e-3, 10).rate(50) == 1e-3  # no budget: plateaus set the rate
+
+
+def test_a_time_budget_is_spent_not_cut_short_by_patience(tmp_path):
+    from common.training import _callbacks
+
+    task = ToyTask()
+    data = type("Data", (), {"val": None, "val_references": [], "alphabet": Alphabet("abcd")})()
+
+    def kinds(config):
+        callbacks, _, budget = _callbacks(task, config.resolved(), data, None, is_chief=False, plain=True,
+                                          strategy=None)
+        return {type(c).__name__ for c in callbacks}, budget
+
+    names, budget = kinds(toy_config(tmp_path, max_minutes=10, patience=1))
+    assert "EarlyStopping" not in names and "ReduceLROnPlateau" not in names
+    assert {"TimeBudget", "LearningRate"} <= names and budget.max_seconds == 600
+    names, budget = kinds(toy_config(tmp_path, patience=1))
+    assert {"EarlyStopping", "ReduceLROnPlateau"} <= names and budget is None
