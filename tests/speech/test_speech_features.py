@@ -64,3 +64,15 @@ def test_spec_augment():
     assert np.array_equal(spec_augment(features, np.random.default_rng(1), num_freq_masks=0, num_time_masks=0),
                           features)
     assert spec_augment(features[:1], np.random.default_rng(0)).shape == (1, NUM_MELS)
+
+
+def test_telephone_channel_keeps_the_voice_band_and_removes_what_is_above_4_khz():
+    from speech.features import telephone_channel
+
+    t = np.arange(16000) / 16000
+    audio = (0.3 * np.sin(2 * np.pi * 1000 * t) + 0.3 * np.sin(2 * np.pi * 6000 * t)).astype(np.float32)
+    out = telephone_channel(audio, np.random.default_rng(0), mu_law_probability=1.0)
+    spectrum = np.abs(np.fft.rfft(out))
+    assert out.shape == audio.shape and out.dtype == np.float32
+    assert spectrum[1000] > 100 * spectrum[6000]
+    assert spectrum[1000] > 0.5 * np.abs(np.fft.rfft(audio))[1000]
