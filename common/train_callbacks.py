@@ -141,20 +141,28 @@ class LearningRate(keras.callbacks.Callback):
 class TimeBudget(keras.callbacks.Callback):
     """Stop training after ``max_minutes`` (checked after every batch); the epoch is then closed normally.
 
+    A resumed run goes on with what is left of the budget: ``spent_minutes`` were spent before (the checkpoint
+    keeps the count, see :class:`AtomicCheckpoint`), and the learning rate's cosine goes on from there.
+
     With several workers, they stop at the same batch: as soon as one of them is over time (a collective sum of
     their votes).
     """
 
-    def __init__(self, max_minutes, *, strategy=None):
+    def __init__(self, max_minutes, *, spent_minutes=0.0, strategy=None):
         super().__init__()
         self.max_seconds = max_minutes * 60.0
+        self.spent_before = spent_minutes * 60.0
         self.strategy = strategy if is_multi_worker(strategy) else None
         self.start = None
         self.stopped = False
 
+    def seconds(self):
+        """Seconds of the budget spent so far, by earlier calls of a resumed run too."""
+        return self.spent_before + (0.0 if self.start is None else time.monotonic() - self.start)
+
     def fraction(self):
-        """The share of the budget spent so far (0 before training starts)."""
-        return 0.0 if self.start is None else min(1.0, (time.monotonic() - self.start) / self.max_seconds)
+        """The share of the budget spent so far."""
+        return min(1.0, self.seconds() / self.max_seconds)
 
     def on_train_begin(self, logs=None):
         self.start = time.monotonic()
@@ -170,7 +178,7 @@ class TimeBudget(keras.callbacks.Callback):
             self._votes = votes
 
     def on_train_batch_end(self, batch, logs=None):
-        over = time.monotonic() - self.start >= self.max_seconds
+        over = self.seconds() >= self.max_seconds
         if self.strategy is not None:
             over = float(self._votes(np.float32(over))) > 0.0
         if over:
@@ -194,9 +202,11 @@ class AtomicCheckpoint(keras.callbacks.Callback):
     Args:
         plain: the training model is float32 and not distributed, so it is saved as it is; otherwise a float32
             copy with the same optimizer state is saved.
+        budget: the run's :class:`TimeBudget`, whose spent minutes the state keeps (``minutes_trained``).
     """
 
-    def __init__(self, run_dir, out, *, monitor, best=math.inf, best_loss=math.inf, best_epoch=None, plain=True):
+    def __init__(self, run_dir, out, *, monitor, best=math.inf, best_loss=math.inf, best_epoch=None, plain=True,
+                 budget=None):
         super().__init__()
         self.run_dir = Path(run_dir)
         self.out = Path(out)
@@ -205,6 +215,7 @@ class AtomicCheckpoint(keras.callbacks.Callback):
         self.best_loss = best_loss
         self.best_epoch = best_epoch
         self.plain = plain
+        self.budget = budget
 
     def on_epoch_end(self, epoch, logs=None):
         logs = logs or {}
@@ -220,6 +231,8 @@ class AtomicCheckpoint(keras.callbacks.Callback):
         state = {"epoch": epoch, "best": finite(self.best), "best_loss": finite(self.best_loss),
                  "best_epoch": self.best_epoch, "monitor": self.monitor,
                  "learning_rate": float(keras.ops.convert_to_numpy(self.model.optimizer.learning_rate))}
+        if self.budget is not None:
+            state["minutes_trained"] = self.budget.seconds() / 60.0
         checkpoint = self.model if self.plain else checkpoint_copy(self.model)
         checkpoint.metadata["checkpoint"] = state
         try:

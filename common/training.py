@@ -284,14 +284,16 @@ def _callbacks(spec, config, data, state, *, is_chief, plain, strategy):
     ``--patience`` epochs without a better validation metric stop the run.
     """
     monitor = f"val_{spec.metric}"
-    best, best_loss = (state["best"], state["best_loss"]) if state else (math.inf, math.inf)
-    checkpoint = AtomicCheckpoint(run_folder(config.out), config.out, monitor=monitor, best=best,
-                                  best_loss=best_loss, best_epoch=state.get("best_epoch") if state else None,
-                                  plain=plain)
+    state = state or {}
+    budget = None
+    if config.max_minutes:
+        budget = TimeBudget(config.max_minutes, spent_minutes=state.get("minutes_trained", 0.0), strategy=strategy)
+    checkpoint = AtomicCheckpoint(run_folder(config.out), config.out, monitor=monitor,
+                                  best=state.get("best", math.inf), best_loss=state.get("best_loss", math.inf),
+                                  best_epoch=state.get("best_epoch"), plain=plain, budget=budget)
     callbacks = [ValidationMetrics(data.val, data.val_references, data.alphabet, verbose=config.verbose)]
     if is_chief:
         callbacks.append(checkpoint)
-    budget = TimeBudget(config.max_minutes, strategy=strategy) if config.max_minutes else None
     if budget is not None:
         callbacks.append(budget)
         _log(f"learning rate {config.learning_rate:g} after {config.warmup_steps} warm-up step(s), then a cosine "
@@ -356,6 +358,9 @@ def train(spec, config):
     initial_epoch = state["epoch"] + 1 if state else 0
     if initial_epoch >= config.epochs:
         _log(f"the run already finished {initial_epoch} of {config.epochs} epochs; raise --epochs to go on")
+        return None
+    if budget is not None and budget.fraction() >= 1.0:
+        _log(f"the run already spent its --max-minutes {config.max_minutes:g}; raise it to go on")
         return None
     # The data set shuffles its own (length-bucketed) batches with the run's seed and epoch, so every path (one
     # device, replicas, workers, a resumed run, any backend) trains on the same sequence of batches.

@@ -331,3 +331,15 @@ def test_a_time_budget_is_spent_not_cut_short_by_patience(tmp_path):
     assert {"TimeBudget", "LearningRate"} <= names and budget.max_seconds == 600
     names, budget = kinds(toy_config(tmp_path, patience=1))
     assert {"EarlyStopping", "ReduceLROnPlateau"} <= names and budget is None
+
+
+def test_a_resumed_run_goes_on_with_what_is_left_of_its_budget(tmp_path, capsys):
+    first = toy_config(tmp_path, epochs=1, max_minutes=5)
+    train(ToyTask(), first)
+    spent = read_checkpoint_state(run_folder(first.out))["minutes_trained"]
+    assert 0 < spent < 5
+    train(ToyTask(), toy_config(tmp_path, epochs=2, max_minutes=5, resume=True))
+    assert read_checkpoint_state(run_folder(first.out))["minutes_trained"] > spent
+    capsys.readouterr()
+    assert train(ToyTask(), toy_config(tmp_path, epochs=3, max_minutes=spent / 2, resume=True)) is None
+    assert "already spent its --max-minutes" in capsys.readouterr().err
