@@ -14,6 +14,8 @@ import common  # noqa: F401  (pins the Keras backend)
 import keras
 import numpy as np
 
+from common.errors import ConfigError
+
 __all__ = ["pad_batch", "bucket_length", "length_batches", "CTCDataset", "replica_shares", "to_tf_dataset",
            "distribute_dataset", "to_batch_generator", "feed"]
 
@@ -111,7 +113,7 @@ class CTCDataset(keras.utils.PyDataset):
                  seed=0, max_frames=None, min_batch_size=1, bucket=False, **kwargs):
         super().__init__(**kwargs)
         if not len(items) == len(labels) == len(lengths):
-            raise ValueError(
+            raise ConfigError(
                 f"items, labels and lengths must pair up. Received: {len(items)}, {len(labels)}, {len(lengths)}"
             )
         self.items = items

@@ -12,7 +12,6 @@ import common  # noqa: F401  (pins the Keras backend)
 import keras
 import numpy as np
 
-from common.alphabet import Alphabet
 from common.errors import AlphabetError
 
 __all__ = ["alphabet_report", "resize_head", "adapt_head", "apply_freeze", "base_optimizer", "copy_optimizer_state"]
@@ -49,7 +48,7 @@ def resize_head(model, alphabet):
     """
     from common.recognizer import Recognizer
 
-    old_alphabet = Alphabet.from_config(model.metadata["alphabet"])
+    old_alphabet = model.alphabet
     metadata = dict(model.metadata, alphabet=alphabet.get_config())
     new = Recognizer(
         keras.layers.deserialize(keras.layers.serialize(model.frontend)),
@@ -87,7 +86,7 @@ def adapt_head(model, policy, data_alphabet, train_texts, val_texts):
     Raises:
         AlphabetError: with ``keep``, when the data has characters the model lacks (it lists them).
     """
-    alphabet = Alphabet.from_config(model.metadata["alphabet"])
+    alphabet = model.alphabet
     lines, unknown = alphabet_report(alphabet, train_texts, val_texts)
     for line in lines:
         _log(line)

@@ -6,6 +6,8 @@ way speech and OCR evaluations report them (so long lines weigh more than short 
 
 from rapidfuzz.distance import Levenshtein
 
+from common.errors import ConfigError
+
 __all__ = ["edit_distance", "cer", "wer", "exact_rate", "error_rates"]
 
 
@@ -29,7 +31,7 @@ def _check(references, hypotheses):
         raise TypeError("Pass lists of texts (one per item), not single strings. Received: a str")
     references, hypotheses = list(references), list(hypotheses)
     if len(references) != len(hypotheses):
-        raise ValueError(
+        raise ConfigError(
             "references and hypotheses must pair up. "
             f"Received: len(references)={len(references)}, len(hypotheses)={len(hypotheses)}"
         )

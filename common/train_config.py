@@ -87,6 +87,9 @@ class TrainConfig:
             raise ConfigError(f"--strategy must be one of {STRATEGIES}. Received: strategy={self.strategy!r}")
         if not 0.0 < self.val_fraction < 0.5:
             raise ConfigError(f"--val-fraction must be in (0, 0.5). Received: val_fraction={self.val_fraction}")
+        if self.max_items is not None and (isinstance(self.max_items, bool) or int(self.max_items) < 1):
+            raise ConfigError(f"--max-items must be >= 1 (leave it out to use every item). "
+                              f"Received: max_items={self.max_items!r}")
         for name in ("epochs", "batch_size", "patience", "workers"):
             if int(getattr(self, name)) < 1:
                 raise ConfigError(f"--{name.replace('_', '-')} must be >= 1. Received: {name}={getattr(self, name)}")

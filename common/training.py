@@ -55,10 +55,28 @@ class TaskSpec:
     Attributes:
         name: ``"ocr"`` or ``"speech"`` (stored in model files).
         metric: the validation metric that picks the best model, ``"cer"`` or ``"wer"``.
+        preprocessor: the :class:`~common.preprocessor.Preprocessor` that prepares items (``None``: the task has
+            none); a model that is fine-tuned or resumed brings its own (:meth:`use_preprocessor`).
+        explicit_preprocessor: whether the user chose the preprocessing settings (then a model with other ones is
+            refused rather than silently followed).
     """
 
     name = None
     metric = "cer"
+    preprocessor = None
+    explicit_preprocessor = False
+
+    def use_preprocessor(self, preprocessor, source):
+        """Prepare the data the way the model from ``source`` (fine-tuned or resumed) was trained: take its
+        ``preprocessor``; raise ConfigError if the user explicitly asked for other settings."""
+        if preprocessor is None or preprocessor == self.preprocessor:
+            return
+        if self.explicit_preprocessor:
+            raise ConfigError(
+                f"{source}: the model prepares its input with {preprocessor!r}, but this run asks for "
+                f"{self.preprocessor!r}; a model reads input prepared its own way only. Drop the preprocessing "
+                f"options (e.g. --height) to use the model's. Received: {self.preprocessor!r}")
+        self.preprocessor = preprocessor
 
     def load_examples(self, path):
         """Return a list of ``(source, text)`` pairs from a data set path. Raise DataError when unusable."""
@@ -189,23 +207,25 @@ def _initial_model(spec, config, train_texts, val_texts):
         state = read_checkpoint_state(run_dir, task=spec.name)
         model = load_model(run_dir / "last.keras", task=spec.name, compile=True)
         model.metadata.pop("checkpoint", None)
+        spec.use_preprocessor(model.preprocessor, run_dir / "last.keras")
         best = "none yet" if math.isinf(state["best"]) else f"{state['best']:.4f}"
         _log(f"resuming from {run_dir / 'last.keras'} after epoch {state['epoch'] + 1} "
              f"(best {state['monitor']}={best})")
     elif config.from_model:
         model = load_model(config.from_model, task=spec.name)
+        spec.use_preprocessor(model.preprocessor, config.from_model)
         return adapt_head(model, config.alphabet, spec.default_alphabet(train_texts + val_texts), train_texts,
                           val_texts), None
     else:
         model, state = spec.build_model(spec.default_alphabet(train_texts + val_texts), **config.model), None
-    for line in alphabet_report(Alphabet.from_config(model.metadata["alphabet"]), train_texts, val_texts)[0]:
+    for line in alphabet_report(model.alphabet, train_texts, val_texts)[0]:
         _log(line)
     return model, state
 
 
 def _prepare_data(spec, config, model, train_examples, val_examples, num_replicas):
     """Load and encode the items; drop those whose transcript cannot fit their input; batch them."""
-    alphabet = Alphabet.from_config(model.metadata["alphabet"])
+    alphabet = model.alphabet
     # Characters the model still cannot write (alphabet=keep raised already) are dropped from the labels.
     label_alphabet = Alphabet(alphabet.characters, unknown="drop")
     _log(f"preparing {len(train_examples)} training and {len(val_examples)} validation items")

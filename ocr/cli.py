@@ -13,6 +13,7 @@ import sys
 
 from common.cli import add_train_arguments, positive_int, print_rates, report_failures, run_main
 from common.export import add_export_arguments
+from ocr import defaults
 
 __all__ = ["main", "build_parser"]
 
@@ -25,10 +26,12 @@ def build_parser():
     read.add_argument("images", nargs="+", help="image files (PNG, JPEG, TIFF, BMP, WebP, GIF)")
     read.add_argument("--model", help="model file (default: the shipped model)")
     read.add_argument("--json", action="store_true", help="one JSON object per image, with characters and boxes")
-    read.add_argument("--beam", type=positive_int, default=1, help="beam width (1 = greedy, default)")
-    read.add_argument("--layout", choices=("line", "page", "auto"), default="auto",
-                      help="line: each image is one line; page: split into lines; auto (default): decide per image")
-    read.add_argument("--batch-size", type=positive_int, default=64)
+    read.add_argument("--beam", type=positive_int, default=defaults.BEAM_WIDTH,
+                      help=f"beam width (1 = greedy; default {defaults.BEAM_WIDTH})")
+    read.add_argument("--layout", choices=defaults.LAYOUTS, default=defaults.LAYOUT,
+                      help=f"line: each image is one line; page: split into lines; auto: decide per image "
+                           f"(default {defaults.LAYOUT})")
+    read.add_argument("--batch-size", type=positive_int, default=defaults.BATCH_SIZE)
     read.add_argument("--max-pixels", type=positive_int,
                       help="refuse larger images (decompression bombs; default: 89,478,485 as in Pillow)")
     read.add_argument("--max-batch-mb", type=float,
@@ -37,14 +40,18 @@ def build_parser():
 
     train = commands.add_parser("train", help="train or fine-tune a model on line images + transcripts")
     add_train_arguments(train)
-    train.add_argument("--height", type=positive_int, default=32, help="strip height of a new model (px)")
-    train.add_argument("--units", type=positive_int, default=128, help="LSTM units per direction (new model)")
-    train.add_argument("--layers", type=positive_int, default=2, help="BiLSTM layers (new model)")
+    train.add_argument("--height", type=positive_int,
+                       help=f"strip height of a new model (px; default {defaults.HEIGHT}); with --from or --resume "
+                            f"the model's own is used, and another one is refused")
+    train.add_argument("--units", type=positive_int, default=defaults.ENCODER["units"],
+                       help=f"LSTM units per direction (new model; default {defaults.ENCODER['units']})")
+    train.add_argument("--layers", type=positive_int, default=defaults.ENCODER["num_layers"],
+                       help=f"BiLSTM layers (new model; default {defaults.ENCODER['num_layers']})")
 
     evaluate = commands.add_parser("eval", help="CER, WER and exact-line rate on a labelled data set")
     evaluate.add_argument("--data", required=True, help="folder of image + .gt.txt pairs, or a manifest")
     evaluate.add_argument("--model", help="model file (default: the shipped model)")
-    evaluate.add_argument("--beam", type=positive_int, default=1)
+    evaluate.add_argument("--beam", type=positive_int, default=defaults.BEAM_WIDTH)
     evaluate.add_argument("--json", action="store_true", help="print the figures as JSON")
 
     synth = commands.add_parser("synth", help="render a synthetic training set (name.png + name.gt.txt)")
@@ -84,8 +91,7 @@ def _train(args):
     from common.cli import train_config_from_args
 
     config = train_config_from_args(
-        args, model_settings={"height": args.height, "units": args.units, "num_layers": args.layers},
-        default_model=DEFAULT_MODEL)
+        args, model_settings={"units": args.units, "num_layers": args.layers}, default_model=DEFAULT_MODEL)
     train(OcrTask(height=args.height), config)
     return 0
 
@@ -97,9 +103,10 @@ def _eval(args):
 
     examples = load_line_dataset(args.data)
     reader = Reader.load(args.model)
+    # Evaluation data are line images, and their references are normalized as in training (the model's rule).
     results = reader.read([e.image for e in examples], beam_width=args.beam, layout="line",
                           progress=sys.stderr.isatty())
-    pairs = [(e.text, r.text) for e, r in zip(examples, results) if r.ok]
+    pairs = [(reader.preprocessor.normalize_text(e.text), r.text) for e, r in zip(examples, results) if r.ok]
     print_rates(error_rates([p[0] for p in pairs], [p[1] for p in pairs]), count=len(pairs), as_json=args.json)
     return report_failures([r.error for r in results if not r.ok], total=len(results), what="images")
 
