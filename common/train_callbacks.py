@@ -18,7 +18,7 @@ import numpy as np
 
 from common.ctc import counted_ctc_loss, decode
 from common.distribution import checkpoint_copy, inference_copy, is_multi_worker
-from common.errors import ConfigError
+from common.errors import ConfigError, ModelFileError
 from common.metrics import cer, exact_rate, wer
 from common.model_file import atomic_write, read_metadata, save_model
 
@@ -261,8 +261,34 @@ def read_checkpoint_state(run_dir, *, task=None):
     if state is None:
         if not state_file.is_file():
             raise ConfigError(f"--resume: {last} carries no training state and there is no {state_file.name}.")
-        state = json.loads(state_file.read_text())
+        try:
+            state = json.loads(state_file.read_text())
+        except (OSError, ValueError) as error:
+            raise ModelFileError(f"{state_file}: the run state cannot be read ({error}); start the run again "
+                                 "without --resume, or fine-tune from the last model with --from.") from None
+        last = state_file
+    _check_state(state, last)
     return dict(state, **{key: math.inf if state.get(key) is None else float(state[key])
                           for key in ("best", "best_loss")})
 
 
+def _check_state(state, source):
+    """Refuse a run state (from ``last.keras`` or ``state.json``) whose fields have the wrong types."""
+    def number(value):
+        return value is None or (isinstance(value, (int, float)) and not isinstance(value, bool))
+
+    def index(value):
+        return isinstance(value, int) and not isinstance(value, bool) and value >= 0
+
+    problems = [] if isinstance(state, dict) else [f"state={type(state).__name__}"]
+    if not problems:
+        problems = [f"{key}={state.get(key)!r}" for key, ok in (
+            ("epoch", index(state.get("epoch"))), ("best", number(state.get("best"))),
+            ("best_loss", number(state.get("best_loss"))),
+            ("best_epoch", state.get("best_epoch") is None or index(state.get("best_epoch"))),
+            ("monitor", isinstance(state.get("monitor"), str))) if not ok]
+    if problems:
+        raise ModelFileError(
+            f"{source}: the run state is corrupt (expected an epoch number, best scores as numbers or null, and the "
+            f"monitored metric's name); start the run again without --resume, or fine-tune from the last model "
+            f"with --from. Received: {', '.join(problems)}"[:400])

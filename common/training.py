@@ -23,6 +23,7 @@ backend and no TensorFlow: batches are then padded to a few bucketed shapes (JAX
 ``--strategy`` must be ``none``.
 """
 
+import contextlib
 import dataclasses
 import json
 import math
@@ -38,9 +39,9 @@ from common.alphabet import Alphabet
 from common.batching import CTCDataset, feed
 from common.distribution import (compile_model, inference_copy, make_strategy, rebuild, resolve_precision,
                                  synchronize_batch_norm)
-from common.errors import ConfigError, DataError, InputError, ModelFileError
+from common.errors import AlphabetError, ConfigError, DataError, InputError, ModelFileError
 from common.fine_tuning import adapt_head, alphabet_report, apply_freeze, copy_optimizer_state
-from common.model_file import atomic_write, load_model, remove_stale_temporaries, save_model
+from common.model_file import atomic_write, load_model, lock_folder, remove_stale_temporaries, save_model
 from common.train_callbacks import (AtomicCheckpoint, LearningRate, TimeBudget, ValidationMetrics,
                                     read_checkpoint_state)
 from common.train_config import TrainConfig
@@ -172,10 +173,12 @@ class _Data:
     alphabet: Alphabet
 
 
-def _start_run_folder(config, is_chief):
+def _start_run_folder(config, is_chief, held):
+    """The chief locks the run folder (creating it; a second run into it is refused) for as long as ``held``
+    lasts, and removes what killed runs left behind."""
     out = Path(config.out)
     if is_chief:
-        run_folder(out).mkdir(parents=True, exist_ok=True)
+        held.enter_context(lock_folder(run_folder(out)))
         remove_stale_temporaries(run_folder(out))
         remove_stale_temporaries(out.parent, of=out)
 
@@ -192,7 +195,53 @@ def _read_examples(spec, config):
              f"(--val-fraction {config.val_fraction}, --seed {config.seed})")
     if config.max_items:
         train_examples = train_examples[: config.max_items]
-    return train_examples, val_examples
+    _check_characters(train_examples + val_examples)
+    # An empty transcript (a blank .gt.txt, or speech text that normalizes to nothing) cannot be a CTC target.
+    return _drop_empty(train_examples, label="training"), _drop_empty(val_examples, label="validation")
+
+
+def _check_characters(examples):
+    """Refuse transcripts holding control characters (TAB, CR, NUL, ...): they would become classes of the model."""
+    import unicodedata
+
+    bad = dict((source, char) for source, text in examples
+               for char in sorted({c for c in text if unicodedata.category(c) == "Cc"})[:1])
+    bad = sorted(bad.items(), key=lambda pair: str(pair[0]))  # once each, also when --val is the data itself
+    if bad:
+        shown = "; ".join(f"{source}: {char!r} (U+{ord(char):04X})" for source, char in bad[:5])
+        more = f" and {len(bad) - 5} more" if len(bad) > 5 else ""
+        raise DataError(
+            f"{len(bad)} transcript(s) hold control characters, which a model cannot write ({shown}{more}); replace "
+            f"tabs with spaces and remove the other control characters. Received: {len(bad)} transcript(s)")
+
+
+def _drop_empty(examples, *, label):
+    """Leave out ``(source, text)`` examples whose transcript is empty, with a warning that counts and names them."""
+    empty = [source for source, text in examples if not text.strip()]
+    if not empty:
+        return examples
+    if len(empty) == len(examples):
+        raise DataError(f"Every {label} transcript is empty after normalization (blank, or only characters the "
+                        f"task removes), e.g. {empty[0]}; a model cannot learn from empty text. "
+                        f"Received: {len(empty)} empty transcript(s)")
+    shown = ", ".join(str(source) for source in empty[:3]) + (" ..." if len(empty) > 3 else "")
+    _log(f"warning: skipped {len(empty)} {label} example(s) whose transcript is empty after normalization "
+         f"(blank, or only characters the task removes): {shown}")
+    return [(source, text) for source, text in examples if text.strip()]
+
+
+def _refuse_unknown_characters(alphabet, train_texts, val_texts, *, resumed):
+    """Refuse data with characters the model cannot write (a resumed run keeps its output layer); they used to be
+    dropped from the labels without a word."""
+    unknown = sorted(alphabet.unknown_characters("".join(train_texts + val_texts)) - {"\n"})
+    if not unknown:
+        return
+    how = ("a resumed run keeps its output layer; to add them, fine-tune from the checkpoint instead: "
+           "--from RUN/last.keras --alphabet union with a new --out") if resumed else \
+        "fine-tune with --alphabet union to add them"
+    raise AlphabetError(
+        f"{len(unknown)} character(s) of the data are not in the model's alphabet: {''.join(unknown)!r}; {how}. "
+        f"Received: unknown={''.join(unknown)!r}")
 
 
 def _initial_model(spec, config, train_texts, val_texts):
@@ -223,11 +272,12 @@ def _initial_model(spec, config, train_texts, val_texts):
     return model, state
 
 
-def _prepare_data(spec, config, model, train_examples, val_examples, num_replicas):
+def _prepare_data(spec, config, model, state, train_examples, val_examples, num_replicas):
     """Load and encode the items; drop those whose transcript cannot fit their input; batch them."""
     alphabet = model.alphabet
-    # Characters the model still cannot write (alphabet=keep raised already) are dropped from the labels.
-    label_alphabet = Alphabet(alphabet.characters, unknown="drop")
+    _refuse_unknown_characters(alphabet, [t for _, t in train_examples], [t for _, t in val_examples],
+                               resumed=state is not None)
+    label_alphabet = Alphabet(alphabet.characters)
     _log(f"preparing {len(train_examples)} training and {len(val_examples)} validation items")
     train_items, train_texts, _ = prepare_items(spec, train_examples, label="training", verbose=config.verbose)
     val_items, val_texts, _ = prepare_items(spec, val_examples, label="validation", verbose=config.verbose)
@@ -242,9 +292,8 @@ def _prepare_data(spec, config, model, train_examples, val_examples, num_replica
     keep = [i for i, lab in enumerate(train_labels)
             if 0 < _ctc_frames_needed(lab) <= int(model.frontend.compute_output_length(spec.item_length(train_items[i])))]
     if not keep:
-        raise DataError("No training example is usable: the transcripts are empty after normalization, or too long "
-                        "for their inputs.")
-    dropped = sum(1 for lab in train_labels if len(lab) > 0) - len(keep)
+        raise DataError("No training example is usable: every transcript is too long for its input.")
+    dropped = len(train_labels) - len(keep)
     if dropped:
         _log(f"warning: skipped {dropped} training example(s) whose transcript needs more frames than the input "
              "gives (text too long for the image or audio)")
@@ -353,19 +402,25 @@ def train(spec, config):
     """Train (or fine-tune, or resume) a model for ``spec`` with ``config``; returns the Keras History.
 
     The best model is at ``config.out`` when this returns, even when ``max_minutes`` cut the run short (on the
-    chief; other workers of a multi-worker run write nothing and return their History).
+    chief; other workers of a multi-worker run write nothing and return their History). The chief holds a lock on
+    the run folder meanwhile: a second run into the same ``--out`` is refused with the first one's PID.
     """
+    with contextlib.ExitStack() as held:
+        return _train(spec, config, held)
+
+
+def _train(spec, config, held):
     auto_warmup = config.warmup_steps is None
     config = config.resolved()
     strategy, is_chief = make_strategy(config.strategy)  # first: a multi-worker strategy must precede all else
     num_replicas = strategy.num_replicas_in_sync if strategy else 1
     policy = resolve_precision(config.precision)
     keras.utils.set_random_seed(config.seed)
-    _start_run_folder(config, is_chief)
+    _start_run_folder(config, is_chief, held)
 
     train_examples, val_examples = _read_examples(spec, config)
     model, state = _initial_model(spec, config, [t for _, t in train_examples], [t for _, t in val_examples])
-    data = _prepare_data(spec, config, model, train_examples, val_examples, num_replicas)
+    data = _prepare_data(spec, config, model, state, train_examples, val_examples, num_replicas)
     if auto_warmup and config.warmup_steps > len(data.train):
         # Fine-tuning on a small data set: warm up over one epoch, not over most of the run.
         config = dataclasses.replace(config, warmup_steps=len(data.train))

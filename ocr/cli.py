@@ -11,14 +11,17 @@ import argparse
 import json
 import sys
 
-from common.cli import add_train_arguments, positive_int, print_rates, report_failures, run_main
+from common.cli import (MAX_GENERATED, add_train_arguments, batch_size_arg, beam_width_arg, model_size_args,
+                        positive_int, print_rates, report_failures, run_main, seed_arg)
 from common.export import add_export_arguments
+from common.limits import count_arg
 from ocr import defaults
 
 __all__ = ["main", "build_parser"]
 
 
 def build_parser():
+    units_arg, layers_arg = model_size_args()
     parser = argparse.ArgumentParser(prog="ocr", description="Read text from images with a BiLSTM-CTC model.")
     commands = parser.add_subparsers(dest="command", required=True)
 
@@ -26,12 +29,12 @@ def build_parser():
     read.add_argument("images", nargs="+", help="image files (PNG, JPEG, TIFF, BMP, WebP, GIF)")
     read.add_argument("--model", help="model file (default: the shipped model)")
     read.add_argument("--json", action="store_true", help="one JSON object per image, with characters and boxes")
-    read.add_argument("--beam", type=positive_int, default=defaults.BEAM_WIDTH,
+    read.add_argument("--beam", type=beam_width_arg, default=defaults.BEAM_WIDTH,
                       help=f"beam width (1 = greedy; default {defaults.BEAM_WIDTH})")
     read.add_argument("--layout", choices=defaults.LAYOUTS, default=defaults.LAYOUT,
                       help=f"line: each image is one line; page: split into lines; auto: decide per image "
                            f"(default {defaults.LAYOUT})")
-    read.add_argument("--batch-size", type=positive_int, default=defaults.BATCH_SIZE)
+    read.add_argument("--batch-size", type=batch_size_arg, default=defaults.BATCH_SIZE)
     read.add_argument("--max-pixels", type=positive_int,
                       help="refuse larger images (decompression bombs; default: 89,478,485 as in Pillow)")
     read.add_argument("--max-batch-mb", type=float,
@@ -40,26 +43,26 @@ def build_parser():
 
     train = commands.add_parser("train", help="train or fine-tune a model on line images + transcripts")
     add_train_arguments(train)
-    train.add_argument("--height", type=positive_int,
+    train.add_argument("--height", type=count_arg("height", maximum=1024),
                        help=f"strip height of a new model (px; default {defaults.HEIGHT}); with --from or --resume "
                             f"the model's own is used, and another one is refused")
-    train.add_argument("--units", type=positive_int, default=defaults.ENCODER["units"],
+    train.add_argument("--units", type=units_arg, default=defaults.ENCODER["units"],
                        help=f"LSTM units per direction (new model; default {defaults.ENCODER['units']})")
-    train.add_argument("--layers", type=positive_int, default=defaults.ENCODER["num_layers"],
+    train.add_argument("--layers", type=layers_arg, default=defaults.ENCODER["num_layers"],
                        help=f"BiLSTM layers (new model; default {defaults.ENCODER['num_layers']})")
 
     evaluate = commands.add_parser("eval", help="CER, WER and exact-line rate on a labelled data set")
     evaluate.add_argument("--data", required=True, help="folder of image + .gt.txt pairs, or a manifest")
     evaluate.add_argument("--model", help="model file (default: the shipped model)")
-    evaluate.add_argument("--beam", type=positive_int, default=defaults.BEAM_WIDTH)
+    evaluate.add_argument("--beam", type=beam_width_arg, default=defaults.BEAM_WIDTH)
     evaluate.add_argument("--json", action="store_true", help="print the figures as JSON")
 
     synth = commands.add_parser("synth", help="render a synthetic training set (name.png + name.gt.txt)")
     synth.add_argument("--out", required=True, help="output folder")
-    synth.add_argument("-n", "--num-lines", type=positive_int, required=True)
-    synth.add_argument("--seed", type=int, default=0)
+    synth.add_argument("-n", "--num-lines", type=count_arg("num_lines", maximum=MAX_GENERATED), required=True)
+    synth.add_argument("--seed", type=seed_arg, default=0)
     synth.add_argument("--clean-fraction", type=float, default=0.3, help="share of undegraded lines (0.3)")
-    synth.add_argument("--max-chars", type=positive_int, default=50)
+    synth.add_argument("--max-chars", type=count_arg("max_chars", maximum=1000), default=50)
 
     export = commands.add_parser("export", help="write the model as SavedModel, TFLite or ONNX for deployment "
                                                 "(the network only; 'read --model' runs the result)")

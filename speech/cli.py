@@ -11,8 +11,10 @@ import argparse
 import json
 import sys
 
-from common.cli import add_train_arguments, positive_int, print_rates, report_failures, run_main
+from common.cli import (MAX_GENERATED, add_train_arguments, batch_size_arg, beam_width_arg, model_size_args,
+                        print_rates, report_failures, run_main, seed_arg)
 from common.export import add_export_arguments
+from common.limits import count_arg
 from speech import defaults
 
 __all__ = ["main", "build_parser"]
@@ -21,6 +23,7 @@ FORMATS = ("txt", "json", "srt", "vtt")
 
 
 def build_parser():
+    units_arg, layers_arg = model_size_args()
     parser = argparse.ArgumentParser(prog="speech", description="Transcribe speech with a BiLSTM-CTC model.")
     commands = parser.add_subparsers(dest="command", required=True)
 
@@ -30,12 +33,12 @@ def build_parser():
     transcribe.add_argument("--format", choices=FORMATS, default="txt",
                             help="txt: one line per file; json: one object per file with segments and words; "
                                  "srt / vtt: subtitles (several files are separated by a comment line)")
-    transcribe.add_argument("--beam", type=positive_int, default=defaults.BEAM_WIDTH,
+    transcribe.add_argument("--beam", type=beam_width_arg, default=defaults.BEAM_WIDTH,
                             help=f"beam width (1 = greedy; default {defaults.BEAM_WIDTH})")
     transcribe.add_argument("--max-chunk-seconds", type=float, default=defaults.MAX_CHUNK_SECONDS,
                             help=f"longest piece of audio run at once; long files are split at silences "
                                  f"(default {defaults.MAX_CHUNK_SECONDS:g})")
-    transcribe.add_argument("--batch-size", type=positive_int, default=defaults.BATCH_SIZE)
+    transcribe.add_argument("--batch-size", type=batch_size_arg, default=defaults.BATCH_SIZE)
     transcribe.add_argument("--max-seconds", type=float, help="refuse files longer than this (default: no limit)")
     transcribe.add_argument("--max-batch-mb", type=float,
                             help="cap on one padded batch of features in MiB (chunks x frames x mels x 4 bytes); "
@@ -43,21 +46,22 @@ def build_parser():
 
     train = commands.add_parser("train", help="train or fine-tune a model on audio + transcripts")
     add_train_arguments(train)
-    train.add_argument("--units", type=positive_int, default=defaults.ENCODER["units"],
+    train.add_argument("--units", type=units_arg, default=defaults.ENCODER["units"],
                        help=f"LSTM units per direction (new model; default {defaults.ENCODER['units']})")
-    train.add_argument("--layers", type=positive_int, default=defaults.ENCODER["num_layers"],
+    train.add_argument("--layers", type=layers_arg, default=defaults.ENCODER["num_layers"],
                        help=f"BiLSTM layers (new model; default {defaults.ENCODER['num_layers']})")
 
     evaluate = commands.add_parser("eval", help="WER and CER on a labelled data set")
     evaluate.add_argument("--data", required=True, help="LJSpeech / LibriSpeech folder, Common Voice TSV, manifest")
     evaluate.add_argument("--model", help="model file (default: the shipped model)")
-    evaluate.add_argument("--beam", type=positive_int, default=defaults.BEAM_WIDTH)
+    evaluate.add_argument("--beam", type=beam_width_arg, default=defaults.BEAM_WIDTH)
     evaluate.add_argument("--json", action="store_true", help="print the figures as JSON")
 
     synth = commands.add_parser("synth", help="synthesize a training set with the TTS engines on this machine")
     synth.add_argument("--out", required=True, help="output folder (LJSpeech layout)")
-    synth.add_argument("-n", "--num-utterances", type=positive_int, required=True)
-    synth.add_argument("--seed", type=int, default=0)
+    synth.add_argument("-n", "--num-utterances", type=count_arg("num_utterances", maximum=MAX_GENERATED),
+                       required=True)
+    synth.add_argument("--seed", type=seed_arg, default=0)
 
     export = commands.add_parser("export", help="write the model as SavedModel, TFLite or ONNX for deployment "
                                                 "(the network only; 'transcribe --model' runs the result)")

@@ -10,13 +10,15 @@ through the model, and the results stitched back with times global to the file. 
 """
 
 import dataclasses
+import os
 from pathlib import Path
 
 import numpy as np
 
 from common.errors import ConfigError, ModelFileError
-from common.inference import (DEFAULT_MAX_BATCH_MB, InputResult, SequencePredictor, as_input_list, guard_input,
-                              input_name, is_real_number, load_task_model, map_in_groups)
+from common.inference import (DEFAULT_MAX_BATCH_MB, InputResult, SequencePredictor, as_input_list,
+                              check_beam_width, guard_input, input_name, is_real_number, load_task_model,
+                              map_in_groups)
 from speech.chunking import split_on_silence
 from speech.defaults import BATCH_SIZE, BEAM_WIDTH, FILES_PER_GROUP, MAX_CHUNK_SECONDS, MIN_CHUNK_SECONDS
 from speech.formats import Segment, Word
@@ -148,14 +150,16 @@ class Transcriber:
         """Transcribe each input; returns one :class:`Transcript` per input, in order.
 
         Args:
-            inputs: a path, a numpy array of samples, or a list of them.
+            inputs: a path, a file's content as ``bytes``, a numpy array of samples, or a list of them.
             sample_rate: the rate of numpy inputs (Hz); files carry their own.
             beam_width: 1 for greedy decoding, more for beam search.
             progress: show a progress bar over the files on stderr.
             files_per_group: files decoded and held in memory at once (memory stays flat over many files).
         """
+        beam_width = check_beam_width(beam_width, flag="--beam")
         return map_in_groups(lambda group, offset: self._transcribe_group(group, offset, sample_rate, beam_width),
-                             as_input_list(inputs), group_size=files_per_group, progress=progress, unit="file")
+                             as_input_list(inputs), group_size=files_per_group, progress=progress, unit="file",
+                             setting="files_per_group")
 
     def _prepare(self, source, is_path, sample_rate):
         """Load one input and cut it into chunks: ``(duration in s, [(start s, end s, log-mel features), ...])``."""
@@ -176,7 +180,7 @@ class Transcriber:
     def _transcribe_group(self, inputs, offset, sample_rate, beam_width):
         names, errors, pieces, durations = [], {}, [], []
         for index, source in enumerate(inputs):
-            is_path = isinstance(source, (str, Path))
+            is_path = isinstance(source, (str, os.PathLike, bytes, bytearray, memoryview))
             name = input_name(source, offset + index)
             names.append(name)
             prepared, error = guard_input(lambda: self._prepare(source, is_path, sample_rate), name,
