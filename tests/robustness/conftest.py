@@ -8,11 +8,9 @@ weights): the suite checks that every input ends in a result or one clear error,
 
 import signal
 import threading
-from pathlib import Path
 
 import pytest
 
-HERE = Path(__file__).resolve().parent
 
 DEFAULT_TIME_LIMIT = 30.0
 
