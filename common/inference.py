@@ -14,7 +14,6 @@ from pathlib import Path
 
 import common  # noqa: F401  (pins the Keras backend)
 import numpy as np
-import tensorflow as tf
 from tqdm import tqdm
 
 from common.batching import length_batches, pad_batch
@@ -78,6 +77,8 @@ class SequencePredictor:
         if isinstance(model, ExportedModel):
             self._forward = model  # NumPy in, NumPy out
         else:
+            import tensorflow as tf  # (here, not at the top: training imports this module on JAX too)
+
             spec = [tf.TensorSpec([None, None, model.num_features], tf.float32), tf.TensorSpec([None], tf.int32)]
             traced = tf.function(self._call, input_signature=spec, reduce_retracing=True)
             self._forward = lambda x, lengths: tuple(t.numpy() for t in traced(tf.constant(x), tf.constant(lengths)))
