@@ -12,13 +12,11 @@ import zipfile
 from pathlib import Path
 
 import common  # noqa: F401  (pins the Keras backend)
-import keras
-
 from common.alphabet import Alphabet
 from common.errors import ModelFileError
 
 __all__ = ["FORMAT_VERSION", "MODEL_CLASS", "save_model", "read_metadata", "load_model", "atomic_write",
-           "remove_stale_temporaries", "check_task_and_alphabet"]
+           "remove_stale_temporaries", "check_task_and_alphabet", "file_sha256"]
 
 FORMAT_VERSION = 1
 MODEL_CLASS = "Recognizer"
@@ -61,6 +59,17 @@ def remove_stale_temporaries(folder, *, of=None):
             path.unlink(missing_ok=True)
         except PermissionError:
             continue
+
+
+def file_sha256(path):
+    """Hex SHA-256 of a file's bytes (a shipped export records the one of the ``.keras`` file it came from)."""
+    import hashlib
+
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
 
 
 def save_model(model, path):
@@ -123,6 +132,8 @@ def load_model(path, *, task=None, compile=False):
         a :class:`~common.recognizer.Recognizer`.
     """
     read_metadata(path, task=task)
+    import keras  # here, not at the top: checking a file or running an exported model needs no TensorFlow
+
     import common.recognizer  # noqa: F401  (registers the classes before deserializing)
 
     try:
