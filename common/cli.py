@@ -4,12 +4,39 @@ Heavy imports (TensorFlow, Keras) happen inside the commands, so ``--help`` answ
 """
 
 import argparse
+import contextlib
+import dataclasses
 import json
 import sys
+from pathlib import Path
 
-from common.errors import ToolkitError
+from common.errors import ConfigError, ToolkitError
 
-__all__ = ["add_train_arguments", "train_config_from_args", "run_main", "print_rates", "report_failures"]
+__all__ = ["add_train_arguments", "train_config_from_args", "run_main", "print_rates", "report_failures",
+           "command_options", "add_version", "add_output_arguments", "stdin_inputs", "plan_outputs",
+           "write_text", "STDIN"]
+
+STDIN = "-"
+"""The input name that means standard input (one image or audio file's bytes)."""
+
+TRAIN_INSTALL_HINT = "pip install 'ctc-toolkit[train]'"
+_NEEDS_TENSORFLOW = ("tensorflow", "keras", "tensorboard", "tf2onnx", "onnx")
+
+
+def command_options():
+    """A parent parser with the options every command takes (``--verbose``)."""
+    parent = argparse.ArgumentParser(add_help=False)
+    parent.add_argument("--verbose", action="store_true",
+                        help="show TensorFlow's own log lines on stderr (hidden by default)")
+    return parent
+
+
+def add_version(parser):
+    """``--version``: print the toolkit's version and exit."""
+    from common import __version__
+
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    return parser
 
 
 def add_train_arguments(parser):
@@ -65,25 +92,125 @@ def train_config_from_args(args, *, model_settings=None, default_model=None):
 def run_main(build_parser, commands, argv=None):
     """Parse ``argv``, run the chosen command from ``commands``, and turn the toolkit's own errors into one line on
     stderr and exit status 2 (interrupts: 130). Returns the exit status."""
+    from common.quiet import quiet_native_stderr
+
+    args = None
     try:
         args = build_parser().parse_args(argv)
-        return commands[args.command](args)
+        with quiet_native_stderr(enabled=not getattr(args, "verbose", False)):
+            return commands[args.command](args)
     except ToolkitError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
+    except ModuleNotFoundError as error:
+        if (error.name or "").split(".")[0] not in _NEEDS_TENSORFLOW:
+            raise
+        print(f"error: this needs the package {error.name!r}, which is not installed: training, .keras model files, "
+              f"beam search and export need TensorFlow; install them with: {TRAIN_INSTALL_HINT}", file=sys.stderr)
+        return 2
     except KeyboardInterrupt:
-        print("interrupted", file=sys.stderr)
+        if getattr(args, "command", None) == "train" and getattr(args, "out", None):
+            print(f"interrupted; the run's last finished epoch is kept: add --resume to the same command to "
+                  f"continue it (the best model so far is {args.out})", file=sys.stderr)
+        else:
+            print("interrupted", file=sys.stderr)
         return 130
 
 
+MAX_FAILURE_STATUS = 100
+"""The exit status is the number of failed inputs, at most this."""
+
+
 def report_failures(failures, *, total, what):
-    """Print one line per failed input to stderr; returns the exit status (0 all good, 1 some failed)."""
+    """Print one line per failed input to stderr; returns the exit status: 0 when every input succeeded, else the
+    number of failed inputs (at most :data:`MAX_FAILURE_STATUS`)."""
     for message in failures:
         print(f"error: {message}", file=sys.stderr)
     if failures:
         print(f"{len(failures)} of {total} {what} failed", file=sys.stderr)
-        return 1
+        return min(len(failures), MAX_FAILURE_STATUS)
     return 0
+
+
+def add_output_arguments(parser, *, what):
+    """``--output-dir``, ``--overwrite`` and ``--with-names`` of ``ocr read`` and ``speech transcribe``."""
+    parser.add_argument("--output-dir", metavar="DIR",
+                        help=f"write one file per {what} into DIR, named after the input (a.png -> DIR/a.txt); "
+                             f"existing files are kept unless --overwrite")
+    parser.add_argument("--overwrite", action="store_true", help="with --output-dir: replace existing files")
+    parser.add_argument("--with-names", action="store_true",
+                        help="plain text on stdout: put a '==> NAME <==' line (as head does) before each text")
+    return parser
+
+
+@contextlib.contextmanager
+def stdin_inputs(inputs, *, what):
+    """Yield ``(inputs, rename)``: ``-`` in ``inputs`` replaced by a temporary file holding standard input's bytes,
+    and ``rename(result)``, which gives a result of that file back the name ``-``.
+
+    Standard input can be read once: ``-`` may appear at most once.
+    """
+    inputs = list(inputs)
+    if STDIN not in inputs:
+        yield inputs, lambda result: result
+        return
+    if inputs.count(STDIN) > 1:
+        raise ConfigError(f"standard input ('-') can be read once; pass it at most once. Received: {what}={inputs}")
+    import tempfile
+
+    data = sys.stdin.buffer.read()
+    with tempfile.TemporaryDirectory(prefix="ctc-stdin-") as folder:
+        path = Path(folder) / "stdin"
+        path.write_bytes(data)
+
+        def rename(result):
+            if result.source != str(path):
+                return result
+            changes = {"source": STDIN}
+            if getattr(result, "error", None):
+                changes["error"] = result.error.replace(str(path), "<stdin>")
+            return dataclasses.replace(result, **changes)
+
+        yield [str(path) if item == STDIN else item for item in inputs], rename
+
+
+def plan_outputs(inputs, output_dir, suffixes, *, overwrite=False):
+    """The files ``--output-dir`` writes: for each input, ``output_dir/STEM+suffix`` for each suffix.
+
+    Names come from the inputs' file names without their extension (``-``: ``stdin``); two inputs with the same name
+    get ``-2``, ``-3``... Checked before any work is done: an existing file is an error unless ``overwrite``.
+
+    Returns:
+        one list of :class:`~pathlib.Path` per input (in ``suffixes`` order).
+
+    Raises:
+        ConfigError: a file exists already and ``overwrite`` is false, or ``output_dir`` is a file.
+    """
+    folder = Path(output_dir)
+    if folder.exists() and not folder.is_dir():
+        raise ConfigError(f"{folder}: --output-dir must be a folder, and this is a file. "
+                          f"Received: output_dir={str(folder)!r}")
+    used, plans = set(), []
+    for source in inputs:
+        stem = "stdin" if source == STDIN else (Path(str(source)).stem or "output")
+        name, number = stem, 2
+        while name in used:
+            name, number = f"{stem}-{number}", number + 1
+        used.add(name)
+        plans.append([folder / f"{name}{suffix}" for suffix in suffixes])
+    existing = [path for paths in plans for path in paths if path.exists()]
+    if existing and not overwrite:
+        more = f" (and {len(existing) - 1} more)" if len(existing) > 1 else ""
+        raise ConfigError(f"{existing[0]}: exists already{more}; pass --overwrite to replace, or choose another "
+                          f"--output-dir. Received: output_dir={str(folder)!r}")
+    return plans
+
+
+def write_text(path, text):
+    """Write ``text`` (UTF-8) to ``path`` atomically (a temporary file beside it, then a rename)."""
+    from common.model_file import atomic_write
+
+    return atomic_write(path, lambda tmp: Path(tmp).write_text(text, encoding="utf-8"))
 
 
 def print_rates(rates, *, count, as_json=False):

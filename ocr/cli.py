@@ -1,6 +1,6 @@
 """``ocr``: read text from images, train and evaluate models, render training data.
 
-    ocr read IMAGES... [--model M] [--json] [--beam N] [--layout line|page|auto]
+    ocr read IMAGES...|- [--model M] [--json] [--beam N] [--layout line|page|auto] [--output-dir DIR]
     ocr train --data D [--val V] --out M [--from M0|default] [--max-minutes N] [--resume] ...
     ocr eval --data D [--model M]
     ocr synth --out D -n N
@@ -11,7 +11,8 @@ import argparse
 import json
 import sys
 
-from common.cli import add_train_arguments, positive_int, print_rates, report_failures, run_main
+from common.cli import (add_output_arguments, add_train_arguments, add_version, command_options, plan_outputs,
+                        positive_int, print_rates, report_failures, run_main, stdin_inputs, write_text)
 from common.export import add_export_arguments
 
 __all__ = ["main", "build_parser"]
@@ -19,12 +20,16 @@ __all__ = ["main", "build_parser"]
 
 def build_parser():
     parser = argparse.ArgumentParser(prog="ocr", description="Read text from images with a BiLSTM-CTC model.")
+    add_version(parser)
     commands = parser.add_subparsers(dest="command", required=True)
+    options = command_options()
 
-    read = commands.add_parser("read", help="read text from image files")
-    read.add_argument("images", nargs="+", help="image files (PNG, JPEG, TIFF, BMP, WebP, GIF)")
+    read = commands.add_parser("read", help="read text from image files", parents=[options])
+    read.add_argument("images", nargs="+", help="image files (PNG, JPEG, TIFF, BMP, WebP, GIF); '-' reads one from stdin")
     read.add_argument("--model", help="model file (default: the shipped model)")
-    read.add_argument("--json", action="store_true", help="one JSON object per image, with characters and boxes")
+    read.add_argument("--json", action="store_true",
+                      help="one JSON object per image, with lines, words and characters and their boxes, and the "
+                           "error of an image that failed")
     read.add_argument("--beam", type=positive_int, default=1, help="beam width (1 = greedy, default)")
     read.add_argument("--layout", choices=("line", "page", "auto"), default="auto",
                       help="line: each image is one line; page: split into lines; auto (default): decide per image")
@@ -34,20 +39,24 @@ def build_parser():
     read.add_argument("--max-batch-mb", type=float,
                       help="cap on one padded batch of line strips in MiB (lines x width x height x 4 bytes); "
                            "batches are split to fit, a line that alone exceeds it is an error (default: 4)")
+    add_output_arguments(read, what="image")
 
-    train = commands.add_parser("train", help="train or fine-tune a model on line images + transcripts")
+    train = commands.add_parser("train", help="train or fine-tune a model on line images + transcripts",
+                                parents=[options])
     add_train_arguments(train)
     train.add_argument("--height", type=positive_int, default=32, help="strip height of a new model (px)")
     train.add_argument("--units", type=positive_int, default=128, help="LSTM units per direction (new model)")
     train.add_argument("--layers", type=positive_int, default=2, help="BiLSTM layers (new model)")
 
-    evaluate = commands.add_parser("eval", help="CER, WER and exact-line rate on a labelled data set")
+    evaluate = commands.add_parser("eval", help="CER, WER and exact-line rate on a labelled data set",
+                                   parents=[options])
     evaluate.add_argument("--data", required=True, help="folder of image + .gt.txt pairs, or a manifest")
     evaluate.add_argument("--model", help="model file (default: the shipped model)")
     evaluate.add_argument("--beam", type=positive_int, default=1)
     evaluate.add_argument("--json", action="store_true", help="print the figures as JSON")
 
-    synth = commands.add_parser("synth", help="render a synthetic training set (name.png + name.gt.txt)")
+    synth = commands.add_parser("synth", help="render a synthetic training set (name.png + name.gt.txt)",
+                                parents=[options])
     synth.add_argument("--out", required=True, help="output folder")
     synth.add_argument("-n", "--num-lines", type=positive_int, required=True)
     synth.add_argument("--seed", type=int, default=0)
@@ -55,7 +64,8 @@ def build_parser():
     synth.add_argument("--max-chars", type=positive_int, default=50)
 
     export = commands.add_parser("export", help="write the model as SavedModel, TFLite or ONNX for deployment "
-                                                "(the network only; 'read --model' runs the result)")
+                                                "(the network only; 'read --model' runs the result)",
+                                 parents=[options])
     add_export_arguments(export)
     return parser
 
@@ -63,17 +73,27 @@ def build_parser():
 def _read(args):
     from ocr.reader import Reader
 
+    suffix = ".json" if args.json else ".txt"
+    plans = plan_outputs(args.images, args.output_dir, [suffix], overwrite=args.overwrite) if args.output_dir else None
     reader = Reader.load(args.model, batch_size=args.batch_size, max_pixels=args.max_pixels,
                          max_batch_mb=args.max_batch_mb)
-    results = reader.read(args.images, beam_width=args.beam, layout=args.layout,
-                          progress=len(args.images) > 20 and sys.stderr.isatty())
-    for result in results:
-        if not result.ok:
-            continue
+    with stdin_inputs(args.images, what="images") as (images, rename):
+        results = [rename(r) for r in reader.read(images, beam_width=args.beam, layout=args.layout,
+                                                  progress=len(images) > 20 and sys.stderr.isatty())]
+    for index, result in enumerate(results):
         if args.json:
-            print(json.dumps(result.to_dict(), ensure_ascii=False))
+            text = json.dumps(result.to_dict(), ensure_ascii=False)  # a failed image too, with its error
+        elif result.ok:
+            text = result.text
         else:
-            print(result.text)
+            continue
+        if plans is not None:
+            if result.ok:
+                write_text(plans[index][0], text + "\n")
+            continue
+        if args.with_names and not args.json:
+            print(f"==> {result.source} <==")
+        print(text)
     return report_failures([r.error for r in results if not r.ok], total=len(results), what="images")
 
 

@@ -1,6 +1,6 @@
 """``speech``: transcribe audio files, train and evaluate models, synthesize training speech.
 
-    speech transcribe FILES... [--model M] [--format txt|json|srt|vtt] [--beam N]
+    speech transcribe FILES...|- [--model M] [--format txt|json|srt|vtt|tsv|all] [--output-dir DIR] [--beam N]
     speech train --data D [--val V] --out M [--from M0|default] [--max-minutes N] [--resume] ...
     speech eval --data D [--model M]
     speech synth --out D -n N
@@ -11,24 +11,33 @@ import argparse
 import json
 import sys
 
-from common.cli import add_train_arguments, positive_int, print_rates, report_failures, run_main
+from common.cli import (add_output_arguments, add_train_arguments, add_version, command_options, plan_outputs,
+                        positive_int, print_rates, report_failures, run_main, stdin_inputs, write_text)
+from common.errors import ConfigError
 from common.export import add_export_arguments
 
 __all__ = ["main", "build_parser"]
 
-FORMATS = ("txt", "json", "srt", "vtt")
+FORMATS = ("txt", "json", "srt", "vtt", "tsv")
+"""Output formats of ``transcribe`` (``--format all`` writes each of them)."""
+SUFFIXES = {name: f".{name}" for name in FORMATS}
 
 
 def build_parser():
     parser = argparse.ArgumentParser(prog="speech", description="Transcribe speech with a BiLSTM-CTC model.")
+    add_version(parser)
     commands = parser.add_subparsers(dest="command", required=True)
+    options = command_options()
 
-    transcribe = commands.add_parser("transcribe", help="transcribe audio files (WAV, FLAC, OGG, MP3)")
-    transcribe.add_argument("files", nargs="+")
+    transcribe = commands.add_parser("transcribe", help="transcribe audio files (WAV, FLAC, OGG, MP3)",
+                                     parents=[options])
+    transcribe.add_argument("files", nargs="+", help="audio files; '-' reads one from stdin")
     transcribe.add_argument("--model", help="model file (default: the shipped model)")
-    transcribe.add_argument("--format", choices=FORMATS, default="txt",
-                            help="txt: one line per file; json: one object per file with segments and words; "
-                                 "srt / vtt: subtitles (several files are separated by a comment line)")
+    transcribe.add_argument("--format", choices=FORMATS + ("all",), default="txt",
+                            help="txt: one line per file; json: one object per file with segments and words (and "
+                                 "the error of a file that failed); srt / vtt: subtitles; tsv: start, end (ms) and "
+                                 "text per segment; all: every format (needs --output-dir). Several files as "
+                                 "srt, vtt or tsv need --output-dir (one file each)")
     transcribe.add_argument("--beam", type=positive_int, default=1, help="beam width (1 = greedy, default)")
     transcribe.add_argument("--max-chunk-seconds", type=float, default=10.0,
                             help="longest piece of audio run at once; long files are split at silences (10)")
@@ -37,46 +46,75 @@ def build_parser():
     transcribe.add_argument("--max-batch-mb", type=float,
                             help="cap on one padded batch of features in MiB (chunks x frames x mels x 4 bytes); "
                                  "batches are split to fit, a chunk that alone exceeds it is an error (default: 4)")
+    add_output_arguments(transcribe, what="file")
 
-    train = commands.add_parser("train", help="train or fine-tune a model on audio + transcripts")
+    train = commands.add_parser("train", help="train or fine-tune a model on audio + transcripts", parents=[options])
     add_train_arguments(train)
     train.add_argument("--units", type=positive_int, default=192, help="LSTM units per direction (new model)")
     train.add_argument("--layers", type=positive_int, default=3, help="BiLSTM layers (new model)")
 
-    evaluate = commands.add_parser("eval", help="WER and CER on a labelled data set")
+    evaluate = commands.add_parser("eval", help="WER and CER on a labelled data set", parents=[options])
     evaluate.add_argument("--data", required=True, help="LJSpeech / LibriSpeech folder, Common Voice TSV, manifest")
     evaluate.add_argument("--model", help="model file (default: the shipped model)")
     evaluate.add_argument("--beam", type=positive_int, default=1)
     evaluate.add_argument("--json", action="store_true", help="print the figures as JSON")
 
-    synth = commands.add_parser("synth", help="synthesize a training set with the TTS engines on this machine")
+    synth = commands.add_parser("synth", help="synthesize a training set with the TTS engines on this machine",
+                                parents=[options])
     synth.add_argument("--out", required=True, help="output folder (LJSpeech layout)")
     synth.add_argument("-n", "--num-utterances", type=positive_int, required=True)
     synth.add_argument("--seed", type=int, default=0)
 
     export = commands.add_parser("export", help="write the model as SavedModel, TFLite or ONNX for deployment "
-                                                "(the network only; 'transcribe --model' runs the result)")
+                                                "(the network only; 'transcribe --model' runs the result)",
+                                 parents=[options])
     add_export_arguments(export)
     return parser
 
 
+def _render(result, format):
+    """One transcript in one format (text ending in a newline)."""
+    from speech.formats import to_srt, to_tsv, to_vtt
+
+    if format == "txt":
+        return result.text + "\n"
+    if format == "json":
+        return json.dumps(result.to_dict(), ensure_ascii=False) + "\n"
+    return {"srt": to_srt, "vtt": to_vtt, "tsv": to_tsv}[format](result.segments)
+
+
 def _transcribe(args):
-    from speech.formats import to_srt, to_vtt
     from speech.transcriber import Transcriber
 
+    formats = list(FORMATS) if args.format == "all" else [args.format]
+    if args.output_dir is None and (args.format == "all" or (args.format in ("srt", "vtt", "tsv")
+                                                              and len(args.files) > 1)):
+        many = "several formats" if args.format == "all" else f"several files as {args.format}"
+        raise ConfigError(f"{many} cannot share one stream (it would not be a valid file); pass --output-dir DIR "
+                          f"for one file per input and format. Received: format={args.format!r}, "
+                          f"files={len(args.files)}")
+    plans = None
+    if args.output_dir is not None:
+        plans = plan_outputs(args.files, args.output_dir, [SUFFIXES[f] for f in formats], overwrite=args.overwrite)
     transcriber = Transcriber.load(args.model, batch_size=args.batch_size, max_chunk_seconds=args.max_chunk_seconds,
-                                  max_seconds=args.max_seconds, max_batch_mb=args.max_batch_mb)
-    results = transcriber.transcribe(args.files, beam_width=args.beam, progress=sys.stderr.isatty())
-    good = [r for r in results if r.ok]
-    for result in good:
-        if args.format == "txt":
-            print(result.text)
-        elif args.format == "json":
-            print(json.dumps(result.to_dict(), ensure_ascii=False))
-        else:
-            if len(good) > 1:
-                print(f"{'NOTE' if args.format == 'vtt' else '#'} {result.source}")
-            print((to_srt if args.format == "srt" else to_vtt)(result.segments))
+                                   max_seconds=args.max_seconds, max_batch_mb=args.max_batch_mb)
+    with stdin_inputs(args.files, what="files") as (files, rename):
+        results = [rename(r) for r in transcriber.transcribe(files, beam_width=args.beam,
+                                                            progress=sys.stderr.isatty())]
+    for index, result in enumerate(results):
+        if plans is not None:
+            if result.ok:
+                for format, path in zip(formats, plans[index]):
+                    write_text(path, _render(result, format))
+            continue
+        if args.format == "json":
+            sys.stdout.write(_render(result, "json"))  # a failed file too, with its error
+            continue
+        if not result.ok:
+            continue
+        if args.with_names:
+            print(f"==> {result.source} <==")
+        sys.stdout.write(_render(result, args.format))
     return report_failures([r.error for r in results if not r.ok], total=len(results), what="files")
 
 
