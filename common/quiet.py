@@ -22,7 +22,7 @@ __all__ = ["is_native_noise", "quiet_native_stderr"]
 
 _NOISE = re.compile(
     r"WARNING: All log messages before absl::InitializeLog\(\) is called are written to STDERR"
-    r"|[IWE]\d{4} \d\d:\d\d:\d\d\.\d+\s+\d+ [\w.-]+:\d+\] "  # absl's prefix: I/W/E (fatal F lines pass)
+    r"|[IWE]\d{4} \d\d:\d\d:\d+\.\d+\s+\d+ [\w.-]+:\d+\] "  # absl's prefix: I/W/E (fatal F lines pass)
     r"|To enable the following instructions: .* rebuild TensorFlow"
     r"|This TensorFlow binary is optimized to use available CPU instructions"
 )

@@ -21,7 +21,7 @@ from common.inference import (DEFAULT_MAX_BATCH_MB, SequencePredictor, as_input_
 from ocr.images import load_image, preprocess_line
 from ocr.layout import crop_lines, find_lines, looks_like_page
 
-__all__ = ["Reader", "ReadResult", "LineResult", "Character", "DEFAULT_MODEL", "LAYOUTS"]
+__all__ = ["Reader", "ReadResult", "LineResult", "WordResult", "Character", "DEFAULT_MODEL", "LAYOUTS"]
 
 DEFAULT_MODEL = Path(__file__).resolve().parent / "models" / "default.keras"
 LAYOUTS = ("line", "page", "auto")
@@ -41,19 +41,44 @@ class Character:
 
 
 @dataclasses.dataclass(frozen=True)
+class WordResult:
+    """One word of a line (characters between spaces): its text, confidence (mean over its characters) and box
+    ``(left, top, right, bottom)`` in input pixels, from its first character's left to its last one's right."""
+
+    text: str
+    confidence: float
+    box: tuple
+
+
+@dataclasses.dataclass(frozen=True)
 class LineResult:
-    """One text line: its text, confidence, box ``(left, top, right, bottom)`` in input pixels, characters."""
+    """One text line: its text, confidence, box ``(left, top, right, bottom)`` in input pixels, characters, and
+    ``words`` (:class:`WordResult`, split at spaces)."""
 
     text: str
     confidence: float
     box: tuple
     characters: tuple
 
+    @property
+    def words(self):
+        words, current = [], []
+        for char in self.characters + (None,):
+            if char is not None and not char.char.isspace():
+                current.append(char)
+                continue
+            if current:
+                words.append(WordResult("".join(c.char for c in current),
+                                        round(float(np.mean([c.confidence for c in current])), 4),
+                                        (current[0].x0, current[0].top, current[-1].x1, current[-1].bottom)))
+                current = []
+        return tuple(words)
+
 
 @dataclasses.dataclass(frozen=True)
 class ReadResult:
     """What was read from one input: ``text`` (lines joined by newlines), ``confidence`` (mean over lines),
-    ``lines``, ``characters`` (all lines), and ``error`` (``None`` when the input was read)."""
+    ``lines``, ``words`` and ``characters`` (all lines), and ``error`` (``None`` when the input was read)."""
 
     source: str
     text: str
@@ -66,6 +91,10 @@ class ReadResult:
         return tuple(c for line in self.lines for c in line.characters)
 
     @property
+    def words(self):
+        return tuple(w for line in self.lines for w in line.words)
+
+    @property
     def ok(self):
         return self.error is None
 
@@ -76,6 +105,7 @@ class ReadResult:
             "confidence": round(self.confidence, 4),
             "lines": [
                 {"text": line.text, "confidence": round(line.confidence, 4), "box": list(line.box),
+                 "words": [{"text": w.text, "confidence": w.confidence, "box": list(w.box)} for w in line.words],
                  "characters": [dataclasses.asdict(c) for c in line.characters]}
                 for line in self.lines
             ],

@@ -65,7 +65,8 @@ class Transcript:
 
 
 def _words(decoded, offset, seconds_per_frame):
-    """Group decoded characters into words with times: a word spans its first to its last character's frames."""
+    """Group decoded characters into words with times: a word spans its first to its last character's frames.
+    Times are rounded to milliseconds (finer is noise: a frame is 40 ms)."""
     words, current = [], []
 
     def flush():
@@ -73,7 +74,7 @@ def _words(decoded, offset, seconds_per_frame):
             start = offset + current[0].start * seconds_per_frame
             end = offset + (current[-1].end + 1) * seconds_per_frame
             confidence = float(np.mean([c.confidence for c in current]))
-            words.append(Word("".join(c.char for c in current), start, end, confidence))
+            words.append(Word("".join(c.char for c in current), round(start, 3), round(end, 3), confidence))
             current.clear()
 
     for char in decoded.characters:
@@ -150,9 +151,21 @@ class Transcriber:
             beam_width: 1 for greedy decoding, more for beam search.
             progress: show a progress bar over the files on stderr.
             files_per_group: files decoded and held in memory at once (memory stays flat over many files).
+
+        Raises:
+            ConfigError: a numpy input without ``sample_rate``, or an invalid ``sample_rate``.
         """
+        inputs = as_input_list(inputs)
+        if any(not isinstance(source, (str, Path)) for source in inputs):
+            if sample_rate is None:
+                raise ConfigError("transcribe() got audio samples (a numpy array) but not their rate: pass "
+                                  "sample_rate= (Hz), e.g. transcriber.transcribe(y, sample_rate=16000). "
+                                  "Received: sample_rate=None")
+            if not is_real_number(sample_rate) or sample_rate <= 0:
+                raise ConfigError(f"Received an invalid value for `sample_rate`, expected the arrays' rate in Hz (a "
+                                  f"positive number). Received: sample_rate={sample_rate!r}")
         return map_in_groups(lambda group, offset: self._transcribe_group(group, offset, sample_rate, beam_width),
-                             as_input_list(inputs), group_size=files_per_group, progress=progress, unit="file")
+                             inputs, group_size=files_per_group, progress=progress, unit="file")
 
     def _prepare(self, source, is_path, sample_rate):
         """Load one input and cut it into chunks: ``(duration in s, [(start s, end s, log-mel features), ...])``."""
