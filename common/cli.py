@@ -53,7 +53,9 @@ def add_train_arguments(parser):
     parser.add_argument("--warmup-steps", type=int, help="linear warm-up steps (default: 0 new, 100 fine-tuning)")
     parser.add_argument("--max-minutes", type=float, help="stop after this many minutes; keep the best model")
     parser.add_argument("--patience", type=int, default=10, help="epochs without improvement before stopping")
-    parser.add_argument("--val-fraction", type=float, default=0.05, help="share held out when no --val (0.05)")
+    parser.add_argument("--val-fraction", type=float,
+                        help="share held out when no --val (default: 5%%, but at least 50 examples or a fifth of a "
+                             "smaller data set)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--resume", action="store_true", help="continue the run from its last checkpoint")
     parser.add_argument("--alphabet", default="union", choices=("union", "new", "keep"),

@@ -71,7 +71,8 @@ class TrainConfig:
         warmup_steps: steps of linear learning-rate warm-up; ``None`` means 0 for a new model, 100 when fine-tuning.
         max_minutes: stop after this many minutes of training and keep the best model.
         patience: epochs without improvement of the validation metric before stopping.
-        val_fraction: share of ``data`` held out for validation when no ``val`` is given.
+        val_fraction: share of ``data`` held out for validation when no ``val`` is given; ``None`` (the default):
+            :data:`DEFAULT_VAL_FRACTION`, raised on small data sets (see :func:`validation_count`).
         seed: seed of the split, shuffling and augmentation.
         resume: continue the run in the run folder from its last checkpoint.
         alphabet: with ``from_model``: ``union`` adds new characters, ``new`` builds a new head over the data's
@@ -97,7 +98,7 @@ class TrainConfig:
     warmup_steps: int = None
     max_minutes: float = None
     patience: int = 10
-    val_fraction: float = 0.05
+    val_fraction: float = None
     seed: int = 0
     resume: bool = False
     alphabet: str = "union"
@@ -120,7 +121,7 @@ class TrainConfig:
             raise ConfigError(f"--precision must be one of {PRECISIONS}. Received: precision={self.precision!r}")
         if self.strategy not in STRATEGIES:
             raise ConfigError(f"--strategy must be one of {STRATEGIES}. Received: strategy={self.strategy!r}")
-        if not 0.0 < self.val_fraction < 0.5:
+        if self.val_fraction is not None and not 0.0 < self.val_fraction < 0.5:
             raise ConfigError(f"--val-fraction must be in (0, 0.5). Received: val_fraction={self.val_fraction}")
         for name in ("epochs", "batch_size", "patience"):
             if int(getattr(self, name)) < 1:
@@ -198,13 +199,31 @@ def _log(message):
     print(message, file=sys.stderr, flush=True)
 
 
+DEFAULT_VAL_FRACTION = 0.05
+"""Share of the data held out for validation when neither ``--val`` nor ``--val-fraction`` is given..."""
+MIN_VAL_ITEMS = 50
+"""...but at least this many examples (or a fifth of a smaller data set): 5 of 100 lines measure nothing (their CER
+is 0 from the first epoch and early stopping ends the run at once)."""
+
+
+def validation_count(num_examples, fraction=None):
+    """How many of ``num_examples`` to hold out: ``fraction`` of them when given; by default
+    :data:`DEFAULT_VAL_FRACTION` of them, raised to :data:`MIN_VAL_ITEMS` or a fifth of the data, whichever is
+    smaller. Always at least 1 and at most 1000."""
+    if fraction is not None:
+        count = int(round(num_examples * fraction))
+    else:
+        count = max(int(round(num_examples * DEFAULT_VAL_FRACTION)), min(MIN_VAL_ITEMS, num_examples // 5))
+    return min(1000, max(1, count))
+
+
 def split_validation(examples, fraction, seed):
-    """Hold out ``fraction`` of the examples (at least 1, at most 1000) at random; returns (train, val)."""
+    """Hold out :func:`validation_count` examples at random; returns (train, val)."""
     if len(examples) < 2:
         raise DataError(
             f"Need at least 2 examples to hold some out for validation; pass --val. Received: {len(examples)} example(s)"
         )
-    count = min(1000, max(1, int(round(len(examples) * fraction))))
+    count = validation_count(len(examples), fraction)
     order = np.random.default_rng(seed).permutation(len(examples))
     val = [examples[i] for i in sorted(order[:count])]
     train = [examples[i] for i in sorted(order[count:])]
@@ -531,9 +550,58 @@ class ValidationMetrics(keras.callbacks.Callback):
     def on_epoch_end(self, epoch, logs=None):
         results = self.evaluate()
         if logs is not None:
-            logs.update(results)
+            logs.update(results)  # EpochReport prints them
+
+
+RATES = ("cer", "wer", "exact")
+"""Metrics that are fractions: printed as percentages."""
+
+
+def format_epoch(epoch, epochs, logs, seconds):
+    """One line for an epoch: ``epoch 3/100: loss 12.34, val_loss 11.20, val_cer 12.34%, ..., lr 0.001, 12 s``."""
+    parts = []
+    for key, value in (logs or {}).items():
+        if not isinstance(value, (int, float, np.floating, np.integer)):
+            continue
+        name = "lr" if key == "learning_rate" else key
+        if name.removeprefix("val_") in RATES:
+            parts.append(f"{name} {float(value) * 100:.2f}%")
+        elif name == "lr":
+            parts.append(f"lr {float(value):.3g}")
+        else:
+            parts.append(f"{name} {float(value):.4g}")
+    return f"epoch {epoch + 1}/{epochs}: " + ", ".join(parts) + f", {seconds:.0f} s"
+
+
+class EpochReport(keras.callbacks.Callback):
+    """The run's progress, in place of Keras' own: with ``verbose=1`` a progress bar over each epoch's batches
+    (training loss), closed before the epoch's summary line; with ``verbose=2`` (``--quiet``) the summary line
+    alone (:func:`format_epoch`, on stderr); ``0``: nothing. Put it after the callbacks that add to the logs."""
+
+    def __init__(self, steps, epochs, *, verbose=1):
+        super().__init__()
+        self.steps, self.epochs, self.verbose = int(steps), int(epochs), int(verbose)
+        self._bar, self._start, self._seen = None, 0.0, 0
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self._start, self._seen = time.monotonic(), 0
+        if self.verbose == 1:
+            print(f"Epoch {epoch + 1}/{self.epochs}", flush=True)
+            self._bar = keras.utils.Progbar(self.steps, verbose=1, unit_name="step")
+
+    def on_train_batch_end(self, batch, logs=None):
+        self._seen = batch + 1
+        if self._bar is not None:
+            loss = (logs or {}).get("loss")
+            self._bar.update(self._seen, [("loss", float(loss))] if loss is not None else None)
+
+    def on_epoch_end(self, epoch, logs=None):
+        if self._bar is not None and self._seen < self.steps:
+            sys.stdout.write("\n")  # a bar cut short (--max-minutes) still ends its line
+        self._bar = None
+        sys.stdout.flush()
         if self.verbose:
-            _log(f"epoch {epoch + 1}: " + ", ".join(f"{k}={v:.4f}" for k, v in results.items()))
+            _log(format_epoch(epoch, self.epochs, logs, time.monotonic() - self._start))
 
 
 class TimeLimit(keras.callbacks.Callback):
@@ -718,8 +786,15 @@ def train(spec, config):
         val_examples = [(s, spec.normalize_text(t)) for s, t in spec.load_examples(config.val)]
     else:
         train_examples, val_examples = split_validation(examples, config.val_fraction, config.seed)
-        _log(f"no --val given: holding out {len(val_examples)} of {len(examples)} examples for validation "
-             f"(--val-fraction {config.val_fraction}, --seed {config.seed})")
+        if config.val_fraction is not None:
+            why = f"--val-fraction {config.val_fraction}"
+        elif len(val_examples) > round(len(examples) * DEFAULT_VAL_FRACTION):
+            why = (f"{DEFAULT_VAL_FRACTION:.0%} would be {round(len(examples) * DEFAULT_VAL_FRACTION)}, too few to "
+                   f"measure: at least {MIN_VAL_ITEMS} or a fifth of a small data set")
+        else:
+            why = f"{DEFAULT_VAL_FRACTION:.0%}"
+        _log(f"no --val given: holding out {len(val_examples)} of {len(examples)} examples for validation ({why}; "
+             f"--seed {config.seed}); choose with --val DIR or --val-fraction F")
     if config.max_items:
         train_examples = train_examples[: config.max_items]
 
@@ -820,6 +895,7 @@ def train(spec, config):
     if config.max_minutes:
         limit = TimeLimit(config.max_minutes, strategy=strategy)
         callbacks.append(limit)
+    callbacks.append(EpochReport(len(train_data), config.epochs, verbose=config.verbose))
     if initial_epoch >= config.epochs:
         _log(f"the run already finished {initial_epoch} of {config.epochs} epochs; raise --epochs to go on")
         return None
@@ -831,7 +907,7 @@ def train(spec, config):
         inputs = distribute_dataset(train_data, strategy, first_epoch=initial_epoch)
     start = time.monotonic()
     history = model.fit(inputs, epochs=config.epochs, initial_epoch=initial_epoch, steps_per_epoch=len(train_data),
-                        shuffle=False, callbacks=callbacks, verbose=config.verbose)
+                        shuffle=False, callbacks=callbacks, verbose=0)  # EpochReport reports
     seconds = time.monotonic() - start
     epochs_run = len(history.epoch)
     items_per_second = len(keep) * epochs_run / max(seconds, 1e-9)
@@ -840,7 +916,8 @@ def train(spec, config):
     elif early_stopping.stopped_epoch:
         _log(f"stopped early after epoch {early_stopping.stopped_epoch + 1}: {monitor} did not improve for "
              f"{config.patience} epochs (--patience)")
-    outcome = f"best {monitor}={checkpoint.best:.4f}; model: {out}" if is_chief else "the chief writes the model"
+    best_figure = f"{checkpoint.best * 100:.2f}%" if math.isfinite(checkpoint.best) else str(checkpoint.best)
+    outcome = f"best {monitor} {best_figure}; model: {out}" if is_chief else "the chief writes the model"
     _log(f"trained {epochs_run} epoch(s) in {seconds:.0f} s (~{items_per_second:.1f} items/s); {outcome}")
     if is_chief and not out.is_file():
         raise ModelFileError(f"{out}: no model was saved (no epoch finished).")
