@@ -101,6 +101,10 @@ def test_no_tensorflow_lines_on_stderr_in_read_transcribe_eval_and_train(tmp_pat
         assert result.returncode == 0, (name, result.stderr.decode())
         assert _noise(result.stderr) == [], name
     assert runs["read"].stdout.decode().strip() == LINE_TEXT
+    epochs = [line for line in runs["train"].stderr.decode().splitlines() if line.startswith("epoch ")]
+    assert len(epochs) == 1 and epochs[0].startswith("epoch 1/1: loss ") and "val_cer" in epochs[0]
+    assert "%" in epochs[0] and "e+00" not in epochs[0]
+    assert "step" not in runs["train"].stdout.decode()  # --quiet: no progress bar
     verbose = _run("-m", "ocr", "read", "--verbose", "--model", OCR_KERAS, LINE)
     assert _noise(verbose.stderr), "--verbose shows TensorFlow's lines"
 
