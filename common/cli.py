@@ -14,7 +14,7 @@ from common.errors import ConfigError, ToolkitError
 
 __all__ = ["add_train_arguments", "train_config_from_args", "run_main", "print_rates", "report_failures",
            "command_options", "add_version", "add_output_arguments", "stdin_inputs", "plan_outputs",
-           "write_text", "STDIN"]
+           "write_text", "STDIN", "add_report_argument", "evaluation_report"]
 
 STDIN = "-"
 """The input name that means standard input (one image or audio file's bytes)."""
@@ -215,15 +215,43 @@ def write_text(path, text):
     return atomic_write(path, lambda tmp: Path(tmp).write_text(text, encoding="utf-8"))
 
 
-def print_rates(rates, *, count, as_json=False):
-    """Print evaluation figures (``cer``, ``wer``, ``exact``) as a small table or JSON."""
+def print_rates(rates, *, count, as_json=False, report=None):
+    """Print evaluation figures (``cer``, ``wer``, ``exact``) as a small table or JSON, and the ``report`` of
+    :func:`evaluation_report` when given."""
     if as_json:
-        print(json.dumps(dict(rates, count=count)))
+        print(json.dumps(dict(rates, count=count, **(report or {})), ensure_ascii=False))
         return
     print(f"items  {count}")
     print(f"CER    {rates['cer'] * 100:.2f}%")
     print(f"WER    {rates['wer'] * 100:.2f}%")
     print(f"exact  {rates['exact'] * 100:.2f}%")
+    if report:
+        print(f"\nthe {len(report['worst'])} worst items (CER, reference -> output):")
+        for item in report["worst"]:
+            print(f"  {item['cer'] * 100:6.1f}%  {item['path']}\n          {item['reference']!r}\n"
+                  f"       -> {item['output']!r}")
+        print(f"\nmost common character errors (expected -> got, count; '' is nothing):")
+        for item in report["confusions"]:
+            print(f"  {item['expected']!r} -> {item['got']!r}  {item['count']}")
+
+
+def add_report_argument(parser):
+    """``--report N`` of both ``eval`` commands."""
+    parser.add_argument("--report", type=positive_int, metavar="N",
+                        help="also list the N worst items and the N most common character errors")
+    return parser
+
+
+def evaluation_report(names, references, hypotheses, top):
+    """The ``top`` worst items and most common character confusions, as plain data (for text or JSON)."""
+    from common.metrics import confusions, worst_items
+
+    return {
+        "worst": [{"path": names[i], "reference": references[i], "output": hypotheses[i], "cer": round(rate, 4)}
+                  for i, rate in worst_items(references, hypotheses, top=top)],
+        "confusions": [{"expected": a, "got": b, "count": n}
+                       for (a, b), n in confusions(references, hypotheses, top=top)],
+    }
 
 
 def positive_int(text):

@@ -4,9 +4,11 @@ Both are corpus-level rates: the summed edit distance over all pairs divided by 
 way speech and OCR evaluations report them (so long lines weigh more than short ones).
 """
 
+from collections import Counter
+
 from rapidfuzz.distance import Levenshtein
 
-__all__ = ["edit_distance", "cer", "wer", "exact_rate", "error_rates"]
+__all__ = ["edit_distance", "cer", "wer", "exact_rate", "error_rates", "confusions", "worst_items"]
 
 
 def edit_distance(reference, hypothesis):
@@ -63,3 +65,35 @@ def error_rates(references, hypotheses):
         "wer": wer(references, hypotheses),
         "exact": exact_rate(references, hypotheses),
     }
+
+
+def confusions(references, hypotheses, *, top=10):
+    """The most common character errors over all pairs, most frequent first.
+
+    Returns:
+        list of ``((expected, got), count)``: a substitution has both characters, a deletion ``got == ""`` and an
+        insertion ``expected == ""``. Ties keep the order of first occurrence.
+    """
+    references, hypotheses = _check(references, hypotheses)
+    counts = Counter()
+    for ref, hyp in zip(references, hypotheses):
+        for op in Levenshtein.editops(ref, hyp):
+            if op.tag == "replace":
+                counts[(ref[op.src_pos], hyp[op.dest_pos])] += 1
+            elif op.tag == "delete":
+                counts[(ref[op.src_pos], "")] += 1
+            else:
+                counts[("", hyp[op.dest_pos])] += 1
+    return counts.most_common(top)
+
+
+def worst_items(references, hypotheses, *, top=10):
+    """The pairs with the highest character error rate (edits / reference characters), worst first.
+
+    Returns:
+        list of ``(index, cer)`` for the ``top`` worst pairs with at least one error (ties: input order).
+    """
+    references, hypotheses = _check(references, hypotheses)
+    rates = [(i, _rate([(r, h)])) for i, (r, h) in enumerate(zip(references, hypotheses))]
+    rates = [(i, rate) for i, rate in rates if rate > 0]
+    return sorted(rates, key=lambda pair: -pair[1])[:top]

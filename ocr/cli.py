@@ -11,7 +11,7 @@ import argparse
 import json
 import sys
 
-from common.cli import (add_output_arguments, add_train_arguments, add_version, command_options, plan_outputs,
+from common.cli import (add_output_arguments, add_report_argument, add_train_arguments, add_version, command_options, plan_outputs,
                         positive_int, print_rates, report_failures, run_main, stdin_inputs, write_text)
 from common.export import add_export_arguments
 
@@ -53,7 +53,11 @@ def build_parser():
     evaluate.add_argument("--data", required=True, help="folder of image + .gt.txt pairs, or a manifest")
     evaluate.add_argument("--model", help="model file (default: the shipped model)")
     evaluate.add_argument("--beam", type=positive_int, default=1)
+    evaluate.add_argument("--layout", choices=("line", "page", "auto"), default="line",
+                          help="line (default): each image is one line; page: split into lines first, and compare "
+                               "the texts with line breaks as spaces; auto: decide per image")
     evaluate.add_argument("--json", action="store_true", help="print the figures as JSON")
+    add_report_argument(evaluate)
 
     synth = commands.add_parser("synth", help="render a synthetic training set (name.png + name.gt.txt)",
                                 parents=[options])
@@ -111,16 +115,20 @@ def _train(args):
 
 
 def _eval(args):
+    from common.cli import evaluation_report
     from common.metrics import error_rates
     from ocr.data import load_line_dataset
     from ocr.reader import Reader
 
     examples = load_line_dataset(args.data)
     reader = Reader.load(args.model)
-    results = reader.read([e.image for e in examples], beam_width=args.beam, layout="line",
+    results = reader.read([e.image for e in examples], beam_width=args.beam, layout=args.layout,
                           progress=sys.stderr.isatty())
-    pairs = [(e.text, r.text) for e, r in zip(examples, results) if r.ok]
-    print_rates(error_rates([p[0] for p in pairs], [p[1] for p in pairs]), count=len(pairs), as_json=args.json)
+    flat = (lambda text: text) if args.layout == "line" else (lambda text: " ".join(text.split()))
+    kept = [(str(e.image), flat(e.text), flat(r.text)) for e, r in zip(examples, results) if r.ok]
+    names, references, outputs = ([k[i] for k in kept] for i in range(3))
+    report = evaluation_report(names, references, outputs, args.report) if args.report else None
+    print_rates(error_rates(references, outputs), count=len(kept), as_json=args.json, report=report)
     return report_failures([r.error for r in results if not r.ok], total=len(results), what="images")
 
 

@@ -11,7 +11,7 @@ import argparse
 import json
 import sys
 
-from common.cli import (add_output_arguments, add_train_arguments, add_version, command_options, plan_outputs,
+from common.cli import (add_output_arguments, add_report_argument, add_train_arguments, add_version, command_options, plan_outputs,
                         positive_int, print_rates, report_failures, run_main, stdin_inputs, write_text)
 from common.errors import ConfigError
 from common.export import add_export_arguments
@@ -58,6 +58,7 @@ def build_parser():
     evaluate.add_argument("--model", help="model file (default: the shipped model)")
     evaluate.add_argument("--beam", type=positive_int, default=1)
     evaluate.add_argument("--json", action="store_true", help="print the figures as JSON")
+    add_report_argument(evaluate)
 
     synth = commands.add_parser("synth", help="synthesize a training set with the TTS engines on this machine",
                                 parents=[options])
@@ -131,6 +132,7 @@ def _train(args):
 
 
 def _eval(args):
+    from common.cli import evaluation_report
     from common.metrics import error_rates
     from speech.data import load_speech_dataset
     from speech.text import normalize_transcript
@@ -140,8 +142,10 @@ def _eval(args):
     transcriber = Transcriber.load(args.model)
     results = transcriber.transcribe([u.audio for u in utterances], beam_width=args.beam,
                                      progress=sys.stderr.isatty())
-    pairs = [(normalize_transcript(u.text), r.text) for u, r in zip(utterances, results) if r.ok]
-    print_rates(error_rates([p[0] for p in pairs], [p[1] for p in pairs]), count=len(pairs), as_json=args.json)
+    kept = [(str(u.audio), normalize_transcript(u.text), r.text) for u, r in zip(utterances, results) if r.ok]
+    names, references, outputs = ([k[i] for k in kept] for i in range(3))
+    report = evaluation_report(names, references, outputs, args.report) if args.report else None
+    print_rates(error_rates(references, outputs), count=len(kept), as_json=args.json, report=report)
     return report_failures([r.error for r in results if not r.ok], total=len(results), what="files")
 
 

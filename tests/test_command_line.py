@@ -152,6 +152,18 @@ def test_speech_transcribe_formats_output_dir_and_failures(tmp_path, capsys):
     assert words and all(round(w["start"], 3) == w["start"] for w in words)
 
 
+def test_ocr_eval_layout_and_report(capsys):
+    samples = ROOT / "ocr" / "samples"
+    assert ocr_main(["eval", "--data", str(samples), "--layout", "auto", "--report", "2", "--json"]) == 0
+    figures = json.loads(capsys.readouterr().out)
+    assert figures["count"] == 2 and figures["cer"] < 0.05  # the paragraph is split into lines
+    assert all(set(item) == {"path", "reference", "output", "cer"} for item in figures["worst"])
+    assert len(figures["worst"]) <= 2 and len(figures["confusions"]) <= 2
+    assert ocr_main(["eval", "--data", str(samples), "--report", "1"]) == 0  # as lines: the paragraph fails
+    out = capsys.readouterr().out
+    assert "worst items" in out and "paragraph.png" in out and "most common character errors" in out
+
+
 def test_transcribe_array_needs_sample_rate_by_its_name():
     from common.errors import ConfigError
     from speech.transcriber import Transcriber
