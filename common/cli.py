@@ -14,7 +14,8 @@ from common.errors import ConfigError, ToolkitError
 
 __all__ = ["add_train_arguments", "train_config_from_args", "run_main", "print_rates", "report_failures",
            "command_options", "add_version", "add_output_arguments", "stdin_inputs", "plan_outputs",
-           "write_text", "STDIN", "add_report_argument", "evaluation_report"]
+           "write_text", "STDIN", "add_report_argument", "evaluation_report",
+           "read_text_lines"]
 
 STDIN = "-"
 """The input name that means standard input (one image or audio file's bytes)."""
@@ -206,6 +207,22 @@ def plan_outputs(inputs, output_dir, suffixes, *, overwrite=False):
         raise ConfigError(f"{existing[0]}: exists already{more}; pass --overwrite to replace, or choose another "
                           f"--output-dir. Received: output_dir={str(folder)!r}")
     return plans
+
+
+def read_text_lines(path):
+    """The non-empty lines of a UTF-8 text file (``--text FILE`` of both ``synth`` commands)."""
+    from common.errors import InputError
+
+    try:
+        lines = Path(path).read_text(encoding="utf-8").splitlines()
+    except FileNotFoundError:
+        raise InputError("No such file; check the path.", str(path)) from None
+    except (OSError, UnicodeDecodeError) as error:
+        raise InputError(f"cannot read it as UTF-8 text: {error}", str(path)) from None
+    lines = [line.strip() for line in lines if line.strip()]
+    if not lines:
+        raise InputError("the file holds no text (only empty lines)", str(path))
+    return lines
 
 
 def write_text(path, text):

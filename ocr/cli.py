@@ -11,8 +11,10 @@ import argparse
 import json
 import sys
 
-from common.cli import (add_output_arguments, add_report_argument, add_train_arguments, add_version, command_options, plan_outputs,
-                        positive_int, print_rates, report_failures, run_main, stdin_inputs, write_text)
+from common.cli import (add_output_arguments, add_report_argument, add_train_arguments, add_version, command_options,
+                        plan_outputs, positive_int, print_rates, read_text_lines, report_failures, run_main,
+                        stdin_inputs, write_text)
+from common.errors import ConfigError
 from common.export import add_export_arguments
 
 __all__ = ["main", "build_parser"]
@@ -62,7 +64,13 @@ def build_parser():
     synth = commands.add_parser("synth", help="render a synthetic training set (name.png + name.gt.txt)",
                                 parents=[options])
     synth.add_argument("--out", required=True, help="output folder")
-    synth.add_argument("-n", "--num-lines", type=positive_int, required=True)
+    synth.add_argument("-n", "--num-lines", type=positive_int,
+                       help="lines to render (required without --text; with it, default: one per line of the file)")
+    synth.add_argument("--font", action="append", metavar="PATH|NAME",
+                       help="render with this font file, or the installed fonts named like it (e.g. DejaVuSans); "
+                            "repeat for several (default: every installed font that covers the text)")
+    synth.add_argument("--text", metavar="FILE",
+                       help="render these lines (one per line of a UTF-8 file) instead of generated text")
     synth.add_argument("--seed", type=int, default=0)
     synth.add_argument("--clean-fraction", type=float, default=0.3, help="share of undegraded lines (0.3)")
     synth.add_argument("--max-chars", type=positive_int, default=50)
@@ -133,10 +141,16 @@ def _eval(args):
 
 
 def _synth(args):
-    from ocr.synth import synthesize_dataset
+    from ocr.synth import resolve_fonts, synthesize_dataset
 
-    path = synthesize_dataset(args.out, args.num_lines, seed=args.seed, degrade_fraction=1.0 - args.clean_fraction,
-                              max_chars=args.max_chars)
+    texts = read_text_lines(args.text) if args.text else None
+    num_lines = args.num_lines or (len(texts) if texts else None)
+    if num_lines is None:
+        raise ConfigError("ocr synth needs -n N (lines to render), or --text FILE (one line each). Received: "
+                          "num_lines=None")
+    fonts = resolve_fonts(args.font) if args.font else None
+    path = synthesize_dataset(args.out, num_lines, seed=args.seed, degrade_fraction=1.0 - args.clean_fraction,
+                              max_chars=args.max_chars, fonts=fonts, texts=texts)
     print(path)
     return 0
 

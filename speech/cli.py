@@ -11,8 +11,9 @@ import argparse
 import json
 import sys
 
-from common.cli import (add_output_arguments, add_report_argument, add_train_arguments, add_version, command_options, plan_outputs,
-                        positive_int, print_rates, report_failures, run_main, stdin_inputs, write_text)
+from common.cli import (add_output_arguments, add_report_argument, add_train_arguments, add_version, command_options,
+                        plan_outputs, positive_int, print_rates, read_text_lines, report_failures, run_main,
+                        stdin_inputs, write_text)
 from common.errors import ConfigError
 from common.export import add_export_arguments
 
@@ -63,7 +64,13 @@ def build_parser():
     synth = commands.add_parser("synth", help="synthesize a training set with the TTS engines on this machine",
                                 parents=[options])
     synth.add_argument("--out", required=True, help="output folder (LJSpeech layout)")
-    synth.add_argument("-n", "--num-utterances", type=positive_int, required=True)
+    synth.add_argument("-n", "--num-utterances", type=positive_int,
+                       help="utterances to speak (required without --text; with it, default: one per line)")
+    synth.add_argument("--voice", action="append", metavar="NAME",
+                       help="speak with this voice: 'engine:name' (espeak-ng:en-us+f2), a name or a family "
+                            "(en-gb-scotland); repeat for several (default: every voice installed)")
+    synth.add_argument("--text", metavar="FILE",
+                       help="speak these sentences (one per line of a UTF-8 file) instead of generated text")
     synth.add_argument("--seed", type=int, default=0)
 
     export = commands.add_parser("export", help="write the model as SavedModel, TFLite or ONNX for deployment "
@@ -152,7 +159,12 @@ def _eval(args):
 def _synth(args):
     from speech.synth import synthesize_dataset
 
-    print(synthesize_dataset(args.out, args.num_utterances, seed=args.seed))
+    texts = read_text_lines(args.text) if args.text else None
+    count = args.num_utterances or (len(texts) if texts else None)
+    if count is None:
+        raise ConfigError("speech synth needs -n N (utterances to speak), or --text FILE (one sentence each). "
+                          "Received: num_utterances=None")
+    print(synthesize_dataset(args.out, count, seed=args.seed, texts=texts, voices=args.voice))
     return 0
 
 

@@ -164,6 +164,36 @@ def test_ocr_eval_layout_and_report(capsys):
     assert "worst items" in out and "paragraph.png" in out and "most common character errors" in out
 
 
+def test_ocr_synth_with_font_and_text(tmp_path, capsys):
+    from ocr.synth import find_fonts
+
+    font = find_fonts()[0]
+    lines = tmp_path / "lines.txt"
+    lines.write_text("Hello there\n\nA second line, 42.\n", encoding="utf-8")
+    assert ocr_main(["synth", "--out", str(tmp_path / "set"), "--text", str(lines), "--font", str(font)]) == 0
+    assert [p.read_text() for p in sorted((tmp_path / "set").glob("*.gt.txt"))] == ["Hello there",
+                                                                                  "A second line, 42."]
+    assert {row.split("\t")[1] for row in (tmp_path / "set" / "fonts.tsv").read_text().splitlines()[1:]} == {
+        font.name}
+    assert ocr_main(["synth", "--out", str(tmp_path / "other"), "-n", "1", "--font", "NoSuchFont"]) == 2
+    assert "NoSuchFont: no such font file" in capsys.readouterr().err
+
+
+def test_speech_synth_with_voice_and_text(tmp_path):
+    from speech.synth import list_voices
+
+    voices = [v for v in list_voices() if v.engine == "espeak-ng"]
+    if not voices:
+        pytest.skip("espeak-ng is not installed")
+    lines = tmp_path / "lines.txt"
+    lines.write_text("Hello there\nsecond line\n", encoding="utf-8")
+    assert speech_main(["synth", "--out", str(tmp_path / "set"), "--text", str(lines), "--voice",
+                        f"espeak-ng:{voices[0].name}"]) == 0
+    rows = (tmp_path / "set" / "voices.tsv").read_text().splitlines()[1:]
+    assert len(rows) == 2 and all(row.split("\t")[2] == voices[0].name for row in rows)
+    assert "|Hello there|" in (tmp_path / "set" / "metadata.csv").read_text()
+
+
 def test_transcribe_array_needs_sample_rate_by_its_name():
     from common.errors import ConfigError
     from speech.transcriber import Transcriber
