@@ -8,10 +8,14 @@ Each input (a path or a numpy array) gives one :class:`ReadResult`, in input ord
 batch: its result has ``error`` set and empty text, the others are read.
 """
 
+from __future__ import annotations
+
 import dataclasses
 import os
+from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import Union
 
 import numpy as np
 
@@ -22,6 +26,9 @@ from ocr.images import load_image, preprocess_line
 from ocr.layout import crop_lines, find_lines, looks_like_page
 
 __all__ = ["Reader", "ReadResult", "LineResult", "WordResult", "Character", "DEFAULT_MODEL", "LAYOUTS"]
+
+ImageInput = Union[str, os.PathLike, np.ndarray]
+"""One input of :meth:`Reader.read`: an image file's path or an image array."""
 
 DEFAULT_MODEL = Path(__file__).resolve().parent / "models" / "default.keras"
 LAYOUTS = ("line", "page", "auto")
@@ -47,7 +54,7 @@ class WordResult:
 
     text: str
     confidence: float
-    box: tuple
+    box: tuple[int, int, int, int]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -57,11 +64,11 @@ class LineResult:
 
     text: str
     confidence: float
-    box: tuple
-    characters: tuple
+    box: tuple[int, int, int, int]
+    characters: tuple[Character, ...]
 
     @property
-    def words(self):
+    def words(self) -> tuple[WordResult, ...]:
         words, current = [], []
         for char in self.characters + (None,):
             if char is not None and not char.char.isspace():
@@ -83,22 +90,22 @@ class ReadResult:
     source: str
     text: str
     confidence: float
-    lines: tuple = ()
-    error: str = None
+    lines: tuple[LineResult, ...] = ()
+    error: str | None = None
 
     @property
-    def characters(self):
+    def characters(self) -> tuple[Character, ...]:
         return tuple(c for line in self.lines for c in line.characters)
 
     @property
-    def words(self):
+    def words(self) -> tuple[WordResult, ...]:
         return tuple(w for line in self.lines for w in line.words)
 
     @property
-    def ok(self):
+    def ok(self) -> bool:
         return self.error is None
 
-    def to_dict(self):
+    def to_dict(self) -> dict:
         return {
             "path": self.source,
             "text": self.text,
@@ -133,7 +140,8 @@ class Reader:
     runs through one traced function, and the image-decoding pool takes work from any thread.
     """
 
-    def __init__(self, model, *, batch_size=64, max_pixels=None, max_batch_mb=DEFAULT_MAX_BATCH_MB):
+    def __init__(self, model, *, batch_size: int = 64, max_pixels: int | None = None,
+                 max_batch_mb: float | None = DEFAULT_MAX_BATCH_MB):
         if model.metadata.get("task") != "ocr":
             raise ModelFileError(f"Reader needs an OCR model. Received: task={model.metadata.get('task')!r}")
         if max_pixels is not None and (isinstance(max_pixels, bool) or not isinstance(max_pixels, (int, np.integer))
@@ -147,7 +155,7 @@ class Reader:
         self._pool = ThreadPoolExecutor(max_workers=min(4, os.cpu_count() or 1), thread_name_prefix="ocr-load")
 
     @classmethod
-    def load(cls, path=None, **kwargs):
+    def load(cls, path: str | os.PathLike | None = None, **kwargs) -> Reader:
         """Load a model file (``None``: the shipped default model) and return a Reader.
 
         The file is a ``.keras`` model, or one exported with the ``export`` command: an ``.onnx`` or
@@ -174,7 +182,8 @@ class Reader:
             lines.append(((left, top, box[0] + crop_box[2], box[1] + crop_box[3]), strip))
         return lines
 
-    def read(self, inputs, *, beam_width=1, layout="line", progress=False, chunk_size=256):
+    def read(self, inputs: ImageInput | Sequence[ImageInput], *, beam_width: int = 1, layout: str = "line",
+             progress: bool = False, chunk_size: int = 256) -> list[ReadResult]:
         """Read each input; returns one :class:`ReadResult` per input, in order.
 
         Args:

@@ -9,8 +9,13 @@ through the model, and the results stitched back with times global to the file. 
 :class:`Transcript`, in input order; a bad input has ``error`` set and the others are still transcribed.
 """
 
+from __future__ import annotations
+
 import dataclasses
+import os
+from collections.abc import Sequence
 from pathlib import Path
+from typing import Union
 
 import numpy as np
 
@@ -24,6 +29,9 @@ from speech.formats import Segment, Word
 
 __all__ = ["Transcriber", "Transcript", "DEFAULT_MODEL"]
 
+AudioInput = Union[str, os.PathLike, np.ndarray]
+"""One input of :meth:`Transcriber.transcribe`: an audio file's path or an array of samples."""
+
 DEFAULT_MODEL = Path(__file__).resolve().parent / "models" / "default.keras"
 MIN_CHUNK_SECONDS = 0.5
 """Shortest ``max_chunk_seconds`` accepted (s)."""
@@ -36,19 +44,19 @@ class Transcript:
 
     source: str
     text: str
-    segments: tuple = ()
+    segments: tuple[Segment, ...] = ()
     duration: float = 0.0
-    error: str = None
+    error: str | None = None
 
     @property
-    def words(self):
+    def words(self) -> tuple[Word, ...]:
         return tuple(w for segment in self.segments for w in segment.words)
 
     @property
-    def ok(self):
+    def ok(self) -> bool:
         return self.error is None
 
-    def to_dict(self):
+    def to_dict(self) -> dict:
         return {
             "path": self.source,
             "text": self.text,
@@ -104,8 +112,8 @@ class Transcriber:
     model runs through one traced function.
     """
 
-    def __init__(self, model, *, batch_size=16, max_chunk_seconds=10.0, max_seconds=None,
-                 max_batch_mb=DEFAULT_MAX_BATCH_MB):
+    def __init__(self, model, *, batch_size: int = 16, max_chunk_seconds: float = 10.0,
+                 max_seconds: float | None = None, max_batch_mb: float | None = DEFAULT_MAX_BATCH_MB):
         if model.metadata.get("task") != "speech":
             raise ModelFileError(f"Transcriber needs a speech model. Received: task={model.metadata.get('task')!r}")
         if not is_real_number(max_chunk_seconds) or max_chunk_seconds < MIN_CHUNK_SECONDS:
@@ -124,7 +132,7 @@ class Transcriber:
         self.max_seconds = None if max_seconds is None else float(max_seconds)
 
     @classmethod
-    def load(cls, path=None, **kwargs):
+    def load(cls, path: str | os.PathLike | None = None, **kwargs) -> Transcriber:
         """Load a model file (``None``: the shipped default model) and return a Transcriber.
 
         The file is a ``.keras`` model, or one exported with the ``export`` command: an ``.onnx`` or
@@ -138,11 +146,12 @@ class Transcriber:
         return self.predictor.alphabet
 
     @property
-    def seconds_per_frame(self):
+    def seconds_per_frame(self) -> float:
         """Seconds of audio per model output frame."""
         return self.hop_seconds * self.predictor.time_downsampling
 
-    def transcribe(self, inputs, *, sample_rate=None, beam_width=1, progress=False, files_per_group=16):
+    def transcribe(self, inputs: AudioInput | Sequence[AudioInput], *, sample_rate: float | None = None,
+                   beam_width: int = 1, progress: bool = False, files_per_group: int = 16) -> list[Transcript]:
         """Transcribe each input; returns one :class:`Transcript` per input, in order.
 
         Args:
