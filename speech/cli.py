@@ -120,7 +120,7 @@ def _transcribe(args):
             continue
         if not result.ok:
             continue
-        if args.with_names:
+        if args.with_names and args.format == "txt":
             print(f"==> {result.source} <==")
         sys.stdout.write(_render(result, args.format))
     return report_failures([r.error for r in results if not r.ok], total=len(results), what="files")
