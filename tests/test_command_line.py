@@ -139,6 +139,8 @@ def test_speech_transcribe_formats_output_dir_and_failures(tmp_path, capsys):
     assert (out / "hello.vtt").read_text().startswith("WEBVTT")
     rows = (out / "hello.tsv").read_text().splitlines()
     assert rows[0] == "start\tend\ttext" and rows[1].split("\t")[2] == text
+    assert speech_main(["transcribe", str(HELLO), "--with-names"]) == 0
+    assert capsys.readouterr().out.splitlines() == [f"==> {HELLO} <==", text]
     # Several files as subtitles: one stream would not be a valid file.
     assert speech_main(["transcribe", str(HELLO), str(HELLO), "--format", "srt"]) == 2
     captured = capsys.readouterr()
