@@ -7,7 +7,8 @@ Synthesizes ``--utterances`` sentences (``speech.synth.synthesize_dataset``, tex
 with the voice families the default speech model's recipe held out (``recipes/speech_default.py:
 HELD_OUT_FAMILIES``), or reads ``--data`` (any layout ``speech.data.load_speech_dataset`` reads). Each ``--noise``
 kind adds a copy of the set with that noise at ``--snr`` dB (``speech.features.add_noise``). Real human recordings
-found on the machine (the alsa-utils speaker-test prompts in /usr/share/sounds/alsa, "Front Left" ...) and any
+found on the machine (the alsa-utils speaker-test prompts in /usr/share/sounds/alsa, "Front Left" ...; Debian
+``pocketsphinx-testdata``'s LibriVox sentences and card names: evaluation only) and any
 ``--human`` data set are transcribed too. Both systems read the same 16-bit WAV files (resampled to 16 kHz by
 ``speech.audio.load_audio``). References and outputs of both systems go through
 ``speech.text.normalize_transcript`` before WER/CER. Real-time factor = processing seconds / audio seconds
@@ -26,6 +27,26 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from benchmarks._common import markdown_table, print_header, set_tf_threads, stopwatch  # noqa: E402
 
 ALSA_PROMPTS = Path("/usr/share/sounds/alsa")  # alsa-utils: one woman reading the speaker names
+POCKETSPHINX_TESTDATA = Path("/usr/share/pocketsphinx/test/data")  # Debian pocketsphinx-testdata: evaluation only
+
+
+def pocketsphinx_recordings():
+    """(paths, references) of the transcribed human recordings in Debian's ``pocketsphinx-testdata``: five
+    LibriVox sentences (Sense and Sensibility) and five spoken card names. Evaluation only, never training."""
+    import re
+
+    paths, refs = [], []
+    for folder, transcripts in (("librivox", "transcription"), ("cards", "cards.transcription")):
+        listing = POCKETSPHINX_TESTDATA / folder / transcripts
+        if not listing.is_file():
+            continue
+        for line in listing.read_text(encoding="utf-8").splitlines():
+            match = re.fullmatch(r"\s*<s>(.*)</s>\s*\((\S+)\)\s*", line)
+            wav = POCKETSPHINX_TESTDATA / folder / f"{match.group(2)}.wav" if match else None
+            if wav is not None and wav.is_file():
+                paths.append(str(wav))
+                refs.append(" ".join(match.group(1).split()))
+    return paths, refs
 
 
 def pick_voices(wanted):
@@ -54,17 +75,20 @@ def load_set(folder):
             [u.speaker for u in utterances])
 
 
-def noisy_copy(paths, out_dir, kind, snr, seed):
+def noisy_copy(paths, out_dir, kind, snr, seed, *, reverb=False):
     import numpy as np
     import soundfile
     from speech.audio import SAMPLE_RATE, load_audio
-    from speech.features import add_noise
+    from speech.features import add_noise, add_reverb
 
     out_dir.mkdir(parents=True, exist_ok=True)
     copies = []
     for index, path in enumerate(paths):
         rng = np.random.default_rng([seed, index, sum(map(ord, kind))])
-        noisy = add_noise(load_audio(path), rng, snr_db=(snr, snr), kinds=(kind,))
+        audio = load_audio(path)
+        if reverb:
+            audio = add_reverb(audio, rng, rt60=(0.4, 0.6), drr_db=(3.0, 6.0))
+        noisy = add_noise(audio, rng, snr_db=(snr, snr), kinds=(kind,))
         copies.append(str(out_dir / f"{index:05d}.wav"))
         soundfile.write(copies[-1], noisy, SAMPLE_RATE, subtype="PCM_16")
     return copies
@@ -111,6 +135,8 @@ def main():
     parser.add_argument("--noise", default="white,babble",
                         help="comma-separated noise kinds (white, pink, babble), one noisy set each; 'none': no noise")
     parser.add_argument("--snr", type=float, default=10.0, help="signal-to-noise ratio of the noisy sets, in dB")
+    parser.add_argument("--reverb", action="store_true",
+                        help="noisy sets are also reverberant (RT60 0.4-0.6 s, direct-to-reverberant 3-6 dB)")
     parser.add_argument("--human", nargs="*", default=[], help="extra data sets of real recordings to transcribe")
     parser.add_argument("--seed", type=int, default=0, help="seed of the texts, voices, rates, pitches and noise")
     parser.add_argument("--tf-threads", type=int, help="TensorFlow threads for our model (default: TF's own)")
@@ -147,12 +173,16 @@ def main():
         paths, refs, speakers = load_set(source)
         sets = {"clean": (paths, refs)}
         for kind in kinds:
-            sets[f"{kind} noise {args.snr:g} dB"] = (noisy_copy(paths, work / f"{kind}{args.snr:g}", kind, args.snr,
-                                                                args.seed), refs)
+            name = f"{kind} noise {args.snr:g} dB" + (" + reverb" if args.reverb else "")
+            folder = work / f"{kind}{args.snr:g}{'r' if args.reverb else ''}"
+            sets[name] = (noisy_copy(paths, folder, kind, args.snr, args.seed, reverb=args.reverb), refs)
         human = sorted(ALSA_PROMPTS.glob("*_*.wav"))  # Front_Left.wav says "front left"; Noise.wav is left out
         if human:
             sets["human: alsa-utils prompts"] = ([str(p) for p in human],
                                                  [normalize_transcript(p.stem.replace("_", " ")) for p in human])
+        recorded = pocketsphinx_recordings()
+        if recorded[0]:
+            sets["human: pocketsphinx-testdata"] = recorded
         for extra in args.human:
             sets[f"human: {extra}"] = load_set(extra)[:2]
         print(f"{len(paths)} utterances {where}; noisy copies: {', '.join(kinds) or 'none'}; seed {args.seed}\n",

@@ -1,8 +1,10 @@
 """Real English prose that every machine with Python has: sentences from the docstrings of the standard library.
 
-Synthetic speech needs varied text: a small grammar teaches a recognizer its vocabulary and word order, and it then
-fails on other sentences. The standard library's docstrings hold tens of thousands of plain English sentences by
-many authors. :func:`docstring_sentences` extracts them (parsing the source files with :mod:`ast`, importing
+**Evaluation only, never training text or language-model text**: the project's outside held-out evaluation text
+overlaps Python docstrings, so a model or LM that has seen them would be measured on its own training data. The
+recipes train on ``recipes/english_text.py`` instead; this module remains for comparisons with earlier figures.
+
+The standard library's docstrings hold tens of thousands of plain English sentences by many authors. :func:`docstring_sentences` extracts them (parsing the source files with :mod:`ast`, importing
 nothing), keeps the ones that read as prose, and splits them deterministically into a ``train`` and a ``test`` part
 (by a hash of the sentence) so that evaluation uses sentences training never saw.
 

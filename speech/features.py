@@ -33,6 +33,7 @@ __all__ = [
     "perturb_gain",
     "add_noise",
     "add_reverb",
+    "telephone_channel",
 ]
 
 NUM_MELS = 80
@@ -365,3 +366,44 @@ def add_reverb(audio, rng, *, rt60=(0.15, 0.8), drr_db=(0.0, 12.0), sample_rate=
     if rms_out > 0:
         wet = wet * np.float32(rms_in / rms_out)
     return _fit(wet)
+
+
+def telephone_channel(audio, rng, *, sample_rate=_SAMPLE_RATE, mu_law_probability=0.5):
+    """A telephone line: band-limit to 300-3400 Hz through 8 kHz sampling, with G.711 mu-law quantisation.
+
+    Parameters
+    ----------
+    audio : np.ndarray [shape=(n,)]
+        Samples at ``sample_rate``.
+    rng : np.random.Generator
+    sample_rate : int > 0
+        Hz (a multiple of 8000 is resampled exactly; others through a polyphase filter as well).
+    mu_law_probability : float in [0, 1]
+        Chance of the 8-bit mu-law quantisation step (G.711) after the band limit.
+
+    Returns
+    -------
+    y : np.ndarray [shape=(n,), dtype=float32]
+        Same length and rate, with nothing above 4 kHz and little below 300 Hz.
+    """
+    _check_range("mu_law_probability", (mu_law_probability, mu_law_probability), low=0.0, high=1.0)
+    y = _as_audio(audio)
+    if y.size == 0:
+        return y.copy()
+    from math import gcd
+
+    from scipy.signal import butter, resample_poly, sosfilt
+
+    g = gcd(int(sample_rate), 8000)
+    narrow = resample_poly(y.astype(np.float64), 8000 // g, int(sample_rate) // g)
+    narrow = sosfilt(butter(4, [300.0, 3400.0], btype="bandpass", fs=8000, output="sos"), narrow)
+    if rng.random() < mu_law_probability:
+        peak = max(float(np.max(np.abs(narrow))), 1e-9)
+        x = np.clip(narrow / peak, -1.0, 1.0)
+        mu = 255.0
+        coded = np.round(np.sign(x) * np.log1p(mu * np.abs(x)) / np.log1p(mu) * 127.0) / 127.0
+        narrow = np.sign(coded) * np.expm1(np.abs(coded) * np.log1p(mu)) / mu * peak
+    wide = resample_poly(narrow, int(sample_rate) // g, 8000 // g)[:y.shape[0]]
+    if wide.shape[0] < y.shape[0]:
+        wide = np.pad(wide, (0, y.shape[0] - wide.shape[0]))
+    return _fit(wide)

@@ -7,7 +7,10 @@ Engines, each used only when installed (``espeak-ng`` alone is enough):
 - ``mbrola``: MBROLA diphone voices driven by espeak-ng (``mb-us1``, ``mb-en1``, ...) whose databases are
   installed (Debian: ``mbrola-us1`` etc. from the contrib/non-free components);
 - ``flite``: its built-in voices (``flite -lv``);
-- ``festival``: English voices under ``/usr/share/festival/voices`` (``text2wave``).
+- ``festival``: English voices under ``/usr/share/festival/voices`` (``text2wave``);
+- ``pico``: SVOX Pico's en-US and en-GB voices (``pico2wave``; Debian ``libttspico-utils``, non-free);
+- ``rhvoice``: RHVoice's English voices (``RHVoice-test``; Debian ``rhvoice rhvoice-english``: alan, bdl, clb, slt,
+  built from CMU ARCTIC speakers, and evgeniy-eng, lyubov).
 
 Engines run as subprocesses (no shell); their output is resampled to 16 kHz mono WAV.
 :func:`synthesize_dataset` writes the LJSpeech layout that :func:`speech.data.load_speech_dataset` reads,
@@ -36,7 +39,7 @@ from common.errors import ConfigError, InputError
 
 __all__ = ["Voice", "ENGINES", "list_voices", "synthesize", "synthesize_dataset", "RATE_RANGE", "PITCH_RANGE"]
 
-ENGINES = ("espeak-ng", "mbrola", "flite", "festival")
+ENGINES = ("espeak-ng", "mbrola", "flite", "festival", "pico", "rhvoice")
 """Engines this module can drive, when installed."""
 
 RATE_RANGE = (0.85, 1.25)
@@ -53,6 +56,9 @@ _FLITE_EXCLUDED = ("awb_time",)  # a limited-domain voice that only says times
 _FESTIVAL_VOICES = Path("/usr/share/festival/voices")
 _FESTIVAL_LANGUAGES = ("english", "us", "uk", "british")
 _MBROLA_DIRS = (Path("/usr/share/mbrola"), Path("/usr/share/mbrola/voices"), Path("/usr/local/share/mbrola"))
+_PICO_LANGUAGES = ("en-US", "en-GB")
+_RHVOICE_VOICES = Path("/usr/share/RHVoice/voices")
+_RHVOICE_ENGLISH = ("alan", "bdl", "clb", "slt", "evgeniy-eng", "lyubov")
 _INSTALL_HINT = "install one, e.g. `apt-get install espeak-ng`"
 
 
@@ -140,21 +146,31 @@ def _festival_voices():
     return found
 
 
+def _pico_voices():
+    return [Voice("pico", name) for name in _PICO_LANGUAGES] if shutil.which("pico2wave") else []
+
+
+def _rhvoice_voices():
+    if shutil.which("RHVoice-test") is None or not _RHVOICE_VOICES.is_dir():
+        return []
+    return [Voice("rhvoice", name) for name in _RHVOICE_ENGLISH if (_RHVOICE_VOICES / name).is_dir()]
+
+
 def list_voices():
     """English voices of the TTS engines installed here.
 
     Returns
     -------
     voices : list of Voice
-        espeak-ng voices with every variant, then MBROLA, flite and festival voices; ``[]`` when no engine is
-        installed.
+        espeak-ng voices with every variant, then MBROLA, flite, festival, Pico and RHVoice voices; ``[]`` when no
+        engine is installed.
     """
     voices = []
     if shutil.which("espeak-ng"):
         voices += _espeak_voices()
     if shutil.which("flite"):
         voices += _flite_voices()
-    return voices + _festival_voices()
+    return voices + _festival_voices() + _pico_voices() + _rhvoice_voices()
 
 
 def _as_voice(spec):
@@ -200,6 +216,15 @@ def _command(voice, text_file, wav, rate, pitch, sample_rate):
             raise ConfigError(f"Not a festival voice name. Received: voice={voice.name!r}")
         return ["text2wave", "-F", str(sample_rate), "-o", str(wav), "-eval", f"(voice_{voice.name})",
                 "-eval", f"(Parameter.set 'Duration_Stretch {1.0 / rate:.4f})", str(text_file)]
+    if voice.engine == "pico":  # pico2wave takes the text as an argument; speed and pitch as Pico markup (%)
+        if voice.name not in _PICO_LANGUAGES:
+            raise ConfigError(f"Not a Pico voice; expected one of {_PICO_LANGUAGES}. Received: voice={voice.name!r}")
+        text = Path(text_file).read_text(encoding="utf-8").strip().replace("<", " ")
+        return ["pico2wave", "-l", voice.name, "-w", str(wav),
+                f"<speed level='{round(100 * rate)}'><pitch level='{round(100 * pitch)}'>{text}</pitch></speed>"]
+    if voice.engine == "rhvoice":
+        return ["RHVoice-test", "-p", voice.name, "-r", str(round(100 * rate)), "-t", str(round(100 * pitch)),
+                "-i", str(text_file), "-o", str(wav)]
     raise ConfigError(f"Unknown TTS engine; expected one of {', '.join(ENGINES)}. Received: engine={voice.engine!r}")
 
 
@@ -238,8 +263,8 @@ def synthesize(text, voice, out_path, *, rate=None, pitch=None, sample_rate=1600
     text = " ".join(str(text).replace("[[", "[ [").split())  # "[[" starts espeak's phoneme input
     if not re.search(r"\w", text):
         raise InputError(f"nothing to say; expected text with words. Received: text={text!r}", str(voice))
-    binary = {"espeak-ng": "espeak-ng", "mbrola": "espeak-ng", "flite": "flite", "festival": "text2wave"}.get(
-        voice.engine)
+    binary = {"espeak-ng": "espeak-ng", "mbrola": "espeak-ng", "flite": "flite", "festival": "text2wave",
+              "pico": "pico2wave", "rhvoice": "RHVoice-test"}.get(voice.engine)
     if binary is None or shutil.which(binary) is None or (voice.engine == "mbrola" and not shutil.which("mbrola")):
         raise ConfigError(f"The {voice.engine} TTS engine is not installed here; {_INSTALL_HINT} or pick a voice "
                           f"from list_voices(). Received: voice={str(voice)!r}")

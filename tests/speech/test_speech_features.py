@@ -76,3 +76,15 @@ def test_mel_filterbank_equals_librosas(sample_rate, n_fft, num_mels):
     theirs = librosa.filters.mel(sr=sample_rate, n_fft=n_fft, n_mels=num_mels)
     assert ours.shape == theirs.shape and ours.dtype == np.float32
     np.testing.assert_allclose(ours, theirs, rtol=0, atol=1e-7)
+
+
+def test_telephone_channel_keeps_the_voice_band_and_removes_what_is_above_4_khz():
+    from speech.features import telephone_channel
+
+    t = np.arange(16000) / 16000
+    audio = (0.3 * np.sin(2 * np.pi * 1000 * t) + 0.3 * np.sin(2 * np.pi * 6000 * t)).astype(np.float32)
+    out = telephone_channel(audio, np.random.default_rng(0), mu_law_probability=1.0)
+    spectrum = np.abs(np.fft.rfft(out))
+    assert out.shape == audio.shape and out.dtype == np.float32
+    assert spectrum[1000] > 100 * spectrum[6000]
+    assert spectrum[1000] > 0.5 * np.abs(np.fft.rfft(audio))[1000]
