@@ -5,6 +5,7 @@ import json
 import re
 import subprocess
 import sys
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
@@ -90,13 +91,17 @@ def _noise(stderr):
 
 def test_no_tensorflow_lines_on_stderr_in_read_transcribe_eval_and_train(tmp_path):
     """The .keras models force TensorFlow in (the shipped twins would not import it at all)."""
-    runs = {
-        "read": _run("-m", "ocr", "read", "--model", OCR_KERAS, LINE),
-        "transcribe": _run("-m", "speech", "transcribe", "--model", SPEECH_KERAS, HELLO),
-        "eval": _run("-m", "ocr", "eval", "--model", OCR_KERAS, "--data", ROOT / "ocr" / "samples"),
-        "train": _run("-m", "ocr", "train", "--data", ROOT / "ocr" / "samples", "--val", ROOT / "ocr" / "samples",
-                      "--out", tmp_path / "m.keras", "--epochs", "1", "--units", "8", "--layers", "1", "--quiet"),
+    commands = {
+        "read": ["-m", "ocr", "read", "--model", OCR_KERAS, LINE],
+        "transcribe": ["-m", "speech", "transcribe", "--model", SPEECH_KERAS, HELLO],
+        "eval": ["-m", "ocr", "eval", "--model", OCR_KERAS, "--data", ROOT / "ocr" / "samples"],
+        "train": ["-m", "ocr", "train", "--data", ROOT / "ocr" / "samples", "--val", ROOT / "ocr" / "samples",
+                  "--out", tmp_path / "m.keras", "--epochs", "1", "--units", "8", "--layers", "1", "--quiet"],
+        "verbose": ["-m", "ocr", "read", "--verbose", "--model", OCR_KERAS, LINE],
     }
+    with ThreadPoolExecutor(len(commands)) as pool:  # side by side: each spends seconds importing TensorFlow
+        runs = dict(zip(commands, pool.map(lambda args: _run(*args), commands.values())))
+    verbose = runs.pop("verbose")
     for name, result in runs.items():
         assert result.returncode == 0, (name, result.stderr.decode())
         assert _noise(result.stderr) == [], name
@@ -105,8 +110,7 @@ def test_no_tensorflow_lines_on_stderr_in_read_transcribe_eval_and_train(tmp_pat
     assert len(epochs) == 1 and epochs[0].startswith("epoch 1/1: loss ") and "val_cer" in epochs[0]
     assert "%" in epochs[0] and "e+00" not in epochs[0]
     assert "step" not in runs["train"].stdout.decode()  # --quiet: no progress bar
-    verbose = _run("-m", "ocr", "read", "--verbose", "--model", OCR_KERAS, LINE)
-    assert _noise(verbose.stderr), "--verbose shows TensorFlow's lines"
+    assert verbose.returncode == 0 and _noise(verbose.stderr), "--verbose shows TensorFlow's lines"
 
 
 # --- outputs ---------------------------------------------------------------------------------------------------
