@@ -2,8 +2,8 @@
 
     ocr read IMAGES...|- [--model M] [--json] [--beam N] [--layout line|page|auto] [--output-dir DIR]
     ocr train --data D [--val V] --out M [--from M0|default] [--max-minutes N] [--resume] ...
-    ocr eval --data D [--model M]
-    ocr synth --out D -n N
+    ocr eval --data D [--model M] [--layout line|page|auto] [--report N]
+    ocr synth --out D -n N | --text FILE [--font PATH|NAME]
     ocr export --out PATH [--model M] [--format savedmodel|tflite|onnx] [--batch-size N]
 """
 

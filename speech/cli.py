@@ -2,8 +2,8 @@
 
     speech transcribe FILES...|- [--model M] [--format txt|json|srt|vtt|tsv|all] [--output-dir DIR] [--beam N]
     speech train --data D [--val V] --out M [--from M0|default] [--max-minutes N] [--resume] ...
-    speech eval --data D [--model M]
-    speech synth --out D -n N
+    speech eval --data D [--model M] [--report N]
+    speech synth --out D -n N | --text FILE [--voice NAME]
     speech export --out PATH [--model M] [--format savedmodel|tflite|onnx] [--batch-size N]
 """
 
