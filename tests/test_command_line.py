@@ -61,6 +61,7 @@ def test_reading_and_transcribing_with_the_shipped_models_never_imports_tensorfl
         "import sys; from ocr import Reader; from speech import Transcriber; "
         f"print(Reader.load().read({str(LINE)!r})[0].text); "
         f"print(Transcriber.load().transcribe({str(HELLO)!r})[0].text); "
+        f"Reader.load({str(OCR_KERAS.with_suffix('.onnx'))!r}).read({str(LINE)!r}); "  # an exported file too
         "print(sorted(m for m in ('tensorflow', 'keras', 'librosa', 'numba') if m in sys.modules))"
     )
     result = _run("-c", script)
@@ -242,6 +243,20 @@ def test_every_flag_the_readme_shows_exists():
             assert flag in parsers[tool][command], f"README: '{tool} {command} ... {flag}' is not an option"
             checked += 1
     assert checked > 20
+
+
+def test_ctrl_c_in_training_says_how_to_resume(tmp_path, capsys):
+    from common.cli import run_main
+
+    def interrupted(args):
+        raise KeyboardInterrupt
+
+    out = tmp_path / "m.keras"
+    assert run_main(ocr_parser, {"train": interrupted}, ["train", "--data", "d", "--out", str(out)]) == 130
+    err = capsys.readouterr().err
+    assert "add --resume to the same command" in err and str(out) in err
+    assert run_main(ocr_parser, {"read": interrupted}, ["read", "x.png"]) == 130
+    assert capsys.readouterr().err.strip() == "interrupted"
 
 
 def test_license_and_changelog_ship():
