@@ -14,6 +14,7 @@ import keras
 import numpy as np
 
 from common.padding import length_batches, pad_batch  # noqa: F401  (part of this module's API, NumPy only)
+from common.errors import ConfigError
 
 __all__ = ["pad_batch", "length_batches", "CTCDataset", "replica_shares", "to_tf_dataset", "distribute_dataset"]
 
@@ -42,7 +43,7 @@ class CTCDataset(keras.utils.PyDataset):
                  seed=0, max_frames=None, min_batch_size=1, **kwargs):
         super().__init__(**kwargs)
         if not len(items) == len(labels) == len(lengths):
-            raise ValueError(
+            raise ConfigError(
                 f"items, labels and lengths must pair up. Received: {len(items)}, {len(labels)}, {len(lengths)}"
             )
         self.items = items

@@ -64,7 +64,7 @@ def add_train_arguments(parser):
     parser.add_argument("--freeze", default="none", choices=("none", "frontend", "encoder"),
                         help="train only what comes after the front end, or after the encoder")
     parser.add_argument("--no-augment", dest="augment", action="store_false", help="no on-the-fly augmentation")
-    parser.add_argument("--max-items", type=int, help="use at most this many training items")
+    parser.add_argument("--max-items", type=positive_int, help="use at most this many training items (default: all)")
     parser.add_argument("--quiet", action="store_true", help="one line per epoch instead of a progress bar")
     parser.add_argument("--precision", default="auto", choices=("auto", "float32", "mixed"),
                         help="mixed: float16 compute with a float32 head and loss (GPUs); auto (default): mixed when "

@@ -18,6 +18,7 @@ import common  # noqa: F401  (pins the Keras backend)
 import numpy as np
 
 from common.alphabet import BLANK_ID
+from common.errors import ConfigError
 
 __all__ = ["ctc_loss", "CharInfo", "Decoded", "decode", "log_softmax", "align"]
 
@@ -202,12 +203,12 @@ def decode(logits, lengths, alphabet, *, beam_width=1):
     logits = np.asarray(logits, dtype=np.float32)
     lengths = np.asarray(lengths).astype(np.int64).reshape(-1)
     if logits.ndim != 3 or logits.shape[0] != lengths.shape[0]:
-        raise ValueError(
+        raise ConfigError(
             "decode expects logits (batch, time, classes) and one length per sample. "
             f"Received: logits.shape={logits.shape}, lengths.shape={lengths.shape}"
         )
     if logits.shape[-1] != alphabet.num_classes:
-        raise ValueError(
+        raise ConfigError(
             f"The logits have {logits.shape[-1]} classes but the alphabet needs {alphabet.num_classes} "
             f"({len(alphabet)} characters + blank). Received: logits.shape={logits.shape}"
         )

@@ -7,6 +7,8 @@ this encoder turns the sequence into context-aware features, and a Dense head tu
 import common  # noqa: F401  (pins the Keras backend)
 import keras
 
+from common.errors import ConfigError
+
 __all__ = ["BiLSTMEncoder"]
 
 PACKAGE = "ctc_toolkit"
@@ -14,7 +16,7 @@ PACKAGE = "ctc_toolkit"
 
 def _check_positive_int(name, value, minimum=1):
     if not isinstance(value, int) or isinstance(value, bool) or value < minimum:
-        raise ValueError(
+        raise ConfigError(
             f"Received an invalid value for `{name}`, expected an integer >= {minimum}. Received: {name}={value!r}"
         )
 
@@ -47,7 +49,8 @@ class BiLSTMEncoder(keras.layers.Layer):
         _check_positive_int("num_layers", num_layers)
         _check_positive_int("units", units)
         if not 0.0 <= float(dropout) < 1.0:
-            raise ValueError(f"Received an invalid value for `dropout`, expected 0 <= dropout < 1. Received: dropout={dropout!r}")
+            raise ConfigError(f"Received an invalid value for `dropout`, expected 0 <= dropout < 1. "
+                              f"Received: dropout={dropout!r}")
         self.num_layers = num_layers
         self.units = units
         self.dropout = float(dropout)

@@ -36,7 +36,6 @@ from pathlib import Path
 import common  # noqa: F401  (pins the Keras backend)
 import numpy as np
 
-from common.alphabet import Alphabet
 from common.errors import ConfigError, ModelFileError
 
 __all__ = [
@@ -272,9 +271,11 @@ class ExportedModel:
 
     Returns ``(logits, lengths)``: float32 ``(batch, frames, num_classes)`` and int32 ``(batch,)``, as NumPy arrays.
 
-    Attributes: ``metadata`` (the model's own: task, alphabet, preprocessing), ``num_features``, ``num_classes``,
-    ``time_downsampling``, ``batch_size`` (``None`` when dynamic), ``source_sha256`` (of the ``.keras`` file it was
-    exported from, when known), ``format``, ``path``. Safe to share between
+    Attributes: ``metadata`` (the model's own: task, alphabet, preprocessor), the typed ``task``, ``alphabet`` and
+    ``preprocessor`` (the :class:`~common.preprocessor.Preprocessor` of the model it was exported from),
+    ``num_features``, ``num_classes``, ``time_downsampling``, ``batch_size`` (``None`` when dynamic),
+    ``source_sha256`` (of the ``.keras`` file it was exported from, when known), ``format``, ``path``. Safe to share
+    between
     threads.
 
     Example:
@@ -296,14 +297,18 @@ class ExportedModel:
             raise
         except Exception as error:  # noqa: BLE001 - each runtime raises its own types
             raise ModelFileError(f"{path}: not a readable {self.format} model: {error}") from None
-        self._check(info, task)
+        self.alphabet, self.preprocessor = self._check(info, task)
         self.metadata = dict(info["metadata"])
         self.num_features = int(info["num_features"])
         self.num_classes = int(info["num_classes"])
         self.time_downsampling = int(info["time_downsampling"])
         self.batch_size = info.get("batch_size")
         self.source_sha256 = info.get("source_sha256")
-        self.alphabet = Alphabet.from_config(self.metadata["alphabet"])
+
+    @property
+    def task(self):
+        """The task the model serves (``"ocr"``, ``"speech"``)."""
+        return self.metadata.get("task")
 
     def _check(self, info, task):
         path = self.path
@@ -315,9 +320,10 @@ class ExportedModel:
             raise ModelFileError(f"{path}: the export format version {version!r} is newer than this toolkit reads "
                                  f"({EXPORT_VERSION}). Upgrade the toolkit. Received: export_version={version!r}")
         metadata = info.get("metadata") or {}
-        from common.model_file import check_task_and_alphabet
+        from common.model_file import check_preprocessor, check_task_and_alphabet
 
-        check_task_and_alphabet(path, metadata, info.get("num_classes"), task)
+        alphabet = check_task_and_alphabet(path, metadata, info.get("num_classes"), task)
+        return alphabet, check_preprocessor(path, metadata, info.get("num_features"))
 
     def _open_onnx(self, num_threads):
         _require("onnxruntime", what="Running an ONNX model")

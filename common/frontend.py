@@ -14,6 +14,8 @@ import common  # noqa: F401  (pins the Keras backend)
 import keras
 from keras import ops
 
+from common.errors import ConfigError
+
 __all__ = ["ConvFrontend"]
 
 PACKAGE = "ctc_toolkit"
@@ -22,7 +24,7 @@ PACKAGE = "ctc_toolkit"
 def _as_int_tuple(name, values, minimum=1):
     values = tuple(values)
     if not values or any(not isinstance(v, int) or isinstance(v, bool) or v < minimum for v in values):
-        raise ValueError(
+        raise ConfigError(
             f"Received an invalid value for `{name}`, expected a non-empty list of integers >= {minimum}. "
             f"Received: {name}={values!r}"
         )
@@ -68,7 +70,7 @@ class ConvFrontend(keras.layers.Layer):
     ):
         super().__init__(**kwargs)
         if not isinstance(num_features, int) or num_features < 1:
-            raise ValueError(
+            raise ConfigError(
                 f"Received an invalid value for `num_features`, expected a positive integer. "
                 f"Received: num_features={num_features!r}"
             )
@@ -77,7 +79,7 @@ class ConvFrontend(keras.layers.Layer):
         self.time_strides = _as_int_tuple("time_strides", time_strides)
         self.feature_strides = _as_int_tuple("feature_strides", feature_strides)
         if not len(self.filters) == len(self.time_strides) == len(self.feature_strides):
-            raise ValueError(
+            raise ConfigError(
                 "`filters`, `time_strides` and `feature_strides` need one entry per block. Received: "
                 f"filters={self.filters}, time_strides={self.time_strides}, feature_strides={self.feature_strides}"
             )

@@ -6,6 +6,7 @@ does not compile). ``ocr.Reader`` and ``speech.Transcriber`` both sit on it. The
 (:class:`~common.export.ExportedModel`: ONNX, TFLite or SavedModel), which then runs in place of the Keras network.
 """
 
+import dataclasses
 import math
 import sys
 from pathlib import Path
@@ -14,15 +15,14 @@ import common  # noqa: F401  (pins the Keras backend)
 import numpy as np
 from tqdm import tqdm
 
-from common.alphabet import Alphabet
 from common.ctc import decode
 from common.errors import ConfigError, InputError, ModelFileError
 from common.export import ExportedModel, is_exported_path
 from common.model_file import file_sha256, load_model
 from common.padding import length_batches, pad_batch
 
-__all__ = ["SequencePredictor", "as_input_list", "map_in_groups", "load_task_model", "DEFAULT_MAX_BATCH_MB",
-           "check_max_batch_mb", "is_real_number", "shipped_export"]
+__all__ = ["SequencePredictor", "InputResult", "as_input_list", "input_name", "guard_input", "map_in_groups",
+           "load_task_model", "DEFAULT_MAX_BATCH_MB", "check_max_batch_mb", "is_real_number", "shipped_export"]
 
 
 DEFAULT_MAX_BATCH_MB = 4.0
@@ -73,7 +73,7 @@ class SequencePredictor:
             raise ConfigError(f"Received an invalid value for `batch_size`, expected a positive integer. "
                               f"Received: batch_size={batch_size!r}")
         self.model = model
-        self.alphabet = Alphabet.from_config(model.metadata["alphabet"])
+        self.alphabet = model.alphabet
         self.batch_size = int(batch_size)
         self.max_batch_mb = check_max_batch_mb(max_batch_mb)
         self.bytes_per_frame = int(model.num_features) * 4  # float32
@@ -157,6 +157,49 @@ class SequencePredictor:
     def predict(self, sequences, *, beam_width=1, progress=False):
         """Run and decode: one :class:`~common.ctc.Decoded` per ``(time, features)`` sequence."""
         return self.decode(self.logits(sequences, progress=progress), beam_width=beam_width)
+
+
+@dataclasses.dataclass(frozen=True)
+class InputResult:
+    """What the Reader and the Transcriber return per input: its ``source`` (the path, or ``"array #i"``) and
+    ``text``; subclasses add their details and end with ``error`` (``None`` when the input was processed)."""
+
+    source: str
+    text: str
+
+    @property
+    def ok(self):
+        """Whether the input was processed (``error`` is ``None``)."""
+        return getattr(self, "error", None) is None
+
+    @classmethod
+    def failed(cls, source, error):
+        """The result of an input that could not be processed: empty text and ``error`` set."""
+        return cls(source=source, text="", error=error)
+
+
+def input_name(source, index):
+    """How messages and results name an input: its path, or ``"array #index"`` for an in-memory one."""
+    return str(source) if isinstance(source, (str, Path)) else f"array #{index}"
+
+
+def guard_input(function, name, *, memory_hint):
+    """``(function(), None)``, or ``(None, "name: problem")`` when one input cannot be processed.
+
+    A bad input never stops the batch: the toolkit's :class:`~common.errors.InputError`, a ``MemoryError`` (with
+    ``memory_hint``, the way out) and unforeseen failures all become that input's one-line error, while a
+    :class:`~common.errors.ConfigError` (a setting of the whole call, not of this input) propagates.
+    """
+    try:
+        return function(), None
+    except InputError as error:
+        return None, f"{name}: {error.reason}"
+    except ConfigError:
+        raise
+    except MemoryError:
+        return None, f"{name}: not enough memory to process it; {memory_hint}"
+    except Exception as error:  # noqa: BLE001 (a failure we did not foresee: report it, go on)
+        return None, f"{name}: unexpected {type(error).__name__} while reading it ({error}); please report this"
 
 
 def as_input_list(inputs):

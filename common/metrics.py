@@ -11,6 +11,8 @@ from collections.abc import Iterable, Sequence
 
 from rapidfuzz.distance import Levenshtein
 
+from common.errors import ConfigError
+
 __all__ = ["edit_distance", "cer", "wer", "exact_rate", "error_rates", "confusions", "worst_items"]
 
 
@@ -34,7 +36,7 @@ def _check(references, hypotheses):
         raise TypeError("Pass lists of texts (one per item), not single strings. Received: a str")
     references, hypotheses = list(references), list(hypotheses)
     if len(references) != len(hypotheses):
-        raise ValueError(
+        raise ConfigError(
             "references and hypotheses must pair up. "
             f"Received: len(references)={len(references)}, len(hypotheses)={len(hypotheses)}"
         )

@@ -14,11 +14,16 @@ from pathlib import Path
 import common  # noqa: F401  (pins the Keras backend)
 from common.alphabet import Alphabet
 from common.errors import ModelFileError
+from common.preprocessor import preprocessor_from_metadata
 
-__all__ = ["FORMAT_VERSION", "MODEL_CLASS", "save_model", "read_metadata", "load_model", "atomic_write",
-           "remove_stale_temporaries", "check_task_and_alphabet", "file_sha256"]
+__all__ = ["FORMAT_VERSION", "OLDEST_FORMAT_VERSION", "MODEL_CLASS", "save_model", "read_metadata", "load_model",
+           "atomic_write", "remove_stale_temporaries", "check_task_and_alphabet", "check_preprocessor", "file_sha256"]
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
+"""The model-file layout this toolkit writes. 1: preprocessing settings as a flat ``"preprocessing"`` dict
+(read, and upgraded to 2 on load); 2: the task's serialized preprocessor under ``"preprocessor"``."""
+
+OLDEST_FORMAT_VERSION = 1
 MODEL_CLASS = "Recognizer"
 REGISTERED_NAME = f"ctc_toolkit>{MODEL_CLASS}"
 
@@ -78,7 +83,9 @@ def save_model(model, path):
     if path.suffix != ".keras":
         raise ModelFileError(f"Model files must end in '.keras'. Received: path={str(path)!r}")
     metadata = model.metadata
-    metadata.setdefault("format_version", FORMAT_VERSION)
+    if "preprocessing" not in metadata:  # the current layout (a format-1 file of a task not imported stays 1)
+        metadata["format_version"] = FORMAT_VERSION
+    metadata.setdefault("format_version", OLDEST_FORMAT_VERSION)
     return atomic_write(path, lambda tmp: model.save(tmp))
 
 
@@ -87,7 +94,8 @@ def read_metadata(path, *, task=None):
 
     Raises:
         ModelFileError: the file is missing, not a ``.keras`` archive, not one of this toolkit's models, made for
-            another task than ``task``, from a newer format, or its alphabet does not match its output layer.
+            another task than ``task``, from a newer (or no) format, its alphabet does not match its output layer,
+            or its preprocessing settings are missing, invalid or not what its network takes.
     """
     path = Path(path)
     if not path.is_file():
@@ -109,15 +117,36 @@ def read_metadata(path, *, task=None):
     metadata = inner.get("metadata")
     metadata = metadata if isinstance(metadata, dict) else {}
     version = metadata.get("format_version")
-    if not isinstance(version, int):
-        raise ModelFileError(f"{path}: the model file has no format version; it was not written by this toolkit.")
+    if isinstance(version, bool) or not isinstance(version, int):
+        raise ModelFileError(f"{path}: the model file has no format version; it was not written by this toolkit. "
+                             f"Received: format_version={version!r}")
+    if version < OLDEST_FORMAT_VERSION:
+        raise ModelFileError(f"{path}: the model file has format version {version}, which this toolkit never wrote "
+                             f"(it reads {OLDEST_FORMAT_VERSION} to {FORMAT_VERSION}); the file is edited or damaged. "
+                             f"Received: format_version={version}")
     if version > FORMAT_VERSION:
         raise ModelFileError(
             f"{path}: the model file has format version {version}, newer than this toolkit reads "
             f"({FORMAT_VERSION}). Upgrade the toolkit. Received: format_version={version}"
         )
     check_task_and_alphabet(path, metadata, inner.get("num_classes"), task)
+    check_preprocessor(path, metadata, _frontend_features(inner))
     return metadata
+
+
+def _frontend_features(inner):
+    """The network's input features, from the archive's config (``None`` when it does not say)."""
+    frontend = inner.get("frontend")
+    config = frontend.get("config", frontend) if isinstance(frontend, dict) else None
+    value = config.get("num_features") if isinstance(config, dict) else None
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
+
+
+def check_preprocessor(path, metadata, num_features):
+    """Refuse a model (``.keras`` or exported) whose preprocessing settings are missing (for a task that needs
+    them), invalid, or give another number of features than its network's ``num_features``; returns the task's
+    :class:`~common.preprocessor.Preprocessor` (or ``None``)."""
+    return preprocessor_from_metadata(metadata, source=path, num_features=num_features)
 
 
 def load_model(path, *, task=None, compile=False):

@@ -4,7 +4,8 @@
 ``{"logits": (batch, frames, num_classes), "lengths": (batch,)}``, where ``frames`` and the output lengths come from
 the front end's :meth:`compute_output_length`. Its loss is the CTC loss with true per-sample lengths; ``fit``
 expects targets ``{"labels": (batch, max_label_length), "label_lengths": (batch,)}``. ``metadata`` is a plain
-dict (task, format version, alphabet, preprocessing settings) stored inside the ``.keras`` file.
+dict (task, format version, alphabet, serialized preprocessor) stored inside the ``.keras`` file; read it through
+the typed properties :attr:`Recognizer.task`, :attr:`Recognizer.alphabet` and :attr:`Recognizer.preprocessor`.
 
 Mixed precision: built under the ``mixed_float16`` dtype policy, the front end and encoder compute in float16, but
 the head always computes in float32 (its softmax and the CTC loss need the range), so the logits are float32
@@ -17,13 +18,16 @@ import common  # noqa: F401  (pins the Keras backend)
 import keras
 from keras import ops
 
+from common.alphabet import Alphabet
 from common.ctc import ctc_loss
 from common.encoder import BiLSTMEncoder
+from common.errors import ConfigError
 from common.frontend import ConvFrontend
+from common.preprocessor import PACKAGE, preprocessor_from_metadata, register_with_keras, upgrade_metadata
+
+register_with_keras()  # the tasks' preprocessors defined before Keras was imported
 
 __all__ = ["Recognizer"]
-
-PACKAGE = "ctc_toolkit"
 
 
 def _layer(value, cls):
@@ -31,7 +35,7 @@ def _layer(value, cls):
         return value
     if isinstance(value, dict):
         return keras.saving.deserialize_keras_object(value) if "class_name" in value else cls(**value)
-    raise TypeError(f"Expected a {cls.__name__} or its config. Received: {type(value).__name__}")
+    raise ConfigError(f"Expected a {cls.__name__} or its config. Received: {type(value).__name__}")
 
 
 def _replica_context():
@@ -62,7 +66,10 @@ class Recognizer(keras.Model):
         frontend: a :class:`~common.frontend.ConvFrontend` (or its config).
         encoder: a :class:`~common.encoder.BiLSTMEncoder` (or its config).
         num_classes: alphabet size + 1 (blank = 0).
-        metadata: dict stored with the model (task, alphabet, preprocessing, format version).
+        metadata: dict stored with the model (task, alphabet, preprocessor, format version); format 1's flat
+            ``"preprocessing"`` settings are upgraded to the task's preprocessor.
+        preprocessor: a :class:`~common.preprocessor.Preprocessor` to store in ``metadata`` (it must give the
+            front end's ``num_features``).
 
     Call arguments:
         inputs: dict with ``"features"`` float ``(batch, time, num_features)`` and ``"lengths"`` int ``(batch,)``.
@@ -71,17 +78,24 @@ class Recognizer(keras.Model):
     Output: dict with ``"logits"`` ``(batch, frames, num_classes)`` and ``"lengths"`` ``(batch,)``.
     """
 
-    def __init__(self, frontend, encoder, num_classes, metadata=None, **kwargs):
+    def __init__(self, frontend, encoder, num_classes, metadata=None, preprocessor=None, **kwargs):
         super().__init__(**kwargs)
-        if not isinstance(num_classes, int) or num_classes < 2:
-            raise ValueError(
+        if isinstance(num_classes, bool) or not isinstance(num_classes, int) or num_classes < 2:
+            raise ConfigError(
                 f"Received an invalid value for `num_classes`, expected an integer >= 2 (blank + 1 character). "
                 f"Received: num_classes={num_classes!r}"
             )
         self.frontend = _layer(frontend, ConvFrontend)
         self.encoder = _layer(encoder, BiLSTMEncoder)
         self.num_classes = num_classes
-        self.metadata = dict(metadata or {})
+        metadata = upgrade_metadata(metadata or {}, source=self.name)
+        if preprocessor is not None:
+            metadata["preprocessor"] = keras.saving.serialize_keras_object(preprocessor)
+        self.metadata = metadata
+        # Checked if present; a model file without one for a task that needs one is refused when it is read
+        # (common.model_file.read_metadata), and by the Reader and the Transcriber.
+        self._preprocessor = preprocessor_from_metadata(metadata, source=self.name,
+                                                        num_features=self.frontend.num_features, required=False)
         # float32 whatever the policy: float16 logits would overflow the softmax and the CTC loss.
         self.head = keras.layers.Dense(num_classes, name="logits", dtype="float32")
         num_features = self.frontend.num_features
@@ -97,6 +111,22 @@ class Recognizer(keras.Model):
     @property
     def num_features(self):
         return self.frontend.num_features
+
+    @property
+    def task(self):
+        """The task the model serves (``"ocr"``, ``"speech"``), from its metadata."""
+        return self.metadata.get("task")
+
+    @property
+    def alphabet(self):
+        """The :class:`~common.alphabet.Alphabet` of the head's classes (blank = 0 excluded)."""
+        return Alphabet.from_config(self.metadata["alphabet"])
+
+    @property
+    def preprocessor(self):
+        """The :class:`~common.preprocessor.Preprocessor` that turns an input into this model's features
+        (``None`` for a task without one)."""
+        return self._preprocessor
 
     def call(self, inputs, training=None):
         features = inputs["features"]

@@ -123,6 +123,9 @@ class TrainConfig:
             raise ConfigError(f"--strategy must be one of {STRATEGIES}. Received: strategy={self.strategy!r}")
         if self.val_fraction is not None and not 0.0 < self.val_fraction < 0.5:
             raise ConfigError(f"--val-fraction must be in (0, 0.5). Received: val_fraction={self.val_fraction}")
+        if self.max_items is not None and (isinstance(self.max_items, bool) or int(self.max_items) < 1):
+            raise ConfigError(f"--max-items must be >= 1 (leave it out to use every item). "
+                              f"Received: max_items={self.max_items!r}")
         for name in ("epochs", "batch_size", "patience"):
             if int(getattr(self, name)) < 1:
                 raise ConfigError(f"--{name.replace('_', '-')} must be >= 1. Received: {name}={getattr(self, name)}")
@@ -155,10 +158,28 @@ class TaskSpec:
     Attributes:
         name: ``"ocr"`` or ``"speech"`` (stored in model files).
         metric: the validation metric that picks the best model, ``"cer"`` or ``"wer"``.
+        preprocessor: the :class:`~common.preprocessor.Preprocessor` that prepares items (``None``: the task has
+            none); a model that is fine-tuned or resumed brings its own (:meth:`use_preprocessor`).
+        explicit_preprocessor: whether the user chose the preprocessing settings (then a model with other ones is
+            refused rather than silently followed).
     """
 
     name = None
     metric = "cer"
+    preprocessor = None
+    explicit_preprocessor = False
+
+    def use_preprocessor(self, preprocessor, source):
+        """Prepare the data the way the model from ``source`` (fine-tuned or resumed) was trained: take its
+        ``preprocessor``; raise ConfigError if the user explicitly asked for other settings."""
+        if preprocessor is None or preprocessor == self.preprocessor:
+            return
+        if self.explicit_preprocessor:
+            raise ConfigError(
+                f"{source}: the model prepares its input with {preprocessor!r}, but this run asks for "
+                f"{self.preprocessor!r}; a model reads input prepared its own way only. Drop the preprocessing "
+                f"options (e.g. --height) to use the model's. Received: {self.preprocessor!r}")
+        self.preprocessor = preprocessor
 
     def load_examples(self, path):
         """Return a list of ``(source, text)`` pairs from a data set path. Raise DataError when unusable."""
@@ -732,13 +753,15 @@ def _initial_model(spec, config, train_texts, val_texts):
         state = read_checkpoint_state(run_dir, task=spec.name)
         model = load_model(run_dir / "last.keras", task=spec.name, compile=True)
         model.metadata.pop("checkpoint", None)
+        spec.use_preprocessor(model.preprocessor, run_dir / "last.keras")
         best = "none yet" if math.isinf(state["best"]) else f"{state['best']:.4f}"
         _log(f"resuming from {run_dir / 'last.keras'} after epoch {state['epoch'] + 1} "
              f"(best {state['monitor']}={best})")
         return model, state
     if config.from_model:
         model = load_model(config.from_model, task=spec.name)
-        alphabet = Alphabet.from_config(model.metadata["alphabet"])
+        spec.use_preprocessor(model.preprocessor, config.from_model)
+        alphabet = model.alphabet
         lines, unknown = alphabet_report(alphabet, train_texts, val_texts)
         for line in lines:
             _log(line)
@@ -800,7 +823,7 @@ def train(spec, config):
 
     train_texts, val_texts = [t for _, t in train_examples], [t for _, t in val_examples]
     model, state = _initial_model(spec, config, train_texts, val_texts)
-    alphabet = Alphabet.from_config(model.metadata["alphabet"])
+    alphabet = model.alphabet
     if state is not None or not config.from_model:  # (fine-tuning reported before it resized the head)
         for line in alphabet_report(alphabet, train_texts, val_texts)[0]:
             _log(line)

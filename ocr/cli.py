@@ -16,6 +16,7 @@ from common.cli import (add_output_arguments, add_report_argument, add_train_arg
                         stdin_inputs, write_text)
 from common.errors import ConfigError
 from common.export import add_export_arguments
+from ocr import defaults
 
 __all__ = ["main", "build_parser"]
 
@@ -32,10 +33,12 @@ def build_parser():
     read.add_argument("--json", action="store_true",
                       help="one JSON object per image, with lines, words and characters and their boxes, and the "
                            "error of an image that failed")
-    read.add_argument("--beam", type=positive_int, default=1, help="beam width (1 = greedy, default)")
-    read.add_argument("--layout", choices=("line", "page", "auto"), default="auto",
-                      help="line: each image is one line; page: split into lines; auto (default): decide per image")
-    read.add_argument("--batch-size", type=positive_int, default=64)
+    read.add_argument("--beam", type=positive_int, default=defaults.BEAM_WIDTH,
+                      help=f"beam width (1 = greedy; default {defaults.BEAM_WIDTH})")
+    read.add_argument("--layout", choices=defaults.LAYOUTS, default=defaults.LAYOUT,
+                      help=f"line: each image is one line; page: split into lines; auto: decide per image "
+                           f"(default {defaults.LAYOUT})")
+    read.add_argument("--batch-size", type=positive_int, default=defaults.BATCH_SIZE)
     read.add_argument("--max-pixels", type=positive_int,
                       help="refuse larger images (decompression bombs; default: 89,478,485 as in Pillow)")
     read.add_argument("--max-batch-mb", type=float,
@@ -46,16 +49,20 @@ def build_parser():
     train = commands.add_parser("train", help="train or fine-tune a model on line images + transcripts",
                                 parents=[options])
     add_train_arguments(train)
-    train.add_argument("--height", type=positive_int, default=32, help="strip height of a new model (px)")
-    train.add_argument("--units", type=positive_int, default=128, help="LSTM units per direction (new model)")
-    train.add_argument("--layers", type=positive_int, default=2, help="BiLSTM layers (new model)")
+    train.add_argument("--height", type=positive_int,
+                       help=f"strip height of a new model (px; default {defaults.HEIGHT}); with --from or --resume "
+                            f"the model's own is used, and another one is refused")
+    train.add_argument("--units", type=positive_int, default=defaults.ENCODER["units"],
+                       help=f"LSTM units per direction (new model; default {defaults.ENCODER['units']})")
+    train.add_argument("--layers", type=positive_int, default=defaults.ENCODER["num_layers"],
+                       help=f"BiLSTM layers (new model; default {defaults.ENCODER['num_layers']})")
 
     evaluate = commands.add_parser("eval", help="CER, WER and exact-line rate on a labelled data set",
                                    parents=[options])
     evaluate.add_argument("--data", required=True, help="folder of image + .gt.txt pairs, or a manifest")
     evaluate.add_argument("--model", help="model file (default: the shipped model)")
-    evaluate.add_argument("--beam", type=positive_int, default=1)
-    evaluate.add_argument("--layout", choices=("line", "page", "auto"), default="line",
+    evaluate.add_argument("--beam", type=positive_int, default=defaults.BEAM_WIDTH)
+    evaluate.add_argument("--layout", choices=defaults.LAYOUTS, default="line",
                           help="line (default): each image is one line; page: split into lines first, and compare "
                                "the texts with line breaks as spaces; auto: decide per image")
     evaluate.add_argument("--json", action="store_true", help="print the figures as JSON")
@@ -116,8 +123,7 @@ def _train(args):
     from common.cli import train_config_from_args
 
     config = train_config_from_args(
-        args, model_settings={"height": args.height, "units": args.units, "num_layers": args.layers},
-        default_model=DEFAULT_MODEL)
+        args, model_settings={"units": args.units, "num_layers": args.layers}, default_model=DEFAULT_MODEL)
     train(OcrTask(height=args.height), config)
     return 0
 
@@ -130,10 +136,12 @@ def _eval(args):
 
     examples = load_line_dataset(args.data)
     reader = Reader.load(args.model)
+    # References are normalized as in training (the model's rule); with page layouts, line breaks count as spaces.
     results = reader.read([e.image for e in examples], beam_width=args.beam, layout=args.layout,
                           progress=sys.stderr.isatty())
     flat = (lambda text: text) if args.layout == "line" else (lambda text: " ".join(text.split()))
-    kept = [(str(e.image), flat(e.text), flat(r.text)) for e, r in zip(examples, results) if r.ok]
+    kept = [(str(e.image), flat(reader.preprocessor.normalize_text(e.text)), flat(r.text))
+            for e, r in zip(examples, results) if r.ok]
     names, references, outputs = ([k[i] for k in kept] for i in range(3))
     report = evaluation_report(names, references, outputs, args.report) if args.report else None
     print_rates(error_rates(references, outputs), count=len(kept), as_json=args.json, report=report)

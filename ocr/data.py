@@ -9,20 +9,20 @@ A folder follows the Calamari / kraken / tesstrain / OCRopus convention: ``name.
   ``transcript``), with the ``csv`` module's quoting;
 - ``.jsonl``: one JSON object per line with ``image`` (or ``path``) and ``text``.
 
+Manifests are read by :func:`common.manifest.read_manifest` (the speech task's reader too): every bad row and every
+row naming a missing image is collected, and all of them are reported in one error with their line numbers.
 Relative image paths are resolved against the manifest's folder. Every text is NFC-normalized and loses its
 trailing newline.
 """
 
-import csv
 import dataclasses
-import json
 import os
 import unicodedata
 import warnings
 from pathlib import Path
 
-from common.csv_records import csv_error, csv_records
 from common.errors import DataError
+from common.manifest import read_manifest
 
 __all__ = ["LineExample", "load_line_dataset", "IMAGE_SUFFIXES", "MANIFEST_SUFFIXES"]
 
@@ -149,117 +149,18 @@ def _read_folder(folder):
     return examples
 
 
-def _manifest_rows(path):
-    """Yield ``(row_number, image, text)`` from a manifest; row numbers count lines from 1, header included."""
-    suffix = path.suffix.lower()
-    try:
-        with open(path, encoding="utf-8-sig", newline="") as handle:
-            if suffix == ".tsv":
-                yield from _tsv_rows(handle, path)
-            elif suffix == ".csv":
-                yield from _csv_rows(handle, path)
-            else:
-                yield from _jsonl_rows(handle, path)
-    except UnicodeDecodeError as error:
-        raise DataError(
-            f"{path}: the manifest is not valid UTF-8 ({error.reason} at byte {error.start}); save it as UTF-8. "
-            f"Received: path={str(path)!r}"
-        ) from None
-
-
-def _tsv_rows(handle, path):
-    for number, line in enumerate(handle, start=1):
-        line = line.rstrip("\r\n")
-        if not line.strip():
-            continue
-        fields = line.split("\t", 1)
-        if number == 1 and [f.strip().lower() for f in fields] in (["image", "text"], ["path", "text"]):
-            continue
-        if len(fields) != 2 or not fields[0].strip():
-            raise DataError(
-                f"{path}: row {number} is malformed; expected IMAGE<TAB>TEXT (an image path, a tab, the text). "
-                f"Received: row={line[:80]!r}"
-            )
-        yield number, fields[0].strip(), fields[1]
-
-
-def _csv_rows(handle, path):
-    reader = csv.DictReader(handle)
-    try:
-        fieldnames = reader.fieldnames
-    except csv.Error as error:
-        raise csv_error(path, reader, error, unit="row", pending=True) from None
-    header = [name.strip().lower() if name else "" for name in (fieldnames or [])]
-    image_column = next((c for c in _IMAGE_COLUMNS if c in header), None)
-    text_column = next((c for c in _TEXT_COLUMNS if c in header), None)
-    if image_column is None or text_column is None:
-        raise DataError(
-            f"{path}: the CSV header must name an image column ({', '.join(_IMAGE_COLUMNS)}) and a text column "
-            f"({', '.join(_TEXT_COLUMNS)}); add such a first line. Received: header={reader.fieldnames!r}"
-        )
-    original = dict(zip(header, reader.fieldnames))
-    image_key, text_key = original[image_column], original[text_column]
-    for row in csv_records(reader, path, unit="row", pending=True):
-        number = reader.line_num
-        image, text = row.get(image_key), row.get(text_key)
-        if None in row or image is None or text is None:
-            raise DataError(
-                f"{path}: row {number} is malformed; expected {len(header)} fields as in the header. "
-                f"Received: row={list(row.values())!r}"[:300]
-            )
-        if not image.strip() and not text and all(not (v or "").strip() for v in row.values()):
-            continue  # blank line
-        if not image.strip():
-            raise DataError(f"{path}: row {number} has no image path. Received: row={dict(row)!r}"[:300])
-        yield number, image.strip(), text
-
-
-def _jsonl_rows(handle, path):
-    for number, line in enumerate(handle, start=1):
-        if not line.strip():
-            continue
-        try:
-            record = json.loads(line)
-        except json.JSONDecodeError as error:
-            raise DataError(
-                f"{path}: row {number} is not valid JSON ({error.msg}); expected one object per line like "
-                f'{{"image": "a.png", "text": "..."}}. Received: row={line.strip()[:80]!r}'
-            ) from None
-        image = record.get("image", record.get("path")) if isinstance(record, dict) else None
-        text = record.get("text") if isinstance(record, dict) else None
-        if not isinstance(image, str) or not image.strip() or not isinstance(text, str):
-            raise DataError(
-                f"{path}: row {number} is malformed; expected an object with string fields \"image\" (or \"path\") "
-                f"and \"text\". Received: row={line.strip()[:80]!r}"
-            )
-        yield number, image.strip(), text
-
-
 def _read_manifest(path):
     if path.suffix.lower() not in MANIFEST_SUFFIXES:
         raise DataError(
             f"Expected a data folder or a manifest ending in {', '.join(MANIFEST_SUFFIXES)}. "
             f"Received: path={str(path)!r}"
         )
-    base = path.parent
-    examples, missing = [], []
-    for number, image, text in _manifest_rows(path):
-        image_path = Path(image).expanduser()
-        if not image_path.is_absolute():
-            image_path = base / image_path
-        if not image_path.is_file():
-            missing.append(f"row {number}: {image}")
-            continue
-        examples.append(LineExample(image_path, _clean_text(text)))
-    if missing:
-        raise DataError(
-            f"{path}: {len(missing)} rows name image files that do not exist ({_listing(missing, len(missing))}); "
-            f"relative paths are read from the manifest's folder {str(base)!r}. Fix or remove those rows. "
-            f"Received: missing={len(missing)}"
-        )
-    if not examples:
+    rows, problems = read_manifest(path, source_keys=_IMAGE_COLUMNS, text_keys=_TEXT_COLUMNS, allow_empty_text=True,
+                                   headerless=True, source_name="image")
+    problems.raise_if_any()
+    if not rows:
         raise DataError(f"{path}: the manifest lists no lines; expected one row per line image. Received: rows=0")
-    return examples
+    return [LineExample(row.source, _clean_text(row.text)) for row in rows]
 
 
 def load_line_dataset(path):

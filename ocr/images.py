@@ -17,6 +17,7 @@ import warnings
 import numpy as np
 
 from common.errors import ConfigError, InputError
+from ocr.defaults import HEIGHT, MIN_CONTRAST, MIN_WIDTH, POLARITIES, POLARITY
 
 __all__ = [
     "load_image",
@@ -37,8 +38,7 @@ _PILLOW_LIMIT_LOCK = threading.Lock()
 # Contrast normalization: the dark and light reference levels are the k-th darkest and k-th lightest pixel values,
 # with k = 1 % of the pixels, but at most 2 * H (so that a short word in a wide, mostly empty image still counts).
 _TAIL_FRACTION = 0.01
-# Below this spread between the two references (in 0..255 levels) an image is taken as blank paper.
-_MIN_CONTRAST = 16
+# Below MIN_CONTRAST (ocr.defaults) between the two references (in 0..255 levels) an image is taken as blank paper.
 
 
 def _describe_array(array):
@@ -427,7 +427,7 @@ def load_image(source, *, max_pixels=DEFAULT_MAX_PIXELS):
 # ---------------------------------------------------------------------------------------------------------------
 
 
-def strip_width(shape, *, height=32, min_width=8):
+def strip_width(shape, *, height=HEIGHT, min_width=MIN_WIDTH):
     """Width of the strip an ``(H, W)`` image scales to at ``height`` pixels, before any crop.
 
     Parameters
@@ -474,7 +474,8 @@ def _ink_bounds(profile, fraction):
     return int(keep[0]), int(keep[-1])
 
 
-def preprocess_line(gray, *, height=32, min_width=8, source=None, return_box=False):
+def preprocess_line(gray, *, height=HEIGHT, min_width=MIN_WIDTH, polarity=POLARITY, min_contrast=MIN_CONTRAST,
+                    source=None, return_box=False):
     """Turn a text-line image into the strip the model reads: ``(width, height)``, ink = 1, background = 0.
 
     Steps: contrast normalization between robust dark and light levels (the 1st and 99th percentiles, or the
@@ -492,6 +493,10 @@ def preprocess_line(gray, *, height=32, min_width=8, source=None, return_box=Fal
         Strip height in pixels (the model's number of input features).
     min_width : int > 0
         Narrowest strip returned, in pixels (a front end that subsamples time needs a few columns).
+    polarity : {"auto", "dark_on_light", "light_on_dark"}
+        Which way round the text is; ``auto`` decides from the median (background on a text line).
+    min_contrast : int in [1, 255]
+        Gray levels between the dark and light levels below which the image counts as blank.
     source : str, optional
         Name used in error messages (e.g. the file path).
     return_box : bool
@@ -521,6 +526,13 @@ def preprocess_line(gray, *, height=32, min_width=8, source=None, return_box=Fal
             raise ConfigError(
                 f"Received an invalid value for `{name}`, expected a positive integer. Received: {name}={value!r}"
             )
+    if polarity not in POLARITIES:
+        raise ConfigError(f"Received an invalid value for `polarity`, expected one of {POLARITIES}. "
+                          f"Received: polarity={polarity!r}")
+    if isinstance(min_contrast, bool) or not isinstance(min_contrast, (int, np.integer)) \
+            or not 1 <= min_contrast <= 255:
+        raise ConfigError(f"Received an invalid value for `min_contrast`, expected an integer in [1, 255] (gray "
+                          f"levels). Received: min_contrast={min_contrast!r}")
     height, min_width = int(height), int(min_width)
     if not (isinstance(gray, np.ndarray) and gray.dtype == np.uint8 and gray.ndim == 2):
         if source is None and isinstance(gray, (str, os.PathLike)):
@@ -534,12 +546,13 @@ def preprocess_line(gray, *, height=32, min_width=8, source=None, return_box=Fal
     whole = (0, 0, int(gray.shape[1]), int(gray.shape[0]))
 
     low, high, median = _reference_levels(gray)
-    if high - low < _MIN_CONTRAST:
+    if high - low < min_contrast:
         return (blank, whole) if return_box else blank
     # ink = 1 on dark-on-light paper; a median nearer the dark level means light text on a dark background.
     scale = 1.0 / (high - low)
     ink = gray.astype(np.float32)
-    if median - low >= high - median:
+    dark_on_light = median - low >= high - median if polarity == "auto" else polarity == "dark_on_light"
+    if dark_on_light:
         ink = (high - ink) * scale  # dark on light: invert so that ink is high
     else:
         ink = (ink - low) * scale  # light on dark: ink is already the bright part

@@ -19,11 +19,12 @@ from typing import Union
 
 import numpy as np
 
-from common.errors import ConfigError, InputError, ModelFileError
-from common.inference import (DEFAULT_MAX_BATCH_MB, SequencePredictor, as_input_list, load_task_model,
-                              map_in_groups)
-from ocr.images import load_image, preprocess_line
+from common.errors import ConfigError, ModelFileError
+from common.inference import (DEFAULT_MAX_BATCH_MB, InputResult, SequencePredictor, as_input_list, guard_input,
+                              input_name, load_task_model, map_in_groups)
+from ocr.defaults import BATCH_SIZE, BEAM_WIDTH, CHUNK_SIZE, LAYOUT, LAYOUTS
 from ocr.layout import crop_lines, find_lines, looks_like_page
+from ocr.preprocessor import LinePreprocessor
 
 __all__ = ["Reader", "ReadResult", "LineResult", "WordResult", "Character", "DEFAULT_MODEL", "LAYOUTS"]
 
@@ -31,7 +32,6 @@ ImageInput = Union[str, os.PathLike, np.ndarray]
 """One input of :meth:`Reader.read`: an image file's path or an image array."""
 
 DEFAULT_MODEL = Path(__file__).resolve().parent / "models" / "default.keras"
-LAYOUTS = ("line", "page", "auto")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -83,13 +83,11 @@ class LineResult:
 
 
 @dataclasses.dataclass(frozen=True)
-class ReadResult:
+class ReadResult(InputResult):
     """What was read from one input: ``text`` (lines joined by newlines), ``confidence`` (mean over lines),
     ``lines``, ``words`` and ``characters`` (all lines), and ``error`` (``None`` when the input was read)."""
 
-    source: str
-    text: str
-    confidence: float
+    confidence: float = 0.0
     lines: tuple[LineResult, ...] = ()
     error: str | None = None
 
@@ -100,10 +98,6 @@ class ReadResult:
     @property
     def words(self) -> tuple[WordResult, ...]:
         return tuple(w for line in self.lines for w in line.words)
-
-    @property
-    def ok(self) -> bool:
-        return self.error is None
 
     def to_dict(self) -> dict:
         return {
@@ -120,10 +114,6 @@ class ReadResult:
         }
 
 
-def _describe(source, index):
-    return str(source) if isinstance(source, (str, Path)) else f"array #{index}"
-
-
 class Reader:
     """Reads text lines and pages with an OCR model.
 
@@ -136,23 +126,28 @@ class Reader:
         max_batch_mb: cap (MiB) on one padded batch of line strips (``lines * padded width * height * 4``
             bytes); batches are split to honour it, and an image with a line that alone exceeds it gets an error.
 
-    A Reader is safe to share between threads (tested): each call keeps its state in local variables, the model
-    runs through one traced function, and the image-decoding pool takes work from any thread.
+    The model's :class:`~ocr.preprocessor.LinePreprocessor` (stored in the model file) turns each line into the
+    strip the network reads, exactly as in training.
+
+    A Reader is safe to share between threads (tested): each call keeps its state in local variables (its
+    image-decoding threads too, which end with the call), and the model runs through one traced function.
     """
 
-    def __init__(self, model, *, batch_size: int = 64, max_pixels: int | None = None,
+    def __init__(self, model, *, batch_size: int = BATCH_SIZE, max_pixels: int | None = None,
                  max_batch_mb: float | None = DEFAULT_MAX_BATCH_MB):
-        if model.metadata.get("task") != "ocr":
-            raise ModelFileError(f"Reader needs an OCR model. Received: task={model.metadata.get('task')!r}")
+        if model.task != "ocr":
+            raise ModelFileError(f"Reader needs an OCR model. Received: task={model.task!r}")
         if max_pixels is not None and (isinstance(max_pixels, bool) or not isinstance(max_pixels, (int, np.integer))
                                        or max_pixels < 1):
             raise ConfigError(f"Received an invalid value for `max_pixels` (--max-pixels), expected a positive "
                               f"integer or None. Received: max_pixels={max_pixels!r}")
         self.model = model
-        self.height = int(model.metadata["preprocessing"]["height"])
+        if not isinstance(model.preprocessor, LinePreprocessor):
+            raise ModelFileError(f"Reader needs a model that carries its line preprocessing (height, ...). "
+                                 f"Received: preprocessor={model.preprocessor!r}")
+        self.preprocessor = model.preprocessor
         self.predictor = SequencePredictor(model, batch_size=batch_size, max_batch_mb=max_batch_mb)
         self.max_pixels = max_pixels
-        self._pool = ThreadPoolExecutor(max_workers=min(4, os.cpu_count() or 1), thread_name_prefix="ocr-load")
 
     @classmethod
     def load(cls, path: str | os.PathLike | None = None, **kwargs) -> Reader:
@@ -167,6 +162,11 @@ class Reader:
     def alphabet(self):
         return self.predictor.alphabet
 
+    @property
+    def height(self):
+        """Strip height in pixels (the model's preprocessing)."""
+        return self.preprocessor.height
+
     def _line_strips(self, gray, layout):
         """Split an image into ``(box, strip, crop_box)`` per line, per the layout choice."""
         if layout == "page" or (layout == "auto" and looks_like_page(gray)):
@@ -177,50 +177,47 @@ class Reader:
             pieces = [((0, 0, gray.shape[1], gray.shape[0]), gray)]
         lines = []
         for box, crop in pieces:
-            strip, crop_box = preprocess_line(crop, height=self.height, return_box=True)
+            strip, crop_box = self.preprocessor.features(crop, return_box=True)
             left, top = box[0] + crop_box[0], box[1] + crop_box[1]
             lines.append(((left, top, box[0] + crop_box[2], box[1] + crop_box[3]), strip))
         return lines
 
-    def read(self, inputs: ImageInput | Sequence[ImageInput], *, beam_width: int = 1, layout: str = "line",
-             progress: bool = False, chunk_size: int = 256) -> list[ReadResult]:
+    def read(self, inputs: ImageInput | Sequence[ImageInput], *, beam_width: int = BEAM_WIDTH, layout: str = LAYOUT,
+             progress: bool = False, chunk_size: int = CHUNK_SIZE) -> list[ReadResult]:
         """Read each input; returns one :class:`ReadResult` per input, in order.
 
         Args:
             inputs: a path, a numpy image, or a list of them.
             beam_width: 1 for greedy decoding, more for beam search.
             layout: ``"line"`` (each input is one text line), ``"page"`` (split into lines first), or ``"auto"``
-                (decide per image).
+                (decide per image; the default, as in ``ocr read``).
             progress: show a progress bar on stderr.
             chunk_size: inputs decoded and held in memory at once (memory stays flat over many files).
         """
         if layout not in LAYOUTS:
             raise ConfigError(f"layout must be one of {LAYOUTS}. Received: layout={layout!r}")
-        return map_in_groups(lambda group, offset: self._read_chunk(group, offset, beam_width, layout),
-                             as_input_list(inputs), group_size=chunk_size, progress=progress, unit="image")
+        inputs = as_input_list(inputs)
+        # Decoding and preprocessing release the GIL (Pillow, OpenCV): threads overlap them. The pool lives as long
+        # as this call.
+        with ThreadPoolExecutor(max_workers=min(4, os.cpu_count() or 1, max(1, len(inputs))),
+                                thread_name_prefix="ocr-load") as pool:
+            return map_in_groups(lambda group, offset: self._read_chunk(group, offset, beam_width, layout, pool),
+                                 inputs, group_size=chunk_size, progress=progress, unit="image")
 
-    def _prepare(self, source, name, layout):
-        """``(line strips, None)`` for one input, or ``([], error message)``: one bad input never stops a batch."""
-        try:
-            kwargs = {} if self.max_pixels is None else {"max_pixels": self.max_pixels}
-            lines = self._line_strips(load_image(source, **kwargs), layout)
-            for _, strip in lines:
-                self.predictor.check_fits(strip.shape[0], hint=", or crop the image into shorter lines")
-            return lines, None
-        except InputError as error:
-            return [], f"{name}: {error.reason}"
-        except ConfigError:  # a setting of the call, not this input: stop
-            raise
-        except MemoryError:
-            return [], f"{name}: not enough memory to read this image; lower --max-pixels or shrink the image"
-        except Exception as error:  # noqa: BLE001 (a bug or a decoder failure we did not foresee: report, go on)
-            return [], f"{name}: unexpected {type(error).__name__} while reading it ({error}); please report this"
+    def _prepare(self, source, layout):
+        """The ``(box, strip)`` of each line of one input."""
+        lines = self._line_strips(self.preprocessor.load(source, max_pixels=self.max_pixels), layout)
+        for _, strip in lines:
+            self.predictor.check_fits(strip.shape[0], hint=", or crop the image into shorter lines")
+        return lines
 
-    def _read_chunk(self, inputs, offset, beam_width, layout):
-        names = [_describe(source, offset + index) for index, source in enumerate(inputs)]
-        # Decoding and preprocessing release the GIL (Pillow, OpenCV): threads overlap them.
-        prepared = list(self._pool.map(lambda pair: self._prepare(pair[0], pair[1], layout), zip(inputs, names)))
-        line_sets = [lines for lines, _ in prepared]
+    def _read_chunk(self, inputs, offset, beam_width, layout, pool):
+        names = [input_name(source, offset + index) for index, source in enumerate(inputs)]
+        prepared = list(pool.map(
+            lambda pair: guard_input(lambda: self._prepare(pair[0], layout), pair[1],
+                                     memory_hint="lower --max-pixels or shrink the image"),
+            zip(inputs, names)))
+        line_sets = [lines or [] for lines, _ in prepared]
         errors = {index: error for index, (_, error) in enumerate(prepared) if error is not None}
         strips = [strip for lines in line_sets for _, strip in lines]
         decoded = iter(self.predictor.predict(strips, beam_width=beam_width))
@@ -228,7 +225,7 @@ class Reader:
         results = []
         for index, lines in enumerate(line_sets):
             if index in errors:
-                results.append(ReadResult(names[index], "", 0.0, (), errors[index]))
+                results.append(ReadResult.failed(names[index], errors[index]))
                 continue
             line_results = []
             for (left, top, right, bottom), strip in lines:

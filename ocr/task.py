@@ -3,44 +3,59 @@
 import cv2
 import numpy as np
 
-from common.alphabet import Alphabet, normalize_text
+from common.alphabet import Alphabet
 from common.encoder import BiLSTMEncoder
+from common.errors import ConfigError
 from common.model_file import FORMAT_VERSION
 from common.recognizer import Recognizer
 from common.training import TaskSpec
 from ocr.data import load_line_dataset
+from ocr.defaults import ENCODER, HEIGHT
 from ocr.frontend import make_frontend
-from ocr.images import load_image, preprocess_line
+from ocr.preprocessor import LinePreprocessor
 
 __all__ = ["OcrTask", "build_ocr_model", "DEFAULT_HEIGHT", "DEFAULT_ENCODER"]
 
-DEFAULT_HEIGHT = 32
-DEFAULT_ENCODER = {"num_layers": 2, "units": 128, "dropout": 0.1}
+DEFAULT_HEIGHT = HEIGHT  # (kept for callers of the old name; ocr.defaults holds it)
+DEFAULT_ENCODER = ENCODER
 
 
-def build_ocr_model(alphabet, *, height=DEFAULT_HEIGHT, num_layers=2, units=128, dropout=0.1, **frontend):
-    """A new OCR :class:`~common.recognizer.Recognizer` for ``alphabet`` and strips of ``height`` pixels.
+def build_ocr_model(alphabet, *, height=None, preprocessor=None, num_layers=ENCODER["num_layers"],
+                    units=ENCODER["units"], dropout=ENCODER["dropout"], **frontend):
+    """A new OCR :class:`~common.recognizer.Recognizer` for ``alphabet``.
 
-    ``frontend`` keys (``filters``, ``time_strides``, ``feature_strides``, ``projection_units``) override
-    :data:`ocr.frontend.DEFAULT_FRONTEND`.
+    Args:
+        alphabet: the characters it writes.
+        height: strip height in pixels (a :class:`~ocr.preprocessor.LinePreprocessor` of that height);
+            default :data:`ocr.defaults.HEIGHT`.
+        preprocessor: a :class:`~ocr.preprocessor.LinePreprocessor` instead of ``height``.
+        num_layers, units, dropout: the BiLSTM encoder.
+        frontend: ``filters``, ``time_strides``, ``feature_strides``, ``projection_units`` override
+            :data:`ocr.frontend.DEFAULT_FRONTEND`.
     """
-    metadata = {
-        "task": "ocr",
-        "format_version": FORMAT_VERSION,
-        "alphabet": alphabet.get_config(),
-        "preprocessing": {"height": height},
-    }
+    if preprocessor is None:
+        preprocessor = LinePreprocessor(height=HEIGHT if height is None else height)
+    elif height is not None and height != preprocessor.height:
+        raise ConfigError(f"Pass either `height` or a `preprocessor`, not two heights. Received: height={height!r}, "
+                          f"preprocessor.height={preprocessor.height}")
+    metadata = {"task": "ocr", "format_version": FORMAT_VERSION, "alphabet": alphabet.get_config()}
     return Recognizer(
-        make_frontend(height, **frontend),
+        make_frontend(preprocessor.height, **frontend),
         BiLSTMEncoder(num_layers=num_layers, units=units, dropout=dropout, name="encoder"),
         alphabet.num_classes,
         metadata=metadata,
+        preprocessor=preprocessor,
         name="ocr_recognizer",
     )
 
 
 class OcrTask(TaskSpec):
     """OCR training: line images + transcripts -> strips ``(width, height)`` with ink = 1.
+
+    Args:
+        preprocessor: the :class:`~ocr.preprocessor.LinePreprocessor` of a new model; fine-tuning and resuming use
+            the model's own (see :meth:`common.training.TaskSpec.use_preprocessor`). ``None``: defaults.
+        height: shorthand for ``LinePreprocessor(height=height)``.
 
     Prepared items are uint8 strips (a quarter of the memory of float32). Augmentation stretches or squeezes the
     strip's width by up to 15% (fonts differ in width far more than the synthetic data can cover) and adds a
@@ -50,20 +65,29 @@ class OcrTask(TaskSpec):
     name = "ocr"
     metric = "cer"
 
-    def __init__(self, *, height=DEFAULT_HEIGHT):
-        self.height = height
+    def __init__(self, *, preprocessor=None, height=None):
+        if preprocessor is not None and height is not None:
+            raise ConfigError("Pass either `height` or a `preprocessor` to OcrTask, not both. "
+                              f"Received: height={height!r}")
+        self.preprocessor = preprocessor if preprocessor is not None else LinePreprocessor(
+            height=HEIGHT if height is None else height)
+        self.explicit_preprocessor = preprocessor is not None or height is not None
+
+    @property
+    def height(self):
+        return self.preprocessor.height
 
     def load_examples(self, path):
         return [(example.image, example.text) for example in load_line_dataset(path)]
 
     def normalize_text(self, text):
-        return normalize_text(text).strip()
+        return self.preprocessor.normalize_text(text)
 
     def default_alphabet(self, texts):
         return Alphabet.from_texts(texts)
 
     def prepare(self, source):
-        strip = preprocess_line(load_image(source), height=self.height, source=source)
+        strip = self.preprocessor(source)
         return np.round(strip * 255).astype(np.uint8)
 
     def item_length(self, item):
@@ -80,5 +104,8 @@ class OcrTask(TaskSpec):
         return strip
 
     def build_model(self, alphabet, **settings):
-        settings.setdefault("height", self.height)
-        return build_ocr_model(alphabet, **settings)
+        height = settings.pop("height", None)
+        if height is not None and height != self.preprocessor.height:
+            raise ConfigError(f"The model settings' height ({height}) is not the task's strip height "
+                              f"({self.preprocessor.height}). Received: height={height!r}")
+        return build_ocr_model(alphabet, preprocessor=self.preprocessor, **settings)

@@ -30,6 +30,7 @@ sys.path.insert(0, str(ROOT / "recipes"))
 from _train_and_ship import train_and_ship  # noqa: E402
 from common.corpus import TextPool  # noqa: E402
 from english_text import sentences  # noqa: E402
+from speech import defaults  # noqa: E402
 from speech.synth import list_voices, synthesize_dataset  # noqa: E402
 
 
@@ -65,8 +66,8 @@ def main():
     parser.add_argument("--val-utterances", type=int, default=300)
     parser.add_argument("--max-minutes", type=float, default=80)
     parser.add_argument("--epochs", type=int, default=60)
-    parser.add_argument("--units", type=int, default=160)
-    parser.add_argument("--layers", type=int, default=3)
+    parser.add_argument("--units", type=int, default=defaults.ENCODER["units"])
+    parser.add_argument("--layers", type=int, default=defaults.ENCODER["num_layers"])
     parser.add_argument("--prose-fraction", type=float, default=0.4,
                         help="share of training text from broad prose and word runs (default 0.4)")
     parser.add_argument("--prose-test-utterances", type=int, default=200,

@@ -225,7 +225,9 @@ def train(args):
     global _AUDIO, _SPANS, _TASK
     metadata = read_metadata(args.model, task="speech")
     alphabet = Alphabet.from_config(metadata["alphabet"])
-    _TASK = SpeechTask(num_mels=metadata["preprocessing"]["num_mels"])
+    from common.preprocessor import preprocessor_from_metadata
+
+    _TASK = SpeechTask(preprocessor=preprocessor_from_metadata(metadata, source=args.model))
     log(f"Keras {keras.__version__} on {keras.config.backend()}; model {args.model}")
 
     # Decode every file once, in worker processes forked before JAX touches the GPU.

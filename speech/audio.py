@@ -20,6 +20,7 @@ from pathlib import Path
 import numpy as np
 
 from common.errors import ConfigError, InputError
+from speech.defaults import SAMPLE_RATE
 
 __all__ = [
     "SAMPLE_RATE",
@@ -30,8 +31,7 @@ __all__ = [
     "duration_seconds",
 ]
 
-SAMPLE_RATE = 16000
-"""The rate (Hz) of every array this package works on."""
+# SAMPLE_RATE (speech.defaults): the rate (Hz) of every array this package works on.
 
 MIN_SOURCE_RATE = 4000
 """Lowest accepted input rate (Hz): below it speech is not intelligible."""

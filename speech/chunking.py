@@ -16,6 +16,7 @@ of a second and a few megabytes beyond the audio itself.
 import numpy as np
 
 from common.errors import ConfigError, InputError
+from speech.defaults import MAX_CHUNK_SECONDS, MIN_CHUNK_SECONDS, SAMPLE_RATE
 
 __all__ = ["split_on_silence", "FRAME_SECONDS", "FLOOR_DB"]
 
@@ -68,8 +69,8 @@ def _cut_long(start, end, db, max_frames):
     return pieces
 
 
-def split_on_silence(audio, *, sample_rate=16000, max_chunk_seconds=20.0, min_silence_seconds=0.3, top_db=35.0,
-                     pad_seconds=0.1):
+def split_on_silence(audio, *, sample_rate=SAMPLE_RATE, max_chunk_seconds=MAX_CHUNK_SECONDS, min_silence_seconds=0.3,
+                     top_db=35.0, pad_seconds=0.1):
     """Sample ranges of the speech in ``audio``, each at most ``max_chunk_seconds`` long.
 
     Parameters
@@ -79,8 +80,8 @@ def split_on_silence(audio, *, sample_rate=16000, max_chunk_seconds=20.0, min_si
     sample_rate : int > 0
         Hz.
     max_chunk_seconds : float >= 0.5
-        Longest chunk (s). Voiced stretches longer than this are cut at their quietest frame in the last half of
-        the allowed length; no sample of them is dropped.
+        Longest chunk (s); default :data:`speech.defaults.MAX_CHUNK_SECONDS`. Voiced stretches longer than this are
+        cut at their quietest frame in the last half of the allowed length; no sample of them is dropped.
     min_silence_seconds : float >= 0
         Quieter stretches shorter than this (s) do not separate speech.
     top_db : float > 0
@@ -102,7 +103,7 @@ def split_on_silence(audio, *, sample_rate=16000, max_chunk_seconds=20.0, min_si
                          f"Received: shape={y.shape}, dtype={y.dtype}", "audio array")
     if not (isinstance(sample_rate, (int, np.integer)) and sample_rate > 0):
         raise ConfigError(f"`sample_rate` must be a positive integer (Hz). Received: sample_rate={sample_rate!r}")
-    _check("max_chunk_seconds", max_chunk_seconds, 0.5)
+    _check("max_chunk_seconds", max_chunk_seconds, MIN_CHUNK_SECONDS)
     _check("min_silence_seconds", min_silence_seconds, 0.0)
     _check("top_db", top_db, 0.0, exclusive=True)
     _check("pad_seconds", pad_seconds, 0.0)

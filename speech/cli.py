@@ -16,6 +16,7 @@ from common.cli import (add_output_arguments, add_report_argument, add_train_arg
                         stdin_inputs, write_text)
 from common.errors import ConfigError
 from common.export import add_export_arguments
+from speech import defaults
 
 __all__ = ["main", "build_parser"]
 
@@ -39,10 +40,12 @@ def build_parser():
                                  "the error of a file that failed); srt / vtt: subtitles; tsv: start, end (ms) and "
                                  "text per segment; all: every format (needs --output-dir). Several files as "
                                  "srt, vtt or tsv need --output-dir (one file each)")
-    transcribe.add_argument("--beam", type=positive_int, default=1, help="beam width (1 = greedy, default)")
-    transcribe.add_argument("--max-chunk-seconds", type=float, default=10.0,
-                            help="longest piece of audio run at once; long files are split at silences (10)")
-    transcribe.add_argument("--batch-size", type=positive_int, default=16)
+    transcribe.add_argument("--beam", type=positive_int, default=defaults.BEAM_WIDTH,
+                            help=f"beam width (1 = greedy; default {defaults.BEAM_WIDTH})")
+    transcribe.add_argument("--max-chunk-seconds", type=float, default=defaults.MAX_CHUNK_SECONDS,
+                            help=f"longest piece of audio run at once; long files are split at silences "
+                                 f"(default {defaults.MAX_CHUNK_SECONDS:g})")
+    transcribe.add_argument("--batch-size", type=positive_int, default=defaults.BATCH_SIZE)
     transcribe.add_argument("--max-seconds", type=float, help="refuse files longer than this (default: no limit)")
     transcribe.add_argument("--max-batch-mb", type=float,
                             help="cap on one padded batch of features in MiB (chunks x frames x mels x 4 bytes); "
@@ -51,13 +54,15 @@ def build_parser():
 
     train = commands.add_parser("train", help="train or fine-tune a model on audio + transcripts", parents=[options])
     add_train_arguments(train)
-    train.add_argument("--units", type=positive_int, default=192, help="LSTM units per direction (new model)")
-    train.add_argument("--layers", type=positive_int, default=3, help="BiLSTM layers (new model)")
+    train.add_argument("--units", type=positive_int, default=defaults.ENCODER["units"],
+                       help=f"LSTM units per direction (new model; default {defaults.ENCODER['units']})")
+    train.add_argument("--layers", type=positive_int, default=defaults.ENCODER["num_layers"],
+                       help=f"BiLSTM layers (new model; default {defaults.ENCODER['num_layers']})")
 
     evaluate = commands.add_parser("eval", help="WER and CER on a labelled data set", parents=[options])
     evaluate.add_argument("--data", required=True, help="LJSpeech / LibriSpeech folder, Common Voice TSV, manifest")
     evaluate.add_argument("--model", help="model file (default: the shipped model)")
-    evaluate.add_argument("--beam", type=positive_int, default=1)
+    evaluate.add_argument("--beam", type=positive_int, default=defaults.BEAM_WIDTH)
     evaluate.add_argument("--json", action="store_true", help="print the figures as JSON")
     add_report_argument(evaluate)
 
@@ -142,14 +147,14 @@ def _eval(args):
     from common.cli import evaluation_report
     from common.metrics import error_rates
     from speech.data import load_speech_dataset
-    from speech.text import normalize_transcript
     from speech.transcriber import Transcriber
 
     utterances = load_speech_dataset(args.data)
     transcriber = Transcriber.load(args.model)
     results = transcriber.transcribe([u.audio for u in utterances], beam_width=args.beam,
                                      progress=sys.stderr.isatty())
-    kept = [(str(u.audio), normalize_transcript(u.text), r.text) for u, r in zip(utterances, results) if r.ok]
+    kept = [(str(u.audio), transcriber.preprocessor.normalize_text(u.text), r.text)
+            for u, r in zip(utterances, results) if r.ok]
     names, references, outputs = ([k[i] for k in kept] for i in range(3))
     report = evaluation_report(names, references, outputs, args.report) if args.report else None
     print_rates(error_rates(references, outputs), count=len(kept), as_json=args.json, report=report)

@@ -24,12 +24,11 @@ naming the file, line and what to change.
 
 import csv
 import dataclasses
-import json
 import math
 from pathlib import Path
 
-from common.csv_records import csv_records
 from common.errors import DataError
+from common.manifest import RowProblems, read_manifest
 
 __all__ = ["Utterance", "load_speech_dataset", "LAYOUTS"]
 
@@ -40,7 +39,6 @@ LAYOUTS = ("LJSpeech folder (metadata.csv + wavs/)", "LibriSpeech folder (*.tran
 
 AUDIO_KEYS = ("audio", "audio_filepath", "path", "file", "filename", "wav", "audio_path")
 TEXT_KEYS = ("text", "transcript", "transcription", "sentence")
-_SHOWN = 5  # problems listed in one error
 
 
 @dataclasses.dataclass(frozen=True)
@@ -60,32 +58,11 @@ class Utterance:
     speaker: str = None
 
 
-class _Problems:
-    """Collects bad rows and missing files of one source, and raises one DataError listing a few of each."""
+_MISSING_HINT = "check that the audio was copied and that relative paths are relative to the manifest's folder"
 
-    def __init__(self, source):
-        self.source = source
-        self.malformed, self.missing = [], []
 
-    def bad(self, line, reason):
-        self.malformed.append(f"{'line ' if isinstance(line, int) else ''}{line}: {reason}")
-
-    def check_audio(self, path):
-        if not path.is_file():
-            self.missing.append(str(path))
-
-    def raise_if_any(self):
-        if self.malformed:
-            shown = "; ".join(self.malformed[:_SHOWN])
-            more = f" (and {len(self.malformed) - _SHOWN} more)" if len(self.malformed) > _SHOWN else ""
-            raise DataError(f"{self.source}: {len(self.malformed)} malformed row(s): {shown}{more}. Fix or remove "
-                            f"these rows. Received: malformed_rows={len(self.malformed)}")
-        if self.missing:
-            shown = ", ".join(self.missing[:_SHOWN])
-            more = f" (and {len(self.missing) - _SHOWN} more)" if len(self.missing) > _SHOWN else ""
-            raise DataError(f"{self.source}: {len(self.missing)} row(s) reference missing audio files: {shown}"
-                            f"{more}. Check that the audio was copied and that relative paths are relative to "
-                            f"the manifest's folder. Received: missing_files={len(self.missing)}")
+def _problems(source):
+    return RowProblems(source, files="audio files", missing_hint=_MISSING_HINT)
 
 
 def _read_text(path):
@@ -133,7 +110,7 @@ def _ljspeech(metadata):
         for row in csv.DictReader(_read_text(voices).splitlines(), delimiter="\t"):
             if row.get("id") and row.get("voice"):
                 speakers[row["id"]] = f"{row.get('engine') or 'tts'}:{row['voice']}"
-    problems, utterances = _Problems(metadata), []
+    problems, utterances = _problems(metadata), []
     for number, line in enumerate(_read_text(metadata).splitlines(), start=1):
         if not line.strip():
             continue
@@ -147,13 +124,13 @@ def _ljspeech(metadata):
             problems.bad(number, "empty transcript")
             continue
         audio = folder / "wavs" / f"{key}.wav"
-        problems.check_audio(audio)
-        utterances.append(Utterance(audio, text, None, speakers.get(key)))
+        if problems.check_file(number, audio, f"wavs/{key}.wav"):
+            utterances.append(Utterance(audio, text, None, speakers.get(key)))
     return _finish(utterances, metadata, problems)
 
 
 def _librispeech(root, transcripts):
-    problems, utterances = _Problems(root), []
+    problems, utterances = _problems(root), []
     for transcript in transcripts:
         where = transcript.name if root == transcript else str(transcript.relative_to(root))
         for number, line in enumerate(_read_text(transcript).splitlines(), start=1):
@@ -166,14 +143,9 @@ def _librispeech(root, transcripts):
             audio = transcript.parent / f"{key}.flac"
             if not audio.is_file() and (transcript.parent / f"{key}.wav").is_file():
                 audio = transcript.parent / f"{key}.wav"
-            problems.check_audio(audio)
-            utterances.append(Utterance(audio, text.strip(), None, key.split("-")[0]))
+            if problems.check_file(f"{where}:{number}", audio, audio.name):
+                utterances.append(Utterance(audio, text.strip(), None, key.split("-")[0]))
     return _finish(utterances, root, problems)
-
-
-def _sniff_delimiter(header):
-    counts = {d: header.count(d) for d in (",", "\t", ";", "|")}
-    return max(counts, key=counts.get)
 
 
 def _pick(fields, keys):
@@ -181,86 +153,28 @@ def _pick(fields, keys):
     return next((lowered[k] for k in keys if k in lowered), None)
 
 
-def _table(path, *, delimiter, audio_keys, text_keys, base, quoting=csv.QUOTE_MINIMAL, speaker_keys=("speaker",)):
-    """Rows of a delimited file with a header: Utterances."""
-    lines = _read_text(path).splitlines()
-    if not any(line.strip() for line in lines):
-        raise DataError(f"{path}: the file is empty; expected a header line naming an audio and a text column, then "
-                        f"one row per utterance.")
-    reader = csv_records(csv.reader(lines, delimiter=delimiter, quoting=quoting), path)
-    header = next(reader, None) or []
-    audio_key, text_key = _pick(header, audio_keys), _pick(header, text_keys)
-    if audio_key is None or text_key is None:
-        raise DataError(f"{path}: the header must name an audio column ({', '.join(audio_keys)}) and a text column "
-                        f"({', '.join(text_keys)}). Received: header={header!r}")
-    column = {name: header.index(name) for name in header}
-    duration_key, speaker_key = _pick(header, ("duration",)), _pick(header, speaker_keys)
-    problems, utterances = _Problems(path), []
-    for number, row in enumerate(reader, start=2):
-        if not row or not any(cell.strip() for cell in row):
-            continue
-        if len(row) < len(header):
-            problems.bad(number, f"expected {len(header)} fields, found {len(row)}")
-            continue
-        audio, text = row[column[audio_key]].strip(), row[column[text_key]].strip()
-        if not audio or not text:
-            problems.bad(number, "empty audio path" if not audio else "empty transcript")
-            continue
+def _manifest(path, *, base=None, audio_keys=AUDIO_KEYS, text_keys=TEXT_KEYS, speaker_keys=("speaker",)):
+    """Utterances of a TSV, CSV or JSONL manifest (:func:`common.manifest.read_manifest`), with their optional
+    duration and speaker; every bad row is reported at once."""
+    rows, problems = read_manifest(path, source_keys=audio_keys, text_keys=text_keys, base=base,
+                                   extra_keys=("duration", *speaker_keys), source_name="audio")
+    problems.missing_hint = _MISSING_HINT
+    utterances = []
+    for row in rows:
         try:
-            duration = _duration(row[column[duration_key]]) if duration_key else None
-        except ValueError as error:
-            problems.bad(number, str(error))
+            duration = _duration(row.extras.get("duration"))
+        except (TypeError, ValueError) as error:
+            problems.bad(row.line, str(error))
             continue
-        audio = _resolve(base, audio)
-        problems.check_audio(audio)
-        utterances.append(Utterance(audio, text, duration,
-                                    _speaker(row[column[speaker_key]]) if speaker_key else None))
+        speaker = next((row.extras[key] for key in speaker_keys if row.extras.get(key) not in (None, "")), None)
+        utterances.append(Utterance(row.source, row.text.strip(), duration, _speaker(speaker)))
     return _finish(utterances, path, problems)
 
 
 def _common_voice(tsv):
     base = tsv.parent / "clips" if (tsv.parent / "clips").is_dir() else tsv.parent
-    return _table(tsv, delimiter="\t", audio_keys=("path",), text_keys=("sentence",), base=base,
-                  quoting=csv.QUOTE_NONE, speaker_keys=("client_id", "speaker"))
-
-
-def _csv_manifest(path):
-    header = next(iter(_read_text(path).splitlines()), "")
-    return _table(path, delimiter=_sniff_delimiter(header), audio_keys=AUDIO_KEYS, text_keys=TEXT_KEYS,
-                  base=path.parent)
-
-
-def _jsonl(path):
-    problems, utterances = _Problems(path), []
-    for number, line in enumerate(_read_text(path).splitlines(), start=1):
-        if not line.strip():
-            continue
-        try:
-            row = json.loads(line)
-        except json.JSONDecodeError as error:
-            problems.bad(number, f"not JSON ({error.msg})")
-            continue
-        if not isinstance(row, dict):
-            problems.bad(number, "expected a JSON object")
-            continue
-        audio_key, text_key = _pick(row, AUDIO_KEYS), _pick(row, TEXT_KEYS)
-        if audio_key is None or text_key is None:
-            problems.bad(number, f"needs an audio key ({'/'.join(AUDIO_KEYS[:3])}) and a text key "
-                                 f"({'/'.join(TEXT_KEYS[:2])})")
-            continue
-        audio, text = row[audio_key], row[text_key]
-        if not isinstance(audio, str) or not audio.strip() or not isinstance(text, str) or not text.strip():
-            problems.bad(number, "audio and text must be non-empty strings")
-            continue
-        try:
-            duration = _duration(row.get("duration"))
-        except (TypeError, ValueError) as error:
-            problems.bad(number, str(error))
-            continue
-        audio = _resolve(path.parent, audio)
-        problems.check_audio(audio)
-        utterances.append(Utterance(audio, text.strip(), duration, _speaker(row.get("speaker"))))
-    return _finish(utterances, path, problems)
+    return _manifest(tsv, base=base, audio_keys=("path",), text_keys=("sentence",),
+                     speaker_keys=("client_id", "speaker"))
 
 
 # --- detection ---------------------------------------------------------------------------------------------------
@@ -283,23 +197,23 @@ def _load_file(path):
     if name.endswith(".trans.txt"):
         return _librispeech(path, [path])
     if suffix in (".jsonl", ".json", ".ndjson"):
-        return _jsonl(path)
+        return _manifest(path)
     if suffix == ".tsv":
         header = next(iter(_read_text(path).splitlines()), "").split("\t")
         if _pick(header, ("path",)) and _pick(header, ("sentence",)):
             return _common_voice(path)
-        return _csv_manifest(path)
+        return _manifest(path)
     if suffix in (".csv", ".txt"):
         if _is_ljspeech_metadata(path):
             return _ljspeech(path)
-        return _csv_manifest(path)
+        return _manifest(path)
     _unknown(path, f"unknown manifest type {suffix or '(no extension)'!r}")
 
 
 def _load_folder(folder):
     metadata = folder / "metadata.csv"
     if metadata.is_file():
-        return _ljspeech(metadata) if _is_ljspeech_metadata(metadata) else _csv_manifest(metadata)
+        return _ljspeech(metadata) if _is_ljspeech_metadata(metadata) else _manifest(metadata)
     transcripts = sorted(folder.rglob("*.trans.txt"))
     if transcripts:
         return _librispeech(folder, transcripts)

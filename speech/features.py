@@ -1,9 +1,10 @@
 """Log-mel features and training augmentation for 16 kHz speech.
 
-:func:`log_mel` turns samples into ``(frames, num_mels)``: a 25 ms Hann window every 10 ms (centered frames, so
-``num_frames(n) = 1 + n // hop``), an 80-band mel power spectrogram, ``log(power + 1e-6)``, then per-utterance
-normalization (each mel bin to zero mean and unit variance over the utterance). The same function serves
-training and inference, so a model never sees features computed two ways.
+:func:`log_mel` turns samples into ``(frames, num_mels)``: by default (:mod:`speech.defaults`; a model's
+:class:`~speech.preprocessor.AudioPreprocessor` passes its own settings) a 25 ms Hann window every 10 ms
+(centered frames, so ``num_frames(n) = 1 + n // hop``), an 80-band mel power spectrogram, ``log(power + 1e-6)``,
+then per-utterance normalization (each mel bin to zero mean and unit variance over the utterance). The same function
+serves training and inference, so a model never sees features computed two ways.
 
 Augmentation functions take a ``numpy.random.Generator`` and return new arrays (the input is never modified):
 audio-side :func:`perturb_speed`, :func:`perturb_gain`, :func:`add_noise`, :func:`add_reverb`, and feature-side
@@ -20,6 +21,7 @@ import functools
 import numpy as np
 
 from common.errors import ConfigError, InputError
+from speech.defaults import HOP_SECONDS, NUM_MELS, SAMPLE_RATE, WIN_SECONDS
 
 __all__ = [
     "NUM_MELS",
@@ -36,26 +38,16 @@ __all__ = [
     "telephone_channel",
 ]
 
-NUM_MELS = 80
-"""Mel bands of the default features."""
-
-HOP_SECONDS = 0.010
-"""Seconds between feature frames."""
-
-WIN_SECONDS = 0.025
-"""Seconds of audio under each frame's window."""
-
 LOG_FLOOR = 1e-6
 """Added to the mel power before the log, so silence gives a finite value."""
 
-_SAMPLE_RATE = 16000
 _STD_FLOOR = 1e-3  # normalization never divides by less (silent or constant bins stay at 0)
 
 
-def _frame_sizes(sample_rate):
+def _frame_sizes(sample_rate, hop_seconds=HOP_SECONDS, win_seconds=WIN_SECONDS):
     """(win_length, hop_length, n_fft) in samples."""
-    win = int(round(WIN_SECONDS * sample_rate))
-    hop = int(round(HOP_SECONDS * sample_rate))
+    win = max(1, int(round(win_seconds * sample_rate)))
+    hop = max(1, int(round(hop_seconds * sample_rate)))
     return win, hop, 1 << (win - 1).bit_length()
 
 
@@ -99,7 +91,7 @@ def _window(win, n_fft):
     return window
 
 
-def num_frames(num_samples, *, sample_rate=_SAMPLE_RATE):
+def num_frames(num_samples, *, sample_rate=SAMPLE_RATE, hop_seconds=HOP_SECONDS):
     """Frames :func:`log_mel` gives for ``num_samples`` samples.
 
     Parameters
@@ -107,19 +99,21 @@ def num_frames(num_samples, *, sample_rate=_SAMPLE_RATE):
     num_samples : int >= 0
     sample_rate : int > 0
         Hz.
+    hop_seconds : float > 0
+        Seconds between frames.
 
     Returns
     -------
     frames : int
-        ``1 + num_samples // hop`` (0 for no samples), with ``hop`` = 10 ms in samples.
+        ``1 + num_samples // hop`` (0 for no samples), with ``hop`` = ``hop_seconds`` in samples.
     """
     num_samples = int(num_samples)
     if num_samples <= 0:
         return 0
-    return 1 + num_samples // _frame_sizes(sample_rate)[1]
+    return 1 + num_samples // _frame_sizes(sample_rate, hop_seconds)[1]
 
 
-def log_mel(audio, *, sample_rate=_SAMPLE_RATE, num_mels=NUM_MELS):
+def log_mel(audio, *, sample_rate=SAMPLE_RATE, num_mels=NUM_MELS, hop_seconds=HOP_SECONDS, win_seconds=WIN_SECONDS):
     """Normalized log-mel spectrogram.
 
     Parameters
@@ -127,9 +121,12 @@ def log_mel(audio, *, sample_rate=_SAMPLE_RATE, num_mels=NUM_MELS):
     audio : np.ndarray [shape=(n,)]
         Mono samples, nominally in [-1, 1] (see :func:`speech.audio.load_audio`).
     sample_rate : int > 0
-        Rate of ``audio`` (Hz); window and hop stay 25 ms and 10 ms.
+        Rate of ``audio`` (Hz).
     num_mels : int > 0
         Mel bands between 0 Hz and ``sample_rate / 2``.
+    hop_seconds, win_seconds : float > 0
+        Seconds between frames, and under each frame's window (a model's
+        :class:`~speech.preprocessor.AudioPreprocessor` passes its own).
 
     Returns
     -------
@@ -146,9 +143,13 @@ def log_mel(audio, *, sample_rate=_SAMPLE_RATE, num_mels=NUM_MELS):
     if y.ndim != 1 or y.dtype.kind not in "fiu":
         raise InputError(f"log_mel expects mono samples of shape (n,); mix down or use speech.audio.load_audio. "
                          f"Received: shape={y.shape}, dtype={y.dtype}", "audio array")
+    if not all(isinstance(v, (int, float, np.integer, np.floating)) and not isinstance(v, bool) and np.isfinite(v)
+               for v in (hop_seconds, win_seconds)) or not 0 < hop_seconds <= win_seconds <= 1.0:
+        raise ConfigError(f"`hop_seconds` and `win_seconds` must be seconds with 0 < hop <= window <= 1 (usually "
+                          f"0.01 and 0.025). Received: hop_seconds={hop_seconds!r}, win_seconds={win_seconds!r}")
     y = y.astype(np.float32, copy=False)
-    win, hop, n_fft = _frame_sizes(sample_rate)
-    count = num_frames(y.shape[0], sample_rate=sample_rate)
+    win, hop, n_fft = _frame_sizes(sample_rate, hop_seconds, win_seconds)
+    count = num_frames(y.shape[0], sample_rate=sample_rate, hop_seconds=hop_seconds)
     if count == 0:
         return np.zeros((0, num_mels), dtype=np.float32)
     # Centered frames: frame t covers samples [t * hop - n_fft / 2, t * hop + n_fft / 2), zero-padded at the ends.
@@ -254,7 +255,7 @@ def perturb_speed(audio, rng, *, low=0.9, high=1.1):
         return y.copy()
     import soxr
 
-    return _fit(soxr.resample(y, _SAMPLE_RATE * factor, _SAMPLE_RATE, quality="MQ"))
+    return _fit(soxr.resample(y, SAMPLE_RATE * factor, SAMPLE_RATE, quality="MQ"))
 
 
 def perturb_gain(audio, rng, *, gain_db=(-6.0, 6.0)):
@@ -326,7 +327,7 @@ def add_noise(audio, rng, *, snr_db=(5.0, 25.0), kinds=("white", "pink", "babble
     return _fit(y + noise * np.float32(scale))
 
 
-def add_reverb(audio, rng, *, rt60=(0.15, 0.8), drr_db=(0.0, 12.0), sample_rate=_SAMPLE_RATE):
+def add_reverb(audio, rng, *, rt60=(0.15, 0.8), drr_db=(0.0, 12.0), sample_rate=SAMPLE_RATE):
     """Convolve with a synthetic room impulse response: a direct impulse plus exponentially decaying noise.
 
     Parameters
@@ -368,7 +369,7 @@ def add_reverb(audio, rng, *, rt60=(0.15, 0.8), drr_db=(0.0, 12.0), sample_rate=
     return _fit(wet)
 
 
-def telephone_channel(audio, rng, *, sample_rate=_SAMPLE_RATE, mu_law_probability=0.5):
+def telephone_channel(audio, rng, *, sample_rate=SAMPLE_RATE, mu_law_probability=0.5):
     """A telephone line: band-limit to 300-3400 Hz through 8 kHz sampling, with G.711 mu-law quantisation.
 
     Parameters

@@ -36,6 +36,7 @@ from pathlib import Path
 import numpy as np
 
 from common.errors import ConfigError, InputError
+from speech.defaults import SAMPLE_RATE
 
 __all__ = ["Voice", "ENGINES", "list_voices", "synthesize", "synthesize_dataset", "RATE_RANGE", "PITCH_RANGE"]
 
@@ -228,7 +229,7 @@ def _command(voice, text_file, wav, rate, pitch, sample_rate):
     raise ConfigError(f"Unknown TTS engine; expected one of {', '.join(ENGINES)}. Received: engine={voice.engine!r}")
 
 
-def synthesize(text, voice, out_path, *, rate=None, pitch=None, sample_rate=16000):
+def synthesize(text, voice, out_path, *, rate=None, pitch=None, sample_rate=SAMPLE_RATE):
     """Speak ``text`` with ``voice`` into a mono 16-bit WAV file.
 
     Parameters

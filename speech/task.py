@@ -4,15 +4,16 @@ import numpy as np
 
 from common.alphabet import Alphabet
 from common.encoder import BiLSTMEncoder
+from common.errors import ConfigError
 from common.model_file import FORMAT_VERSION
 from common.recognizer import Recognizer
 from common.training import TaskSpec
-from speech.audio import SAMPLE_RATE, load_audio
 from speech.data import load_speech_dataset
-from speech.features import (HOP_SECONDS, NUM_MELS, add_noise, add_reverb, log_mel, num_frames, perturb_gain,
-                             perturb_speed, spec_augment, telephone_channel)
+from speech.defaults import ENCODER, MAX_TRAIN_SECONDS
+from speech.features import add_noise, add_reverb, perturb_gain, perturb_speed, spec_augment, telephone_channel
 from speech.frontend import make_frontend
-from speech.text import CHARACTERS, normalize_transcript
+from speech.preprocessor import AudioPreprocessor
+from speech.text import CHARACTERS
 
 __all__ = ["SpeechTask", "build_speech_model", "default_alphabet"]
 
@@ -22,25 +23,32 @@ def default_alphabet():
     return Alphabet(CHARACTERS, unknown="drop")
 
 
-def build_speech_model(alphabet=None, *, num_mels=NUM_MELS, num_layers=3, units=192, dropout=0.15, **frontend):
+def build_speech_model(alphabet=None, *, num_mels=None, preprocessor=None, num_layers=ENCODER["num_layers"],
+                       units=ENCODER["units"], dropout=ENCODER["dropout"], **frontend):
     """A new speech :class:`~common.recognizer.Recognizer`.
 
-    ``frontend`` keys (``filters``, ``time_strides``, ``feature_strides``, ``projection_units``) override
-    :data:`speech.frontend.DEFAULT_FRONTEND`.
+    Args:
+        alphabet: the characters it writes (default :func:`default_alphabet`).
+        num_mels: mel bands (an :class:`~speech.preprocessor.AudioPreprocessor` with that many, the other
+            settings from :mod:`speech.defaults`).
+        preprocessor: an :class:`~speech.preprocessor.AudioPreprocessor` instead of ``num_mels``.
+        num_layers, units, dropout: the BiLSTM encoder.
+        frontend: ``filters``, ``time_strides``, ``feature_strides``, ``projection_units`` override
+            :data:`speech.frontend.DEFAULT_FRONTEND`.
     """
     alphabet = alphabet or default_alphabet()
-    metadata = {
-        "task": "speech",
-        "format_version": FORMAT_VERSION,
-        "alphabet": alphabet.get_config(),
-        "preprocessing": {"sample_rate": SAMPLE_RATE, "num_mels": num_mels, "hop_seconds": HOP_SECONDS,
-                          "text_normalization": "speech.text.normalize_transcript"},
-    }
+    if preprocessor is None:
+        preprocessor = AudioPreprocessor() if num_mels is None else AudioPreprocessor(num_mels=num_mels)
+    elif num_mels is not None and num_mels != preprocessor.num_mels:
+        raise ConfigError(f"Pass either `num_mels` or a `preprocessor`, not two mel counts. Received: "
+                          f"num_mels={num_mels!r}, preprocessor.num_mels={preprocessor.num_mels}")
+    metadata = {"task": "speech", "format_version": FORMAT_VERSION, "alphabet": alphabet.get_config()}
     return Recognizer(
-        make_frontend(num_mels, **frontend),
+        make_frontend(preprocessor.num_mels, **frontend),
         BiLSTMEncoder(num_layers=num_layers, units=units, dropout=dropout, name="encoder"),
         alphabet.num_classes,
         metadata=metadata,
+        preprocessor=preprocessor,
         name="speech_recognizer",
     )
 
@@ -48,33 +56,49 @@ def build_speech_model(alphabet=None, *, num_mels=NUM_MELS, num_layers=3, units=
 class SpeechTask(TaskSpec):
     """Speech training: audio + transcripts -> log-mel ``(frames, num_mels)``.
 
-    Prepared items are the 16 kHz samples as int16 (half the memory of float32); features are computed per
-    epoch (~3 ms per 10 s) so that augmentation can act on the audio: speed (0.9-1.1), gain, noise at 5-25 dB SNR,
-    reverberation, a telephone channel (15%: 300-3400 Hz at 8 kHz, mu-law), then SpecAugment on the spectrogram.
+    Args:
+        preprocessor: the :class:`~speech.preprocessor.AudioPreprocessor` of a new model; fine-tuning and resuming
+            use the model's own. ``None``: defaults.
+        num_mels: shorthand for ``AudioPreprocessor(num_mels=num_mels)``.
+        max_seconds: longest training utterance loaded.
+
+    Prepared items are the samples as int16 at the preprocessor's rate (half the memory of float32); features are
+    computed per epoch (~3 ms per 10 s) so that augmentation can act on the audio: speed (0.9-1.1), gain, noise at
+    5-25 dB SNR, reverberation, a telephone channel (15%: 300-3400 Hz at 8 kHz, mu-law), then SpecAugment on the
+    spectrogram.
     """
 
     name = "speech"
     metric = "wer"
 
-    def __init__(self, *, num_mels=NUM_MELS, max_seconds=30.0):
-        self.num_mels = num_mels
+    def __init__(self, *, preprocessor=None, num_mels=None, max_seconds=MAX_TRAIN_SECONDS):
+        if preprocessor is not None and num_mels is not None:
+            raise ConfigError("Pass either `num_mels` or a `preprocessor` to SpeechTask, not both. "
+                              f"Received: num_mels={num_mels!r}")
+        self.preprocessor = preprocessor if preprocessor is not None else (
+            AudioPreprocessor() if num_mels is None else AudioPreprocessor(num_mels=num_mels))
+        self.explicit_preprocessor = preprocessor is not None or num_mels is not None
         self.max_seconds = max_seconds
+
+    @property
+    def num_mels(self):
+        return self.preprocessor.num_mels
 
     def load_examples(self, path):
         return [(u.audio, u.text) for u in load_speech_dataset(path)]
 
     def normalize_text(self, text):
-        return normalize_transcript(text)
+        return self.preprocessor.normalize_text(text)
 
     def default_alphabet(self, texts):
         return default_alphabet()
 
     def prepare(self, source):
-        audio = load_audio(source, max_seconds=self.max_seconds)
+        audio = self.preprocessor.load(source, max_seconds=self.max_seconds)
         return np.round(np.clip(audio, -1.0, 1.0) * 32767).astype(np.int16)
 
     def item_length(self, item):
-        return num_frames(item.shape[0])
+        return self.preprocessor.num_frames(item.shape[0])
 
     def featurize(self, item, rng):
         audio = item.astype(np.float32) / 32767.0
@@ -83,16 +107,19 @@ class SpeechTask(TaskSpec):
                 audio = perturb_speed(audio, rng)
             audio = perturb_gain(audio, rng)
             if rng.random() < 0.2:
-                audio = add_reverb(audio, rng)
+                audio = add_reverb(audio, rng, sample_rate=self.preprocessor.sample_rate)
             if rng.random() < 0.5:
                 audio = add_noise(audio, rng)
             if rng.random() < 0.15:
-                audio = telephone_channel(audio, rng)
-        features = log_mel(audio, sample_rate=SAMPLE_RATE, num_mels=self.num_mels)
+                audio = telephone_channel(audio, rng, sample_rate=self.preprocessor.sample_rate)
+        features = self.preprocessor.features(audio)
         if rng is not None:
             features = spec_augment(features, rng)
         return features
 
     def build_model(self, alphabet, **settings):
-        settings.setdefault("num_mels", self.num_mels)
-        return build_speech_model(alphabet, **settings)
+        num_mels = settings.pop("num_mels", None)
+        if num_mels is not None and num_mels != self.preprocessor.num_mels:
+            raise ConfigError(f"The model settings' num_mels ({num_mels}) is not the task's ({self.num_mels}). "
+                              f"Received: num_mels={num_mels!r}")
+        return build_speech_model(alphabet, preprocessor=self.preprocessor, **settings)

@@ -19,13 +19,13 @@ from typing import Union
 
 import numpy as np
 
-from common.errors import ConfigError, InputError, ModelFileError
-from common.inference import (DEFAULT_MAX_BATCH_MB, SequencePredictor, as_input_list, is_real_number,
-                              load_task_model, map_in_groups)
-from speech.audio import SAMPLE_RATE, load_audio
+from common.errors import ConfigError, ModelFileError
+from common.inference import (DEFAULT_MAX_BATCH_MB, InputResult, SequencePredictor, as_input_list, guard_input,
+                              input_name, is_real_number, load_task_model, map_in_groups)
 from speech.chunking import split_on_silence
-from speech.features import log_mel, num_frames
+from speech.defaults import BATCH_SIZE, BEAM_WIDTH, FILES_PER_GROUP, MAX_CHUNK_SECONDS, MIN_CHUNK_SECONDS
 from speech.formats import Segment, Word
+from speech.preprocessor import AudioPreprocessor
 
 __all__ = ["Transcriber", "Transcript", "DEFAULT_MODEL"]
 
@@ -33,17 +33,13 @@ AudioInput = Union[str, os.PathLike, np.ndarray]
 """One input of :meth:`Transcriber.transcribe`: an audio file's path or an array of samples."""
 
 DEFAULT_MODEL = Path(__file__).resolve().parent / "models" / "default.keras"
-MIN_CHUNK_SECONDS = 0.5
-"""Shortest ``max_chunk_seconds`` accepted (s)."""
 
 
 @dataclasses.dataclass(frozen=True)
-class Transcript:
+class Transcript(InputResult):
     """One input's transcript: ``text``, ``segments`` and ``words`` (times in seconds from the file's start),
     ``duration`` (seconds), and ``error`` (``None`` when the input was transcribed)."""
 
-    source: str
-    text: str
     segments: tuple[Segment, ...] = ()
     duration: float = 0.0
     error: str | None = None
@@ -51,10 +47,6 @@ class Transcript:
     @property
     def words(self) -> tuple[Word, ...]:
         return tuple(w for segment in self.segments for w in segment.words)
-
-    @property
-    def ok(self) -> bool:
-        return self.error is None
 
     def to_dict(self) -> dict:
         return {
@@ -112,10 +104,10 @@ class Transcriber:
     model runs through one traced function.
     """
 
-    def __init__(self, model, *, batch_size: int = 16, max_chunk_seconds: float = 10.0,
+    def __init__(self, model, *, batch_size: int = BATCH_SIZE, max_chunk_seconds: float = MAX_CHUNK_SECONDS,
                  max_seconds: float | None = None, max_batch_mb: float | None = DEFAULT_MAX_BATCH_MB):
-        if model.metadata.get("task") != "speech":
-            raise ModelFileError(f"Transcriber needs a speech model. Received: task={model.metadata.get('task')!r}")
+        if model.task != "speech":
+            raise ModelFileError(f"Transcriber needs a speech model. Received: task={model.task!r}")
         if not is_real_number(max_chunk_seconds) or max_chunk_seconds < MIN_CHUNK_SECONDS:
             raise ConfigError(f"Received an invalid value for `max_chunk_seconds` (--max-chunk-seconds), expected a "
                               f"number of seconds >= {MIN_CHUNK_SECONDS}. Received: "
@@ -124,9 +116,10 @@ class Transcriber:
             raise ConfigError(f"Received an invalid value for `max_seconds` (--max-seconds), expected a positive "
                               f"number of seconds or None (no limit). Received: max_seconds={max_seconds!r}")
         self.model = model
-        preprocessing = model.metadata["preprocessing"]
-        self.num_mels = int(preprocessing["num_mels"])
-        self.hop_seconds = float(preprocessing["hop_seconds"])
+        if not isinstance(model.preprocessor, AudioPreprocessor):
+            raise ModelFileError(f"Transcriber needs a model that carries its audio preprocessing (sample rate, "
+                                 f"mels, ...). Received: preprocessor={model.preprocessor!r}")
+        self.preprocessor = model.preprocessor
         self.predictor = SequencePredictor(model, batch_size=batch_size, max_batch_mb=max_batch_mb)
         self.max_chunk_seconds = float(max_chunk_seconds)
         self.max_seconds = None if max_seconds is None else float(max_seconds)
@@ -146,12 +139,22 @@ class Transcriber:
         return self.predictor.alphabet
 
     @property
+    def num_mels(self) -> int:
+        return self.preprocessor.num_mels
+
+    @property
+    def hop_seconds(self) -> float:
+        """Seconds between feature frames (the model's preprocessing)."""
+        return self.preprocessor.hop_seconds
+
+    @property
     def seconds_per_frame(self) -> float:
         """Seconds of audio per model output frame."""
         return self.hop_seconds * self.predictor.time_downsampling
 
     def transcribe(self, inputs: AudioInput | Sequence[AudioInput], *, sample_rate: float | None = None,
-                   beam_width: int = 1, progress: bool = False, files_per_group: int = 16) -> list[Transcript]:
+                   beam_width: int = BEAM_WIDTH, progress: bool = False,
+                   files_per_group: int = FILES_PER_GROUP) -> list[Transcript]:
         """Transcribe each input; returns one :class:`Transcript` per input, in order.
 
         Args:
@@ -178,41 +181,35 @@ class Transcriber:
 
     def _prepare(self, source, is_path, sample_rate):
         """Load one input and cut it into chunks: ``(duration in s, [(start s, end s, log-mel features), ...])``."""
-        audio = load_audio(source, source_rate=None if is_path else sample_rate, max_seconds=self.max_seconds)
-        duration = audio.shape[0] / SAMPLE_RATE
-        chunks = split_on_silence(audio, sample_rate=SAMPLE_RATE, max_chunk_seconds=self.max_chunk_seconds)
+        preprocessor = self.preprocessor
+        audio = preprocessor.load(source, source_rate=None if is_path else sample_rate, max_seconds=self.max_seconds)
+        duration = preprocessor.seconds(audio.shape[0])
+        chunks = split_on_silence(audio, sample_rate=preprocessor.sample_rate, max_chunk_seconds=self.max_chunk_seconds)
         if chunks and duration <= self.max_chunk_seconds:
             # A short file runs whole, as training utterances do (leading and trailing silence included).
             chunks = [(0, audio.shape[0])]
         pieces = []
         for start, end in chunks:
-            self.predictor.check_fits(num_frames(end - start), hint=", or lower --max-chunk-seconds")
-            features = log_mel(audio[start:end], sample_rate=SAMPLE_RATE, num_mels=self.num_mels)
-            pieces.append((start / SAMPLE_RATE, end / SAMPLE_RATE, features))
+            self.predictor.check_fits(preprocessor.num_frames(end - start), hint=", or lower --max-chunk-seconds")
+            features = preprocessor.features(audio[start:end])
+            pieces.append((preprocessor.seconds(start), preprocessor.seconds(end), features))
         return duration, pieces
 
     def _transcribe_group(self, inputs, offset, sample_rate, beam_width):
         names, errors, pieces, durations = [], {}, [], []
         for index, source in enumerate(inputs):
             is_path = isinstance(source, (str, Path))
-            name = str(source) if is_path else f"array #{offset + index}"
+            name = input_name(source, offset + index)
             names.append(name)
-            try:
-                duration, file_pieces = self._prepare(source, is_path, sample_rate)
-            except InputError as error:
-                error_text = f"{name}: {error.reason}"
-            except ConfigError:  # a setting of the call, not this input: stop
-                raise
-            except MemoryError:
-                error_text = f"{name}: not enough memory to transcribe this file; pass --max-seconds or split it"
-            except Exception as error:  # noqa: BLE001 (a failure we did not foresee: report it, go on)
-                error_text = f"{name}: unexpected {type(error).__name__} while reading it ({error}); please report this"
-            else:
-                durations.append(duration)
-                pieces += [(index, *piece) for piece in file_pieces]
+            prepared, error = guard_input(lambda: self._prepare(source, is_path, sample_rate), name,
+                                          memory_hint="pass --max-seconds or split the file")
+            if error is not None:
+                errors[index] = error
+                durations.append(0.0)
                 continue
-            errors[index] = error_text
-            durations.append(0.0)
+            duration, file_pieces = prepared
+            durations.append(duration)
+            pieces += [(index, *piece) for piece in file_pieces]
         decoded = self.predictor.predict([p[3] for p in pieces], beam_width=beam_width)
         segments = {i: [] for i in range(len(inputs))}
         for (index, start, end, _), d in zip(pieces, decoded):
@@ -222,7 +219,7 @@ class Transcriber:
         results = []
         for index, name in enumerate(names):
             if index in errors:
-                results.append(Transcript(name, "", (), 0.0, errors[index]))
+                results.append(Transcript.failed(name, errors[index]))
             else:
                 text = " ".join(s.text for s in segments[index])
                 results.append(Transcript(name, text, tuple(segments[index]), durations[index]))

@@ -100,28 +100,41 @@ def test_jsonl_manifest(tmp_path):
     (tmp_path / "train.jsonl").write_text("\n".join(json.dumps(r) for r in rows) + "\n")
     assert [e.text for e in load_line_dataset(tmp_path / "train.jsonl")] == ["one", "two"]
     (tmp_path / "bad.jsonl").write_text('{"image": "a.png", "text": "ok"}\n{"image": "a.png"\n')
-    with pytest.raises(DataError, match="row 2"):
+    with pytest.raises(DataError, match=r"not JSON .*\(line 2\)"):
         load_line_dataset(tmp_path / "bad.jsonl")
 
 
-def test_manifest_missing_files_are_listed(tmp_path):
+def test_manifest_missing_files_are_all_listed(tmp_path):
     _image(tmp_path / "ok.png")
     lines = ["ok.png\tfine"] + [f"gone{i}.png\tlost" for i in range(7)]
     (tmp_path / "train.tsv").write_text("\n".join(lines) + "\n")
     with pytest.raises(DataError) as excinfo:
         load_line_dataset(tmp_path / "train.tsv")
     message = str(excinfo.value)
-    assert "7 rows" in message and "row 2: gone0.png" in message and "and 2 more" in message
-    assert "row 8" not in message
+    assert "7 row(s) naming missing image files" in message and "line 2: gone0.png" in message
+    assert "line 8: gone6.png" in message and "\n" not in message
+
+
+def test_every_bad_row_is_reported_at_once(tmp_path):
+    """One policy for both tasks (common.manifest): all bad rows, with their line numbers, in one error."""
+    _image(tmp_path / "a.png")
+    rows = ["a.png\tfine", "no tab", "gone.png\tx", "", "also no tab", "a.png\tok", "lost.png\ty"]
+    (tmp_path / "train.tsv").write_text("\n".join(rows) + "\n")
+    with pytest.raises(DataError) as excinfo:
+        load_line_dataset(tmp_path / "train.tsv")
+    message = str(excinfo.value)
+    assert message.startswith(str(tmp_path / "train.tsv")) and "Received: bad_rows=4" in message
+    assert "expected SOURCE<TAB>TEXT (lines 2, 5)" in message
+    assert "line 3: gone.png" in message and "line 7: lost.png" in message
 
 
 def test_manifest_malformed_rows(tmp_path):
     _image(tmp_path / "a.png")
     (tmp_path / "train.tsv").write_text("a.png\tfine\nno tab here\n")
-    with pytest.raises(DataError, match="row 2 is malformed"):
+    with pytest.raises(DataError, match=r"1 malformed row\(s\): expected SOURCE<TAB>TEXT \(line 2\)"):
         load_line_dataset(tmp_path / "train.tsv")
     (tmp_path / "short.csv").write_text("image,text,extra\na.png\n")
-    with pytest.raises(DataError, match="row 2 is malformed"):
+    with pytest.raises(DataError, match=r"expected 3 fields as in the header, found 1 \(line 2\)"):
         load_line_dataset(tmp_path / "short.csv")
     (tmp_path / "empty.tsv").write_text("image\ttext\n")
     with pytest.raises(DataError, match="no lines"):

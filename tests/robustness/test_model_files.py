@@ -138,9 +138,92 @@ def test_the_other_tasks_model_through_the_clis(tiny_models, tmp_path, capfd):
     assert "model file not found" in capfd.readouterr().err
 
 
-def test_format_version_of_the_shipped_models_is_current():
+def _preprocessor_setting(**changes):
+    def change(config):
+        config["config"]["metadata"]["preprocessor"]["config"].update(changes)
+    return change
+
+
+def _format_1(preprocessing):
+    """The older layout: a flat ``preprocessing`` dict instead of the serialized preprocessor."""
+    def change(config):
+        metadata = config["config"]["metadata"]
+        metadata.pop("preprocessor")
+        metadata.update(format_version=1, preprocessing=preprocessing)
+    return change
+
+
+# Issue #17 item 5: model files whose stored preprocessing disagrees with the network, or is missing or invalid,
+# are refused when they are read, with one line naming the file, never at the first input.
+# name -> (task of the model, change of config.json, words the error must contain)
+PREPROCESSING_CASES = {
+    "height_48_on_a_32_network": ("ocr", _preprocessor_setting(height=48), "gives 48 features per frame but the "
+                                                                          "network takes 32"),
+    "height_48_on_a_32_network_format_1": ("ocr", _format_1({"height": 48}), "gives 48 features per frame"),
+    "height_tall": ("ocr", _preprocessor_setting(height="tall"), "invalid value for `height`"),
+    "height_tall_format_1": ("ocr", _format_1({"height": "tall"}), "invalid value for `height`"),
+    "polarity_unknown": ("ocr", _preprocessor_setting(polarity="sideways"), "invalid value for `polarity`"),
+    "no_preprocessing_ocr": ("ocr", _remove_metadata("preprocessor"), "carries no preprocessing settings"),
+    "no_preprocessing_speech": ("speech", _remove_metadata("preprocessor"), "carries no preprocessing settings"),
+    "preprocessing_a_string": ("ocr", _format_1("tall"), "not a dict of settings"),
+    "unknown_setting": ("ocr", _preprocessor_setting(dpi=300), "does not know: ['dpi']"),
+    "40_mels_on_an_80_network": ("speech", _preprocessor_setting(num_mels=40), "gives 40 features per frame but "
+                                                                             "the network takes 80"),
+    "40_mels_format_1": ("speech", _format_1({"sample_rate": 16000, "num_mels": 40, "hop_seconds": 0.01}),
+                         "gives 40 features per frame"),
+    "hop_seconds_0": ("speech", _preprocessor_setting(hop_seconds=0), "invalid value for `hop_seconds`"),
+    "hop_seconds_0_format_1": ("speech", _format_1({"sample_rate": 16000, "num_mels": 80, "hop_seconds": 0}),
+                               "invalid value for `hop_seconds`"),
+    "hop_not_whole_samples": ("speech", _preprocessor_setting(hop_seconds=0.01003), "whole number of samples"),
+    "sample_rate_negative": ("speech", _preprocessor_setting(sample_rate=-16000), "invalid value for `sample_rate`"),
+    "ocr_preprocessor_in_speech_model": ("speech", lambda c: c["config"]["metadata"].update(preprocessor={
+        "module": "ocr.preprocessor", "class_name": "LinePreprocessor", "registered_name":
+        "ctc_toolkit>LinePreprocessor", "config": {"height": 80}}), "its preprocessor is for 'ocr'"),
+    "preprocessor_class_unknown": ("ocr", lambda c: c["config"]["metadata"]["preprocessor"].update(
+        registered_name="evil>Backdoor", class_name="Backdoor"), "preprocessor 'evil>Backdoor' is unknown"),
+    "format_version_0": ("ocr", _set_metadata(format_version=0), "format version 0, which this toolkit never wrote"),
+}
+
+
+@pytest.mark.parametrize("name", sorted(PREPROCESSING_CASES))
+def test_preprocessing_that_disagrees_with_the_network_is_refused_at_load(tmp_path, tiny_models, name):
+    task, change, words = PREPROCESSING_CASES[name]
+    path = _rewrite(tiny_models[task], tmp_path / f"{name}.keras", config=change)
+    kind, message = outcome(lambda: load_model(path, task=task), source=path, errors=(ModelFileError,))
+    assert kind == "error" and words in message, message
+    api = Reader.load if task == "ocr" else Transcriber.load
+    kind, message = outcome(lambda: api(path), source=path, errors=(ModelFileError,))
+    assert kind == "error" and words in message, message
+
+
+def test_preprocessing_errors_are_one_line_on_the_clis(tmp_path, tiny_models, capfd):
+    image = tmp_path / "x.png"
+    image.write_bytes(b"irrelevant")
+    tall = _rewrite(tiny_models["ocr"], tmp_path / "tall.keras", config=_preprocessor_setting(height=48))
+    assert ocr_main(["read", "--model", str(tall), str(image)]) == 2
+    err = capfd.readouterr().err
+    assert err.count("\n") == 1 and str(tall) in err and "network takes 32" in err, err
+    flat = _rewrite(tiny_models["speech"], tmp_path / "hop0.keras", config=_preprocessor_setting(hop_seconds=0))
+    assert speech_main(["transcribe", "--model", str(flat), str(image)]) == 2
+    err = capfd.readouterr().err
+    assert err.count("\n") == 1 and str(flat) in err and "hop_seconds" in err, err
+
+
+def test_shipped_models_in_format_1_are_upgraded_on_load(tmp_path):
+    """The shipped files carry format 1's flat settings; they load into the preprocessors, and a file saved again
+    is in the current format with the same settings."""
+    from common.model_file import save_model
+    from ocr.preprocessor import LinePreprocessor
     from ocr.reader import DEFAULT_MODEL as OCR_DEFAULT
+    from speech.preprocessor import AudioPreprocessor
     from speech.transcriber import DEFAULT_MODEL as SPEECH_DEFAULT
 
-    assert read_metadata(OCR_DEFAULT, task="ocr")["format_version"] <= FORMAT_VERSION
-    assert read_metadata(SPEECH_DEFAULT, task="speech")["format_version"] <= FORMAT_VERSION
+    assert read_metadata(OCR_DEFAULT, task="ocr")["preprocessing"] == {"height": 32}
+    ocr = load_model(OCR_DEFAULT, task="ocr")
+    assert ocr.preprocessor == LinePreprocessor(height=32)
+    speech = load_model(SPEECH_DEFAULT, task="speech")
+    assert speech.preprocessor == AudioPreprocessor(sample_rate=16000, num_mels=80, hop_seconds=0.01)
+    again = read_metadata(save_model(ocr, tmp_path / "again.keras"), task="ocr")
+    assert again["format_version"] == FORMAT_VERSION == 2 and "preprocessing" not in again
+    assert again["preprocessor"]["config"] == LinePreprocessor(height=32).get_config()
+    assert load_model(tmp_path / "again.keras", task="ocr").preprocessor == ocr.preprocessor

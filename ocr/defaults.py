@@ -1,0 +1,40 @@
+"""Every default of the OCR task, in one place: the CLI, the Python API (:class:`~ocr.reader.Reader`), training
+and the recipes import them from here, so that ``ocr read`` and ``Reader.read`` cannot drift apart.
+
+Plain constants only (no heavy imports): ``ocr --help`` reads them.
+"""
+
+__all__ = ["HEIGHT", "MIN_WIDTH", "POLARITY", "POLARITIES", "MIN_CONTRAST", "ENCODER", "LAYOUT", "LAYOUTS",
+           "BEAM_WIDTH", "BATCH_SIZE", "CHUNK_SIZE"]
+
+# --- preprocessing (stored in each model: these are a new model's settings) ------------------------------------
+HEIGHT = 32
+"""Strip height in pixels: the model's number of input features."""
+
+MIN_WIDTH = 8
+"""Narrowest strip in pixels (the front end subsamples time and needs a few columns)."""
+
+POLARITIES = ("auto", "dark_on_light", "light_on_dark")
+POLARITY = "auto"
+"""Which way round the text is: ``auto`` decides per line from its median gray level (paper is the majority)."""
+
+MIN_CONTRAST = 16
+"""Gray levels between the dark and light reference levels below which a line is blank (no ink)."""
+
+# --- a new model's size --------------------------------------------------------------------------------------------
+ENCODER = {"num_layers": 2, "units": 128, "dropout": 0.1}
+"""BiLSTM encoder of a new model (the shipped default.keras has these)."""
+
+# --- reading ----------------------------------------------------------------------------------------------------
+LAYOUTS = ("line", "page", "auto")
+LAYOUT = "auto"
+"""``line``: each input is one text line; ``page``: split into lines first; ``auto``: decide per image."""
+
+BEAM_WIDTH = 1
+"""1 = greedy decoding."""
+
+BATCH_SIZE = 64
+"""Line strips per batch."""
+
+CHUNK_SIZE = 256
+"""Inputs decoded and held in memory at once by one ``read`` call."""

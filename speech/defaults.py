@@ -1,0 +1,46 @@
+"""Every default of the speech task, in one place: the CLI, the Python API (:class:`~speech.transcriber.Transcriber`),
+features, chunking, training and the recipes import them from here.
+
+Plain constants only (no heavy imports): ``speech --help`` reads them.
+"""
+
+__all__ = ["SAMPLE_RATE", "HOP_SECONDS", "WIN_SECONDS", "NUM_MELS", "ENCODER", "MAX_CHUNK_SECONDS",
+           "MIN_CHUNK_SECONDS", "BEAM_WIDTH", "BATCH_SIZE", "FILES_PER_GROUP", "MAX_TRAIN_SECONDS"]
+
+# --- preprocessing (stored in each model: these are a new model's settings) ------------------------------------
+SAMPLE_RATE = 16000
+"""Hz: the rate every array of this package is at, and a new model's."""
+
+HOP_SECONDS = 0.010
+"""Seconds between feature frames."""
+
+WIN_SECONDS = 0.025
+"""Seconds of audio under each frame's window."""
+
+NUM_MELS = 80
+"""Mel bands of the features."""
+
+# --- a new model's size --------------------------------------------------------------------------------------------
+ENCODER = {"num_layers": 3, "units": 160, "dropout": 0.15}
+"""BiLSTM encoder of a new model (the shipped default.keras has these)."""
+
+# --- transcribing -----------------------------------------------------------------------------------------------
+MAX_CHUNK_SECONDS = 10.0
+"""Longest piece of audio run through the model at once; longer files are split at silences. The training
+utterances are up to ~10 s, and 10 s chunks measured better than 20 s ones on long files (README)."""
+
+MIN_CHUNK_SECONDS = 0.5
+"""Shortest ``max_chunk_seconds`` accepted."""
+
+BEAM_WIDTH = 1
+"""1 = greedy decoding."""
+
+BATCH_SIZE = 16
+"""Chunks per batch."""
+
+FILES_PER_GROUP = 16
+"""Files decoded and held in memory at once by one ``transcribe`` call."""
+
+# --- training ---------------------------------------------------------------------------------------------------
+MAX_TRAIN_SECONDS = 30.0
+"""Longest training utterance loaded (s)."""
