@@ -28,7 +28,7 @@ class Alphabet:
 
     Args:
         characters: the characters, in output order (a string or an iterable of one-character strings).
-            Duplicates are an error.
+            Duplicates and control characters (Unicode category Cc: TAB, CR, NUL, ...) are an error.
         unknown: what ``encode`` does with a character not in the alphabet: ``"error"`` raises
             :class:`AlphabetError` naming the character and where it occurred, ``"drop"`` removes it,
             ``"replace"`` writes ``replacement`` instead.
@@ -51,6 +51,13 @@ class Alphabet:
                 raise AlphabetError(
                     f"Each alphabet entry must be exactly one character after NFC normalization. Received: {c!r}"
                 )
+        controls = sorted({c for c in chars if unicodedata.category(c) == "Cc"})
+        if controls:
+            raise AlphabetError(
+                "An alphabet cannot hold control characters (TAB, CR, NUL, ...): a model cannot write them, and "
+                "they usually come from a transcript's line ends or a stray tab; replace them with spaces or remove "
+                f"them. Received: {', '.join(f'U+{ord(c):04X}' for c in controls)}"
+            )
         seen = set()
         duplicates = sorted({c for c in chars if c in seen or seen.add(c)})
         if duplicates:

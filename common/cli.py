@@ -11,11 +11,12 @@ import sys
 from pathlib import Path
 
 from common.errors import ConfigError, ToolkitError
+from common.limits import MAX_BEAM_WIDTH, count_arg
 
 __all__ = ["add_train_arguments", "train_config_from_args", "run_main", "print_rates", "report_failures",
+           "positive_int", "beam_width_arg", "batch_size_arg", "model_size_args", "seed_arg",
            "command_options", "add_version", "add_output_arguments", "stdin_inputs", "plan_outputs",
-           "write_text", "STDIN", "add_report_argument", "evaluation_report",
-           "read_text_lines"]
+           "write_text", "STDIN", "add_report_argument", "evaluation_report", "read_text_lines"]
 
 STDIN = "-"
 """The input name that means standard input (one image or audio file's bytes)."""
@@ -40,6 +41,18 @@ def add_version(parser):
     return parser
 
 
+# Upper bounds of the size-like options: far above any sensible value, far below what exhausts a machine's memory
+# (a BiLSTM of 10**6 units, a batch of 10**9 items or a beam of 10**6 would be killed by the kernel, not refused).
+MAX_BATCH_SIZE = 65_536
+MAX_UNITS = 8_192
+MAX_LAYERS = 64
+
+beam_width_arg = count_arg("beam_width", minimum=1, maximum=MAX_BEAM_WIDTH)
+"""argparse type of ``--beam``: 1 (greedy) to :data:`common.limits.MAX_BEAM_WIDTH`."""
+batch_size_arg = count_arg("batch_size", minimum=1, maximum=MAX_BATCH_SIZE)
+"""argparse type of ``--batch-size``."""
+
+
 def add_train_arguments(parser):
     """Add the options of :class:`common.training.TrainConfig` to an argparse parser."""
     parser.add_argument("--data", required=True, help="training data: a folder or a manifest file")
@@ -47,17 +60,18 @@ def add_train_arguments(parser):
     parser.add_argument("--val", help="validation data (default: hold out --val-fraction of --data)")
     parser.add_argument("--from", dest="from_model", metavar="MODEL",
                         help="continue from this model file, or 'default' for the shipped model (fine-tuning)")
-    parser.add_argument("--epochs", type=int, default=100, help="maximum epochs (default: 100)")
-    parser.add_argument("--batch-size", type=int, default=32, help="items per batch (default: 32)")
+    parser.add_argument("--epochs", type=positive_int, default=100, help="maximum epochs (default: 100)")
+    parser.add_argument("--batch-size", type=batch_size_arg, default=32, help="items per batch (default: 32)")
     parser.add_argument("--lr", dest="learning_rate", type=float,
                         help="peak learning rate (default: 1e-3 new model, 3e-4 fine-tuning)")
-    parser.add_argument("--warmup-steps", type=int, help="linear warm-up steps (default: 0 new, 100 fine-tuning)")
+    parser.add_argument("--warmup-steps", type=count_arg("warmup_steps", minimum=0),
+                        help="linear warm-up steps (default: 0 new, 100 fine-tuning)")
     parser.add_argument("--max-minutes", type=float, help="stop after this many minutes; keep the best model")
-    parser.add_argument("--patience", type=int, default=10, help="epochs without improvement before stopping")
+    parser.add_argument("--patience", type=positive_int, default=10, help="epochs without improvement before stopping")
     parser.add_argument("--val-fraction", type=float,
                         help="share held out when no --val (default: 5%%, but at least 50 examples or a fifth of a "
                              "smaller data set)")
-    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--seed", type=seed_arg, default=0)
     parser.add_argument("--resume", action="store_true", help="continue the run from its last checkpoint")
     parser.add_argument("--alphabet", default="union", choices=("union", "new", "keep"),
                         help="with --from: add new characters (union), new output layer (new), or refuse (keep)")
@@ -94,14 +108,21 @@ def train_config_from_args(args, *, model_settings=None, default_model=None):
 
 def run_main(build_parser, commands, argv=None):
     """Parse ``argv``, run the chosen command from ``commands``, and turn the toolkit's own errors into one line on
-    stderr and exit status 2 (interrupts: 130). Returns the exit status."""
+    stderr and exit status 2 (interrupts: 130). Returns the exit status.
+
+    Failures of the operating system (a full disk, a read-only folder, standard output on a full device or a closed
+    pipe) are one line too: ``error: PATH: reason``, never a traceback. TensorFlow's native log lines are kept off
+    stderr unless ``--verbose`` (see :mod:`common.quiet`).
+    """
     from common.quiet import quiet_native_stderr
 
     args = None
     try:
         args = build_parser().parse_args(argv)
         with quiet_native_stderr(enabled=not getattr(args, "verbose", False)):
-            return commands[args.command](args)
+            status = commands[args.command](args)
+            sys.stdout.flush()  # a full device fails here, not later at exit with a traceback
+        return status
     except ToolkitError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
@@ -118,6 +139,29 @@ def run_main(build_parser, commands, argv=None):
         else:
             print("interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:  # the reader went away (`| head`): stop quietly, as other command-line tools do
+        _discard_stdout()
+        return 141
+    except OSError as error:
+        reason = error.strerror or str(error) or type(error).__name__
+        if error.filename is None:
+            _discard_stdout()
+            message = f"cannot write the results to standard output: {reason}"
+        else:
+            message = f"{error.filename}: {reason}"
+        print(f"error: {message}. Received: errno={error.errno}", file=sys.stderr)
+        return 2
+
+
+def _discard_stdout():
+    """Point standard output at /dev/null, so Python's final flush of what is still buffered cannot fail again."""
+    import os
+
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError):
+        pass
 
 
 MAX_FAILURE_STATUS = 100
@@ -271,9 +315,14 @@ def evaluation_report(names, references, hypotheses, top):
     }
 
 
-def positive_int(text):
-    """argparse type: an integer >= 1."""
-    value = int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected an integer >= 1, got {text}")
-    return value
+positive_int = count_arg("value", minimum=1)
+"""argparse type: an integer >= 1."""
+seed_arg = count_arg("seed", minimum=0, maximum=2**32 - 1)
+"""argparse type of ``--seed`` (NumPy's generators take 0 to 2**32 - 1)."""
+MAX_GENERATED = 10_000_000
+"""Most lines or utterances one ``synth`` command renders."""
+
+
+def model_size_args():
+    """argparse types of ``--units`` and ``--layers`` (a new model's size), bounded like the other sizes."""
+    return count_arg("units", maximum=MAX_UNITS), count_arg("num_layers", maximum=MAX_LAYERS)

@@ -12,6 +12,7 @@ __all__ = [
     "ModelFileError",
     "DataError",
     "ConfigError",
+    "OutputError",
 ]
 
 
@@ -47,3 +48,16 @@ class DataError(ToolkitError, ValueError):
 
 class ConfigError(ToolkitError, ValueError):
     """A setting is invalid or unknown."""
+
+
+class OutputError(ToolkitError, OSError):
+    """A result cannot be written: a full disk, a read-only folder, a closed or full output stream.
+
+    Also an :class:`OSError`, so code that caught the operating system's error keeps working.
+    """
+
+    def __init__(self, message):
+        super().__init__(message)
+
+    def __str__(self):
+        return self.args[0]

@@ -80,13 +80,20 @@ def is_exported_path(path):
 
 def _check_format(format, path):
     if format is None:
-        return format_of(path)
-    if format not in FORMATS:
+        format = format_of(path)
+    elif format not in FORMATS:
         raise ConfigError(f"Unknown export format; expected one of {', '.join(FORMATS)}. Received: format={format!r}")
     named = format_of(path)
     if named != format:
         hint = f"a path ending in {SUFFIXES[format]}" if format in SUFFIXES else "a folder path without .onnx/.tflite"
         raise ConfigError(f"{path}: a {format} export needs {hint}. Received: format={format!r}, path={str(path)!r}")
+    suffix = Path(path).suffix
+    if format == "savedmodel" and suffix and not Path(path).is_dir():
+        # A SavedModel is a folder: "out.txt" or "model.keras" would be a folder with a file's name.
+        raise ConfigError(
+            f"{path}: a SavedModel export is a folder, so its path takes no file suffix; name an .onnx or .tflite "
+            f"file for those formats, or a folder such as {str(Path(path).with_suffix(''))!r}. "
+            f"Received: suffix={suffix!r}")
     return format
 
 

@@ -48,6 +48,9 @@ class ConvFrontend(keras.layers.Layer):
     Call arguments:
         inputs: float tensor ``(batch, time, num_features)``.
         training: whether batch normalization and dropout run in training mode.
+        lengths: optional int tensor ``(batch,)``, the valid frames of each sequence. When given, every block's
+            input is zero past the sequence's end, so the valid output frames
+            (:meth:`compute_output_length`) are exactly those of the sequence alone, whatever the batch's padding.
 
     Input shape: ``(batch, time, num_features)``.
     Output shape: ``(batch, ceil(time / prod(time_strides)), projection_units)``.
@@ -115,7 +118,7 @@ class ConvFrontend(keras.layers.Layer):
         self.projection.build((None, None, self.folded_features))
         self.built = True
 
-    def call(self, inputs, training=None):
+    def call(self, inputs, training=None, lengths=None):
         # Pad time to a multiple of the total stride: "same" pooling of a length the stride does not divide would
         # put part of its padding in front, shifting every window, so a sequence's frames would depend on how
         # much padding its batch happened to need.
@@ -124,13 +127,31 @@ class ConvFrontend(keras.layers.Layer):
             extra = (-ops.shape(inputs)[1]) % downsampling
             inputs = ops.pad(inputs, [[0, 0], [0, extra], [0, 0]])
         x = ops.expand_dims(inputs, -1)
-        for block in self.blocks:
+        if lengths is not None:
+            lengths = ops.cast(lengths, "int32")
+            x = self._zero_padding(x, lengths)
+        for block, ts in zip(self.blocks, self.time_strides):
             for layer in block:
                 x = layer(x, training=training)
+            if lengths is not None:
+                # Past a sequence's end a block's output is not zero (batch normalization shifts it), and the next
+                # block's 3-wide convolution would read it into the last valid frames; a sequence alone in its
+                # batch instead meets the convolution's own zero padding there. Zeroing the frames past each
+                # block's valid length makes the two the same, so a sequence reads the same whatever else (and
+                # however much padding) is in its batch.
+                if ts > 1:
+                    lengths = (lengths + (ts - 1)) // ts
+                x = self._zero_padding(x, lengths)
         shape = ops.shape(x)
         x = ops.reshape(x, (shape[0], shape[1], self.folded_features))
         x = self.projection(x)
         return self.projection_dropout(x, training=training)
+
+    @staticmethod
+    def _zero_padding(x, lengths):
+        """``x`` ``(batch, time, features, channels)`` with the frames at and past each ``lengths`` set to 0."""
+        valid = ops.expand_dims(ops.arange(ops.shape(x)[1], dtype="int32"), 0) < ops.expand_dims(lengths, 1)
+        return x * ops.cast(ops.reshape(valid, (ops.shape(x)[0], ops.shape(x)[1], 1, 1)), x.dtype)
 
     def compute_output_length(self, lengths):
         """Frames out for ``lengths`` frames in (a tensor or int): ``ceil`` division by each time stride."""

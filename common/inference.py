@@ -8,6 +8,7 @@ does not compile). ``ocr.Reader`` and ``speech.Transcriber`` both sit on it. The
 
 import dataclasses
 import math
+import os
 import sys
 from pathlib import Path
 
@@ -18,11 +19,14 @@ from tqdm import tqdm
 from common.ctc import decode
 from common.errors import ConfigError, InputError, ModelFileError
 from common.export import ExportedModel, is_exported_path
+from common.input_files import is_pil_image
+from common.limits import check_beam_width, check_count, is_real_number
 from common.model_file import file_sha256, load_model
 from common.padding import length_batches, pad_batch
 
 __all__ = ["SequencePredictor", "InputResult", "as_input_list", "input_name", "guard_input", "map_in_groups",
-           "load_task_model", "DEFAULT_MAX_BATCH_MB", "check_max_batch_mb", "is_real_number", "shipped_export"]
+           "load_task_model", "DEFAULT_MAX_BATCH_MB", "check_max_batch_mb", "is_real_number", "check_beam_width",
+           "is_pil_image", "shipped_export"]
 
 
 DEFAULT_MAX_BATCH_MB = 4.0
@@ -36,12 +40,6 @@ transcribing a 20-minute file, at the same or better speed. 4 MiB holds one line
 """
 
 _PAD_MULTIPLE = 8  # padded lengths are rounded up to this (fewer distinct shapes for the traced function)
-
-
-def is_real_number(value):
-    """Whether ``value`` is a finite int or float (NumPy's too), and not a bool: what a numeric setting must be."""
-    return isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, bool) \
-        and math.isfinite(value)
 
 
 def check_max_batch_mb(value, *, flag="--max-batch-mb"):
@@ -69,9 +67,7 @@ class SequencePredictor:
     """
 
     def __init__(self, model, *, batch_size=64, max_batch_mb=DEFAULT_MAX_BATCH_MB):
-        if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)) or batch_size < 1:
-            raise ConfigError(f"Received an invalid value for `batch_size`, expected a positive integer. "
-                              f"Received: batch_size={batch_size!r}")
+        batch_size = check_count("batch_size", batch_size, flag="--batch-size")
         self.model = model
         self.alphabet = model.alphabet
         self.batch_size = int(batch_size)
@@ -146,6 +142,7 @@ class SequencePredictor:
 
     def decode(self, logits_list, *, beam_width=1):
         """Decode per-sequence logits into :class:`~common.ctc.Decoded` results (in groups of similar length)."""
+        beam_width = check_beam_width(beam_width)
         results = [None] * len(logits_list)
         lengths = [lg.shape[0] for lg in logits_list]
         for indices in length_batches(lengths, batch_size=self.batch_size):
@@ -161,7 +158,8 @@ class SequencePredictor:
 
 @dataclasses.dataclass(frozen=True)
 class InputResult:
-    """What the Reader and the Transcriber return per input: its ``source`` (the path, or ``"array #i"``) and
+    """What the Reader and the Transcriber return per input: its ``source`` (the path, or ``"array #i"``,
+    ``"bytes #i"``, ``"image #i"``) and
     ``text``; subclasses add their details and end with ``error`` (``None`` when the input was processed)."""
 
     source: str
@@ -179,8 +177,15 @@ class InputResult:
 
 
 def input_name(source, index):
-    """How messages and results name an input: its path, or ``"array #index"`` for an in-memory one."""
-    return str(source) if isinstance(source, (str, Path)) else f"array #{index}"
+    """How messages and results name an input: its path, or ``"<kind> #index"`` for an in-memory one (``bytes``,
+    ``image`` for a PIL image, ``array``)."""
+    if isinstance(source, (str, os.PathLike)):
+        return os.fsdecode(source)
+    if isinstance(source, (bytes, bytearray, memoryview)):
+        return f"bytes #{index}"
+    if is_pil_image(source):
+        return f"image #{index}"
+    return f"array #{index}"
 
 
 def guard_input(function, name, *, memory_hint):
@@ -202,19 +207,46 @@ def guard_input(function, name, *, memory_hint):
         return None, f"{name}: unexpected {type(error).__name__} while reading it ({error}); please report this"
 
 
+_SINGLE_INPUT_TYPES = (str, os.PathLike, bytes, bytearray, memoryview)
+
+
+def _is_single_input(value):
+    return isinstance(value, _SINGLE_INPUT_TYPES) or is_pil_image(value) or (
+        isinstance(value, np.ndarray) and value.dtype != object)
+
+
 def as_input_list(inputs):
-    """One input (a path or a numpy array) or a sequence of them, as a list."""
-    if isinstance(inputs, (str, Path)) or (isinstance(inputs, np.ndarray) and inputs.dtype != object):
+    """One input or a sequence of them, as a list.
+
+    One input is a path (``str`` or ``os.PathLike``), a file's content (``bytes``, ``bytearray``,
+    ``memoryview``), a NumPy array, or a ``PIL.Image.Image``; anything else must be a list (or other iterable) of
+    those. ``None``, a lone number and a flat list of numbers (samples or pixels that were meant to be one array)
+    are refused with a :class:`~common.errors.ConfigError` instead of giving one result per element.
+    """
+    if _is_single_input(inputs):
         return [inputs]
-    return list(inputs)
+    expected = ("expected a path, a file's content (bytes), a NumPy array, a PIL image, or a list of them")
+    if inputs is None or isinstance(inputs, (bool, int, float, complex, np.generic, dict)):
+        raise ConfigError(f"Received invalid inputs, {expected}. Received: inputs={type(inputs).__name__}")
+    try:
+        items = list(inputs)
+    except TypeError:
+        raise ConfigError(f"Received invalid inputs, {expected}. Received: inputs={type(inputs).__name__}") from None
+    if items and all(isinstance(item, (int, float, np.number)) for item in items):
+        raise ConfigError(
+            f"Received a flat list of {len(items):,} numbers, which would be {len(items):,} separate inputs; "
+            f"{expected}. Wrap samples or pixels in one array: np.asarray(values). Received: inputs=list of numbers")
+    return items
 
 
-def map_in_groups(function, inputs, *, group_size, progress=False, unit="item"):
+def map_in_groups(function, inputs, *, group_size, progress=False, unit="item", setting="group_size"):
     """``function(group, offset)`` over consecutive groups of ``inputs``; returns the concatenated results.
 
     Only one group's data is alive at a time, so memory stays flat over many inputs; ``progress`` shows a bar on
-    stderr.
+    stderr. ``group_size`` is checked here (an integer >= 1; ``setting`` is its name in the caller's API), so every
+    caller refuses 0 the same way.
     """
+    group_size = check_count(setting, group_size)
     results = []
     with tqdm(total=len(inputs), unit=unit, disable=not progress, file=sys.stderr) as bar:
         for first in range(0, len(inputs), group_size):
@@ -238,7 +270,6 @@ def shipped_export(default, *, task):
     starts without importing TensorFlow (~2.5 s saved on every command).
     """
     import importlib.util
-    import os
     import warnings
 
     twin = Path(default).with_suffix(".onnx")
@@ -264,6 +295,9 @@ def load_task_model(path, *, default, task, train_command, prefer_export=True):
     For the shipped default, its ONNX twin is returned when usable and ``prefer_export`` (see
     :func:`shipped_export`), so that inference starts without TensorFlow.
     """
+    if path is not None and not isinstance(path, (str, os.PathLike)):
+        raise ConfigError(f"Expected the model as a path (str or os.PathLike) or None for the default model. "
+                          f"Received: path={type(path).__name__}")
     if path in (None, "default") and prefer_export:
         exported = shipped_export(default, task=task)
         if exported is not None:

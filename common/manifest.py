@@ -12,6 +12,8 @@ JSONL file (one object per line). Column and key names are parameters, matched c
 import csv
 import dataclasses
 import json
+import os
+import warnings
 from pathlib import Path
 
 from common.errors import DataError
@@ -257,4 +259,25 @@ def read_manifest(path, *, source_keys, text_keys, extra_keys=(), base=None, all
         resolved = _resolve(base, source)
         if problems.check_file(number, resolved, source.strip()):
             rows.append(ManifestRow(number, resolved, text, extras))
-    return rows, problems
+    return _without_repeats(path, rows, problems, source_name), problems
+
+
+def _without_repeats(path, rows, problems, source_name):
+    """Rows naming a file an earlier row named: with another text a bad row (which text is right is a guess),
+    with the same text left out with one warning that lists them."""
+    first, kept, repeats = {}, [], []
+    for row in rows:
+        key = os.path.normcase(os.path.normpath(os.path.abspath(row.source)))
+        earlier = first.setdefault(key, row)
+        if earlier is row:
+            kept.append(row)
+        elif earlier.text != row.text:
+            problems.bad(row.line, f"the same {source_name} as line {earlier.line} with a different text (one "
+                                   f"{source_name} has one transcript)")
+        else:
+            repeats.append(f"line {row.line} = line {earlier.line}")
+    if repeats:
+        shown = ", ".join(repeats[:5]) + (f" and {len(repeats) - 5} more" if len(repeats) > 5 else "")
+        warnings.warn(f"{path}: {len(repeats)} row(s) repeat an earlier row ({shown}); each {source_name} is used "
+                      f"once.", stacklevel=3)
+    return kept

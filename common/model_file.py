@@ -6,18 +6,22 @@ arbitrary code is refused. Before Keras deserializes anything, the archive's ``c
 file that is not one of ours, was made for the other task, or comes from a newer format fails with a clear message.
 """
 
+import contextlib
 import json
 import os
+import shutil
+import tempfile
 import zipfile
 from pathlib import Path
 
 import common  # noqa: F401  (pins the Keras backend)
 from common.alphabet import Alphabet
-from common.errors import ModelFileError
+from common.errors import ConfigError, ModelFileError, OutputError
 from common.preprocessor import preprocessor_from_metadata
 
 __all__ = ["FORMAT_VERSION", "OLDEST_FORMAT_VERSION", "MODEL_CLASS", "save_model", "read_metadata", "load_model",
-           "atomic_write", "remove_stale_temporaries", "check_task_and_alphabet", "check_preprocessor", "file_sha256"]
+           "atomic_write", "remove_stale_temporaries", "check_task_and_alphabet", "check_preprocessor", "lock_folder",
+           "write_error", "file_sha256"]
 
 FORMAT_VERSION = 2
 """The model-file layout this toolkit writes. 1: preprocessing settings as a flat ``"preprocessing"`` dict
@@ -35,19 +39,97 @@ def atomic_write(path, write):
     """Call ``write(tmp_path)`` and move the result over ``path`` only when it succeeded.
 
     The temporary file sits in the same folder and keeps the final suffix (Keras insists on ``.keras``).
+
+    Raises:
+        OutputError: the file could not be written (disk full, read-only folder, ...); ``path`` is unchanged.
     """
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.stem}{_TEMP_MARK}{os.getpid()}{path.suffix}")
     try:
+        path.parent.mkdir(parents=True, exist_ok=True)
         write(tmp)
         with open(tmp, "rb") as handle:
             os.fsync(handle.fileno())
         os.replace(tmp, path)
+    except OSError as error:
+        if isinstance(error, OutputError):
+            raise
+        raise write_error(path, error) from None
     finally:
-        if tmp.exists():
-            tmp.unlink()
+        try:
+            if tmp.exists():
+                tmp.unlink()
+        except OSError:
+            pass
     return path
+
+
+def write_error(path, error, *, what="file"):
+    """The :class:`~common.errors.OutputError` for an ``OSError`` while writing the ``what`` (file or folder)
+    ``path``: one line, the cause in words, and that the previous file (if any) is intact."""
+    reason = error.strerror or str(error) or type(error).__name__
+    kept = " (the previous file is intact)" if what == "file" and Path(path).is_file() else ""
+    return OutputError(f"{path}: cannot write the {what}: {reason}{kept}. Free some space or choose a writable "
+                       f"folder. Received: errno={error.errno}")
+
+
+@contextlib.contextmanager
+def lock_folder(folder, *, what="training run", option="--out"):
+    """Create ``folder`` and hold an exclusive lock on it while the block runs.
+
+    The lock is an ``flock`` on ``folder/.lock``, which holds the owner's PID for the message and is removed when
+    the block ends; the kernel drops the lock when the process ends, killed or not, so a crashed run never leaves a
+    stale lock (only an unlocked file, which the next run takes over).
+
+    Raises:
+        ConfigError: another process holds the lock (its PID is named).
+        OutputError: the folder cannot be created or written.
+    """
+    folder = Path(folder)
+    try:
+        import fcntl
+    except ImportError:  # not POSIX: no locking
+        yield
+        return
+    path = folder / ".lock"
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise write_error(folder, error, what="folder") from None
+    while True:
+        try:
+            handle = open(path, "a+", encoding="ascii")
+        except OSError as error:
+            raise write_error(path, error) from None
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            handle.seek(0)
+            owner = handle.read().strip() or "unknown"
+            handle.close()
+            raise ConfigError(
+                f"{folder}: another {what} (PID {owner}) is writing into this folder; two runs into one folder "
+                f"would overwrite each other's files. Wait for it to end, or pass another {option}. "
+                f"Received: PID {owner} holds {path}") from None
+        try:
+            if os.fstat(handle.fileno()).st_ino == os.stat(path).st_ino:
+                break  # still the lock file: a finishing owner may have removed the one this handle opened
+        except FileNotFoundError:
+            pass
+        handle.close()
+    try:
+        try:
+            handle.seek(0)
+            handle.truncate()
+            handle.write(f"{os.getpid()}\n")
+            handle.flush()
+        except OSError as error:
+            raise write_error(path, error) from None
+        yield
+    finally:
+        with contextlib.suppress(OSError):
+            path.unlink()  # while still locked: the folder is left as it was; a killed run leaves the file, unlocked
+        handle.close()  # releases the lock
 
 
 def remove_stale_temporaries(folder, *, of=None):
@@ -160,15 +242,30 @@ def load_model(path, *, task=None, compile=False):
     Returns:
         a :class:`~common.recognizer.Recognizer`.
     """
+    path = Path(path)
     read_metadata(path, task=task)
     import keras  # here, not at the top: checking a file or running an exported model needs no TensorFlow
 
     import common.recognizer  # noqa: F401  (registers the classes before deserializing)
 
+    if path.suffix != ".keras":
+        # Keras only opens names ending in ".keras"; the archive was checked above, so a file renamed to
+        # "model.KERAS" or "model" loads through a link with the name Keras wants.
+        with tempfile.TemporaryDirectory(prefix="ctc-toolkit-model-") as folder:
+            link = Path(folder) / "model.keras"
+            try:
+                link.symlink_to(path.resolve())
+            except OSError:
+                shutil.copyfile(path, link)
+            return _load_checked(link, path, compile)
+    return _load_checked(path, path, compile)
+
+
+def _load_checked(path, name, compile):
     try:
         return keras.saving.load_model(path, safe_mode=True, compile=compile)
     except Exception as error:  # noqa: BLE001 - Keras raises many types; the user needs one message
-        raise ModelFileError(f"{path}: the model could not be loaded safely: {_keras_reason(error)}") from None
+        raise ModelFileError(f"{name}: the model could not be loaded safely: {_keras_reason(error)}") from None
 
 
 def _keras_reason(error):
@@ -191,6 +288,11 @@ def _keras_reason(error):
 def check_task_and_alphabet(path, metadata, num_classes, task=None):
     """Refuse a model (a ``.keras`` file or an exported one) made for another task than ``task`` (``None``: any), or
     whose alphabet is missing, malformed or does not match its ``num_classes`` outputs; returns the Alphabet."""
+    if task is not None and (not isinstance(metadata.get("task"), str) or not metadata.get("task")):
+        raise ModelFileError(
+            f"{path}: the model file names no task (it was not written by 'ocr train' or 'speech train', or was "
+            f"edited); expected a {task} model. Received: task={metadata.get('task')!r}"
+        )
     if task is not None and metadata.get("task") != task:
         raise ModelFileError(
             f"{path}: this is a model for the {metadata.get('task')!r} task, not for {task!r}. "

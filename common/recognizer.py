@@ -131,7 +131,7 @@ class Recognizer(keras.Model):
     def call(self, inputs, training=None):
         features = inputs["features"]
         lengths = ops.cast(inputs["lengths"], "int32")
-        x = self.frontend(features, training=training)
+        x = self.frontend(features, training=training, lengths=lengths)
         out_lengths = self.frontend.compute_output_length(lengths)
         mask = ops.expand_dims(ops.arange(ops.shape(x)[1], dtype="int32"), 0) < ops.expand_dims(out_lengths, 1)
         x = self.encoder(x, mask=mask, training=training)

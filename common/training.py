@@ -44,7 +44,8 @@ from common.batching import CTCDataset, distribute_dataset, to_tf_dataset
 from common.ctc import ctc_loss, decode
 from common.errors import AlphabetError, ConfigError, DataError, InputError, ModelFileError
 from common.metrics import cer, exact_rate, wer
-from common.model_file import atomic_write, load_model, read_metadata, remove_stale_temporaries, save_model
+from common.model_file import (atomic_write, load_model, lock_folder, read_metadata, remove_stale_temporaries,
+                               save_model)
 
 __all__ = ["TrainConfig", "TaskSpec", "train", "prepare_items", "split_validation", "alphabet_report",
            "resize_head", "run_folder", "resolve_precision", "read_tf_config", "make_strategy",
@@ -524,9 +525,37 @@ def read_checkpoint_state(run_dir, *, task=None):
     if state is None:
         if not state_file.is_file():
             raise ConfigError(f"--resume: {last} carries no training state and there is no {state_file.name}.")
-        state = json.loads(state_file.read_text())
+        try:
+            state = json.loads(state_file.read_text())
+        except (OSError, ValueError) as error:
+            raise ModelFileError(f"{state_file}: the run state cannot be read ({error}); start the run again "
+                                 "without --resume, or fine-tune from the last model with --from.") from None
+        last = state_file
+    _check_state(state, last)
     return dict(state, **{key: math.inf if state.get(key) is None else float(state[key])
                           for key in ("best", "best_loss")})
+
+
+def _check_state(state, source):
+    """Refuse a run state (from ``last.keras`` or ``state.json``) whose fields have the wrong types."""
+    def number(value):
+        return value is None or (isinstance(value, (int, float)) and not isinstance(value, bool))
+
+    def index(value):
+        return isinstance(value, int) and not isinstance(value, bool) and value >= 0
+
+    problems = [] if isinstance(state, dict) else [f"state={type(state).__name__}"]
+    if not problems:
+        problems = [f"{key}={state.get(key)!r}" for key, ok in (
+            ("epoch", index(state.get("epoch"))), ("best", number(state.get("best"))),
+            ("best_loss", number(state.get("best_loss"))),
+            ("best_epoch", state.get("best_epoch") is None or index(state.get("best_epoch"))),
+            ("monitor", isinstance(state.get("monitor"), str))) if not ok]
+    if problems:
+        raise ModelFileError(
+            f"{source}: the run state is corrupt (expected an epoch number, best scores as numbers or null, and the "
+            f"monitored metric's name); start the run again without --resume, or fine-tune from the last model "
+            f"with --from. Received: {', '.join(problems)}"[:400])
 
 
 class ValidationMetrics(keras.callbacks.Callback):
@@ -736,6 +765,50 @@ def _ctc_frames_needed(label):
     return len(label) + int(np.sum(label[1:] == label[:-1])) if len(label) else 0
 
 
+def _check_characters(examples):
+    """Refuse transcripts holding control characters (TAB, CR, NUL, ...): they would become classes of the model."""
+    import unicodedata
+
+    bad = dict((source, char) for source, text in examples
+               for char in sorted({c for c in text if unicodedata.category(c) == "Cc"})[:1])
+    bad = sorted(bad.items(), key=lambda pair: str(pair[0]))  # once each, also when --val is the data itself
+    if bad:
+        shown = "; ".join(f"{source}: {char!r} (U+{ord(char):04X})" for source, char in bad[:5])
+        more = f" and {len(bad) - 5} more" if len(bad) > 5 else ""
+        raise DataError(
+            f"{len(bad)} transcript(s) hold control characters, which a model cannot write ({shown}{more}); replace "
+            f"tabs with spaces and remove the other control characters. Received: {len(bad)} transcript(s)")
+
+
+def _drop_empty(examples, *, label):
+    """Leave out ``(source, text)`` examples whose transcript is empty, with a warning that counts and names them."""
+    empty = [source for source, text in examples if not text.strip()]
+    if not empty:
+        return examples
+    if len(empty) == len(examples):
+        raise DataError(f"Every {label} transcript is empty after normalization (blank, or only characters the "
+                        f"task removes), e.g. {empty[0]}; a model cannot learn from empty text. "
+                        f"Received: {len(empty)} empty transcript(s)")
+    shown = ", ".join(str(source) for source in empty[:3]) + (" ..." if len(empty) > 3 else "")
+    _log(f"warning: skipped {len(empty)} {label} example(s) whose transcript is empty after normalization "
+         f"(blank, or only characters the task removes): {shown}")
+    return [(source, text) for source, text in examples if text.strip()]
+
+
+def _refuse_unknown_characters(alphabet, train_texts, val_texts, *, resumed):
+    """Refuse data with characters the model cannot write (a resumed run keeps its output layer); they used to be
+    dropped from the labels without a word."""
+    unknown = sorted(alphabet.unknown_characters("".join(train_texts + val_texts)) - {"\n"})
+    if not unknown:
+        return
+    how = ("a resumed run keeps its output layer; to add them, fine-tune from the checkpoint instead: "
+           "--from RUN/last.keras --alphabet union with a new --out") if resumed else \
+        "fine-tune with --alphabet union to add them"
+    raise AlphabetError(
+        f"{len(unknown)} character(s) of the data are not in the model's alphabet: {''.join(unknown)!r}; {how}. "
+        f"Received: unknown={''.join(unknown)!r}")
+
+
 def _apply_freeze(model, freeze):
     model.frontend.trainable = freeze == "none"
     model.encoder.trainable = freeze != "encoder"
@@ -786,8 +859,14 @@ def train(spec, config):
     """Train (or fine-tune, or resume) a model for ``spec`` with ``config``; returns the Keras History.
 
     The best model is at ``config.out`` when this returns, even when ``max_minutes`` cut the run short (on the
-    chief; other workers of a multi-worker run write nothing and return their History).
+    chief; other workers of a multi-worker run write nothing and return their History). The chief holds a lock on
+    the run folder meanwhile: a second run into the same ``--out`` is refused with the first one's PID.
     """
+    with contextlib.ExitStack() as held:
+        return _train(spec, config, held)
+
+
+def _train(spec, config, held):
     auto_warmup = config.warmup_steps is None
     config = config.resolved()
     # A multi-worker strategy has to exist before anything else touches TensorFlow.
@@ -799,7 +878,7 @@ def train(spec, config):
     out = Path(config.out)
     run_dir = run_folder(out)
     if is_chief:
-        run_dir.mkdir(parents=True, exist_ok=True)
+        held.enter_context(lock_folder(run_dir))  # creates the folder; refuses a second run into it
         remove_stale_temporaries(run_dir)
         remove_stale_temporaries(out.parent, of=out)
 
@@ -820,6 +899,10 @@ def train(spec, config):
              f"--seed {config.seed}); choose with --val DIR or --val-fraction F")
     if config.max_items:
         train_examples = train_examples[: config.max_items]
+    _check_characters(train_examples + val_examples)
+    # An empty transcript (a blank .gt.txt, or speech text that normalizes to nothing) cannot be a CTC target.
+    train_examples = _drop_empty(train_examples, label="training")
+    val_examples = _drop_empty(val_examples, label="validation")
 
     train_texts, val_texts = [t for _, t in train_examples], [t for _, t in val_examples]
     model, state = _initial_model(spec, config, train_texts, val_texts)
@@ -827,8 +910,8 @@ def train(spec, config):
     if state is not None or not config.from_model:  # (fine-tuning reported before it resized the head)
         for line in alphabet_report(alphabet, train_texts, val_texts)[0]:
             _log(line)
-    # Characters the model still cannot write (alphabet=keep raised already) are dropped from the labels.
-    label_alphabet = Alphabet(alphabet.characters, unknown="drop")
+    _refuse_unknown_characters(alphabet, train_texts, val_texts, resumed=state is not None)
+    label_alphabet = Alphabet(alphabet.characters)
 
     _log(f"preparing {len(train_examples)} training and {len(val_examples)} validation items")
     train_items, train_texts, _ = prepare_items(spec, train_examples, label="training", verbose=config.verbose)
@@ -844,9 +927,8 @@ def train(spec, config):
     keep = [i for i, lab in enumerate(train_labels)
             if 0 < _ctc_frames_needed(lab) <= int(model.frontend.compute_output_length(spec.item_length(train_items[i])))]
     if not keep:
-        raise DataError("No training example is usable: the transcripts are empty after normalization, or too long "
-                        "for their inputs.")
-    dropped = sum(1 for lab in train_labels if len(lab) > 0) - len(keep)
+        raise DataError("No training example is usable: every transcript is too long for its input.")
+    dropped = len(train_labels) - len(keep)
     if dropped:
         _log(f"warning: skipped {dropped} training example(s) whose transcript needs more frames than the input "
              "gives (text too long for the image or audio)")

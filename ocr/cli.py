@@ -11,17 +11,19 @@ import argparse
 import json
 import sys
 
-from common.cli import (add_output_arguments, add_report_argument, add_train_arguments, add_version, command_options,
-                        plan_outputs, positive_int, print_rates, read_text_lines, report_failures, run_main,
-                        stdin_inputs, write_text)
+from common.cli import (MAX_GENERATED, add_output_arguments, add_report_argument, add_train_arguments, add_version,
+                        batch_size_arg, beam_width_arg, command_options, model_size_args, plan_outputs, positive_int,
+                        print_rates, read_text_lines, report_failures, run_main, seed_arg, stdin_inputs, write_text)
 from common.errors import ConfigError
 from common.export import add_export_arguments
+from common.limits import count_arg
 from ocr import defaults
 
 __all__ = ["main", "build_parser"]
 
 
 def build_parser():
+    units_arg, layers_arg = model_size_args()
     parser = argparse.ArgumentParser(prog="ocr", description="Read text from images with a BiLSTM-CTC model.")
     add_version(parser)
     commands = parser.add_subparsers(dest="command", required=True)
@@ -33,12 +35,12 @@ def build_parser():
     read.add_argument("--json", action="store_true",
                       help="one JSON object per image, with lines, words and characters and their boxes, and the "
                            "error of an image that failed")
-    read.add_argument("--beam", type=positive_int, default=defaults.BEAM_WIDTH,
+    read.add_argument("--beam", type=beam_width_arg, default=defaults.BEAM_WIDTH,
                       help=f"beam width (1 = greedy; default {defaults.BEAM_WIDTH})")
     read.add_argument("--layout", choices=defaults.LAYOUTS, default=defaults.LAYOUT,
                       help=f"line: each image is one line; page: split into lines; auto: decide per image "
                            f"(default {defaults.LAYOUT})")
-    read.add_argument("--batch-size", type=positive_int, default=defaults.BATCH_SIZE)
+    read.add_argument("--batch-size", type=batch_size_arg, default=defaults.BATCH_SIZE)
     read.add_argument("--max-pixels", type=positive_int,
                       help="refuse larger images (decompression bombs; default: 89,478,485 as in Pillow)")
     read.add_argument("--max-batch-mb", type=float,
@@ -49,19 +51,19 @@ def build_parser():
     train = commands.add_parser("train", help="train or fine-tune a model on line images + transcripts",
                                 parents=[options])
     add_train_arguments(train)
-    train.add_argument("--height", type=positive_int,
+    train.add_argument("--height", type=count_arg("height", maximum=1024),
                        help=f"strip height of a new model (px; default {defaults.HEIGHT}); with --from or --resume "
                             f"the model's own is used, and another one is refused")
-    train.add_argument("--units", type=positive_int, default=defaults.ENCODER["units"],
+    train.add_argument("--units", type=units_arg, default=defaults.ENCODER["units"],
                        help=f"LSTM units per direction (new model; default {defaults.ENCODER['units']})")
-    train.add_argument("--layers", type=positive_int, default=defaults.ENCODER["num_layers"],
+    train.add_argument("--layers", type=layers_arg, default=defaults.ENCODER["num_layers"],
                        help=f"BiLSTM layers (new model; default {defaults.ENCODER['num_layers']})")
 
     evaluate = commands.add_parser("eval", help="CER, WER and exact-line rate on a labelled data set",
                                    parents=[options])
     evaluate.add_argument("--data", required=True, help="folder of image + .gt.txt pairs, or a manifest")
     evaluate.add_argument("--model", help="model file (default: the shipped model)")
-    evaluate.add_argument("--beam", type=positive_int, default=defaults.BEAM_WIDTH)
+    evaluate.add_argument("--beam", type=beam_width_arg, default=defaults.BEAM_WIDTH)
     evaluate.add_argument("--layout", choices=defaults.LAYOUTS, default="line",
                           help="line (default): each image is one line; page: split into lines first, and compare "
                                "the texts with line breaks as spaces; auto: decide per image")
@@ -71,16 +73,16 @@ def build_parser():
     synth = commands.add_parser("synth", help="render a synthetic training set (name.png + name.gt.txt)",
                                 parents=[options])
     synth.add_argument("--out", required=True, help="output folder")
-    synth.add_argument("-n", "--num-lines", type=positive_int,
+    synth.add_argument("-n", "--num-lines", type=count_arg("num_lines", maximum=MAX_GENERATED),
                        help="lines to render (required without --text; with it, default: one per line of the file)")
     synth.add_argument("--font", action="append", metavar="PATH|NAME",
                        help="render with this font file, or the installed fonts named like it (e.g. DejaVuSans); "
                             "repeat for several (default: every installed font that covers the text)")
     synth.add_argument("--text", metavar="FILE",
                        help="render these lines (one per line of a UTF-8 file) instead of generated text")
-    synth.add_argument("--seed", type=int, default=0)
+    synth.add_argument("--seed", type=seed_arg, default=0)
     synth.add_argument("--clean-fraction", type=float, default=0.3, help="share of undegraded lines (0.3)")
-    synth.add_argument("--max-chars", type=positive_int, default=50)
+    synth.add_argument("--max-chars", type=count_arg("max_chars", maximum=1000), default=50)
 
     export = commands.add_parser("export", help="write the model as SavedModel, TFLite or ONNX for deployment "
                                                 "(the network only; 'read --model' runs the result)",

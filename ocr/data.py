@@ -83,7 +83,7 @@ def _image_keys(name):
 
 
 def _read_folder(folder):
-    transcripts, images, image_keys = {}, {}, {}
+    transcripts, images, image_keys, candidates = {}, {}, {}, {}
     for root, dirs, files in os.walk(folder):
         dirs[:] = sorted(d for d in dirs if not d.startswith("."))
         for name in files:
@@ -96,11 +96,23 @@ def _read_folder(folder):
             if keys:
                 image_keys[os.path.join(root, name)] = [(root, base) for base, _ in keys]
             for base, rank in keys:
+                candidates.setdefault((root, base, rank), []).append(name)
                 current = images.get((root, base))
                 candidate = (rank, not name.lower().endswith(".png"), name)  # plain name first, then PNG
                 if current is None or candidate < current[0]:
                     images[(root, base)] = (candidate, os.path.join(root, name))
 
+    # Two images of equal standing (a.png and a.jpg) beside one a.gt.txt: which one the text belongs to is a guess.
+    ambiguous = sorted(
+        (os.path.relpath(os.path.join(key[0], key[1] + _GT_SUFFIX), folder), sorted(candidates[key[0], key[1], rank]))
+        for key in transcripts if key in images
+        for rank in [images[key][0][0]] if len(candidates[key[0], key[1], rank]) > 1)
+    if ambiguous:
+        raise DataError(
+            f"{folder}: {len(ambiguous)} transcript(s) have more than one image beside them, so which image the text "
+            f"belongs to is ambiguous "
+            f"({_listing([f'{gt}: ' + ' and '.join(n) for gt, n in ambiguous], len(ambiguous))}); "
+            f"keep one image per transcript (move or rename the others). Received: ambiguous={len(ambiguous)}")
     pairs = sorted((images[key][1], gt) for key, gt in transcripts.items() if key in images)
     unpaired_images = sorted(p for p, keys in image_keys.items() if not any(k in transcripts for k in keys))
     unpaired_gt = sorted(gt for key, gt in transcripts.items() if key not in images)

@@ -17,6 +17,8 @@ import warnings
 import numpy as np
 
 from common.errors import ConfigError, InputError
+from common.input_files import (bytes_as_file, check_input_file, describe_content, is_pil_image,
+                                reraise_for_bytes)
 from ocr.defaults import HEIGHT, MIN_CONTRAST, MIN_WIDTH, POLARITIES, POLARITY
 
 __all__ = [
@@ -347,8 +349,9 @@ def load_image(source, *, max_pixels=DEFAULT_MAX_PIXELS):
 
     Parameters
     ----------
-    source : str, os.PathLike or np.ndarray
-        An image file, or an array of shape ``(H, W)``, ``(H, W, 1)``, ``(H, W, 3)`` (RGB) or ``(H, W, 4)``
+    source : str, os.PathLike, bytes, PIL.Image.Image or np.ndarray
+        An image file, a file's content (``bytes``, decoded exactly as the file would be), a Pillow image, or an
+        array of shape ``(H, W)``, ``(H, W, 1)``, ``(H, W, 3)`` (RGB) or ``(H, W, 4)``
         (RGBA) and dtype ``uint8``, ``uint16``, ``bool`` or float (values in [0, 1]).
     max_pixels : int > 0
         Refuse images with more pixels than this (protects against decompression bombs). The default is Pillow's
@@ -382,25 +385,23 @@ def load_image(source, *, max_pixels=DEFAULT_MAX_PIXELS):
         if source.ndim in (2, 3):
             _check_geometry(source.shape[0], source.shape[1], max_pixels, label)
         return _gray_from_array(source, label)
+    if is_pil_image(source):
+        label = f"PIL image of mode {source.mode!r} and size {source.size[0]}x{source.size[1]}"
+        _check_geometry(source.size[1], source.size[0], max_pixels, label)
+        return np.ascontiguousarray(_gray_from_pillow(source, label))
+    if isinstance(source, (bytes, bytearray, memoryview)):
+        with bytes_as_file(source) as path:
+            try:
+                return load_image(path, max_pixels=max_pixels)
+            except InputError as error:
+                raise reraise_for_bytes(error, path, "bytes") from None
     if not isinstance(source, (str, os.PathLike)):
         raise InputError(
-            "Expected an image file path (str or os.PathLike) or a NumPy array. "
-            f"Received: source={type(source).__name__}"
+            "Expected an image file path (str or os.PathLike), a file's content (bytes), a NumPy array or a PIL "
+            f"image. Received: source={type(source).__name__}"
         )
     path = os.fspath(source)
-    if not os.path.exists(path):
-        raise InputError("No such file; check the path. Received: source=" + repr(str(path)), path)
-    if os.path.isdir(path):
-        raise InputError("This is a folder; expected an image file. Received: source=" + repr(str(path)), path)
-    try:
-        size = os.path.getsize(path)
-        if size == 0:
-            raise InputError("The file is empty (0 bytes); expected an image. Received: size=0", path)
-        with open(path, "rb"):
-            pass
-    except OSError as error:
-        message = f"The file cannot be read ({error.strerror or error}); check its permissions."
-        raise InputError(f"{message} Received: source={path!r}", path) from None
+    check_input_file(path, expected="an image file")
 
     gray, problem = _read_with_pillow(path, max_pixels, path)
     if problem is not None:
@@ -413,10 +414,10 @@ def load_image(source, *, max_pixels=DEFAULT_MAX_PIXELS):
         gray = _read_with_opencv(path, max_pixels, path)
     if gray is None:
         with open(path, "rb") as handle:
-            head = handle.read(16)
+            head = handle.read(32)
         raise InputError(
             "The file is not an image that Pillow or OpenCV can decode (expected PNG, JPEG, TIFF, BMP, WebP, GIF, "
-            f"...); check that it is not a text file or a damaged download. Received: first_bytes={head!r}",
+            f"...); check that it is not a text file or a damaged download. Received: content={describe_content(head)}",
             path,
         )
     return np.ascontiguousarray(gray)

@@ -68,7 +68,7 @@ class LinePreprocessor(Preprocessor):
                                min_contrast=self.min_contrast, source=source, return_box=return_box)
 
     def __call__(self, source, *, max_pixels=None):
-        name = source if isinstance(source, (str, bytes)) or hasattr(source, "__fspath__") else None
+        name = source if isinstance(source, str) or hasattr(source, "__fspath__") else None  # never bytes: content
         return self.features(self.load(source, max_pixels=max_pixels), source=name)
 
     def normalize_text(self, text):

@@ -20,8 +20,8 @@ from typing import Union
 import numpy as np
 
 from common.errors import ConfigError, ModelFileError
-from common.inference import (DEFAULT_MAX_BATCH_MB, InputResult, SequencePredictor, as_input_list, guard_input,
-                              input_name, load_task_model, map_in_groups)
+from common.inference import (DEFAULT_MAX_BATCH_MB, InputResult, SequencePredictor, as_input_list,
+                              check_beam_width, guard_input, input_name, load_task_model, map_in_groups)
 from ocr.defaults import BATCH_SIZE, BEAM_WIDTH, CHUNK_SIZE, LAYOUT, LAYOUTS
 from ocr.layout import crop_lines, find_lines, looks_like_page
 from ocr.preprocessor import LinePreprocessor
@@ -187,7 +187,8 @@ class Reader:
         """Read each input; returns one :class:`ReadResult` per input, in order.
 
         Args:
-            inputs: a path, a numpy image, or a list of them.
+            inputs: an image (a path, a file's content as ``bytes``, a numpy array or a ``PIL.Image``), or a list
+                of them.
             beam_width: 1 for greedy decoding, more for beam search.
             layout: ``"line"`` (each input is one text line), ``"page"`` (split into lines first), or ``"auto"``
                 (decide per image; the default, as in ``ocr read``).
@@ -196,13 +197,15 @@ class Reader:
         """
         if layout not in LAYOUTS:
             raise ConfigError(f"layout must be one of {LAYOUTS}. Received: layout={layout!r}")
+        beam_width = check_beam_width(beam_width, flag="--beam")
         inputs = as_input_list(inputs)
         # Decoding and preprocessing release the GIL (Pillow, OpenCV): threads overlap them. The pool lives as long
         # as this call.
         with ThreadPoolExecutor(max_workers=min(4, os.cpu_count() or 1, max(1, len(inputs))),
                                 thread_name_prefix="ocr-load") as pool:
             return map_in_groups(lambda group, offset: self._read_chunk(group, offset, beam_width, layout, pool),
-                                 inputs, group_size=chunk_size, progress=progress, unit="image")
+                                 inputs, group_size=chunk_size, progress=progress, unit="image",
+                                 setting="chunk_size")
 
     def _prepare(self, source, layout):
         """The ``(box, strip)`` of each line of one input."""

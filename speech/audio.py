@@ -20,6 +20,7 @@ from pathlib import Path
 import numpy as np
 
 from common.errors import ConfigError, InputError
+from common.input_files import bytes_as_file, check_input_file, describe_content, is_pil_image, reraise_for_bytes
 from speech.defaults import SAMPLE_RATE
 
 __all__ = [
@@ -62,8 +63,9 @@ def load_audio(source, *, sample_rate=SAMPLE_RATE, source_rate=None, max_seconds
 
     Parameters
     ----------
-    source : str, os.PathLike or np.ndarray [shape=(n,) or (n, channels)]
-        An audio file, or samples: int8/uint8/int16/int32 (full scale) or float (nominally in [-1, 1]; float
+    source : str, os.PathLike, bytes or np.ndarray [shape=(n,) or (n, channels)]
+        An audio file, a file's content (``bytes``, decoded exactly as the file would be), or samples:
+        int8/uint8/int16/int32 (full scale) or float (nominally in [-1, 1]; float
         input that peaks above 1 is scaled down to peak 1). A ``(channels, n)`` array (librosa's layout) is
         recognised when one axis has at most ``MAX_CHANNELS`` entries and the other more.
     sample_rate : int > 0
@@ -92,9 +94,15 @@ def load_audio(source, *, sample_rate=SAMPLE_RATE, source_rate=None, max_seconds
                           f"max_seconds={max_seconds!r}")
     if isinstance(source, (str, os.PathLike)):
         return _load_file(Path(source).expanduser(), sample_rate, max_seconds)
-    if isinstance(source, (bytes, dict)) or source is None:
-        raise InputError(f"expected a file path or a numpy array of samples. Received: type={type(source).__name__}",
-                         _ARRAY_SOURCE)
+    if isinstance(source, (bytes, bytearray, memoryview)):
+        with bytes_as_file(source) as path:
+            try:
+                return _load_file(Path(path), sample_rate, max_seconds)
+            except InputError as error:
+                raise reraise_for_bytes(error, path, "bytes") from None
+    if isinstance(source, dict) or source is None or is_pil_image(source):
+        raise InputError(f"expected a file path, a file's content (bytes) or a numpy array of samples. "
+                         f"Received: type={type(source).__name__}", _ARRAY_SOURCE)
     return _load_array(source, sample_rate, source_rate, max_seconds)
 
 
@@ -139,19 +147,7 @@ def duration_seconds(path):
 
 
 def _check_file(path):
-    if not path.exists():
-        raise InputError(f"file not found; expected an audio file (WAV, FLAC, OGG, MP3). Check the path. "
-                         f"Received: path={str(path)!r}", path)
-    if path.is_dir():
-        raise InputError("is a folder; expected an audio file (WAV, FLAC, OGG, MP3)", path)
-    try:
-        size = path.stat().st_size
-        with open(path, "rb"):
-            pass
-    except OSError as error:
-        raise InputError(f"cannot open the file ({error.strerror or error}); check its permissions", path) from None
-    if size == 0:
-        raise InputError("empty file (0 bytes); expected audio data. Re-export or re-download it", path)
+    check_input_file(path, expected="an audio file (WAV, FLAC, OGG, MP3)")
 
 
 def _sniff(path):
@@ -178,7 +174,7 @@ def _unreadable(path, error):
         return InputError(f"cannot decode this {kind} file: it looks corrupt or truncated{detail}; re-export it or "
                           f"{_HOW_TO_CONVERT}", path)
     return InputError(f"not an audio file this toolkit can read: its content is not WAV, FLAC, OGG or MP3 "
-                      f"(starts with {head[:8]!r}){detail}; {_HOW_TO_CONVERT}", path)
+                      f"(it looks like {describe_content(head)}){detail}; {_HOW_TO_CONVERT}", path)
 
 
 def _load_file(path, sample_rate, max_seconds):

@@ -11,11 +11,12 @@ import argparse
 import json
 import sys
 
-from common.cli import (add_output_arguments, add_report_argument, add_train_arguments, add_version, command_options,
-                        plan_outputs, positive_int, print_rates, read_text_lines, report_failures, run_main,
-                        stdin_inputs, write_text)
+from common.cli import (MAX_GENERATED, add_output_arguments, add_report_argument, add_train_arguments, add_version,
+                        batch_size_arg, beam_width_arg, command_options, model_size_args, plan_outputs, print_rates,
+                        read_text_lines, report_failures, run_main, seed_arg, stdin_inputs, write_text)
 from common.errors import ConfigError
 from common.export import add_export_arguments
+from common.limits import count_arg
 from speech import defaults
 
 __all__ = ["main", "build_parser"]
@@ -26,6 +27,7 @@ SUFFIXES = {name: f".{name}" for name in FORMATS}
 
 
 def build_parser():
+    units_arg, layers_arg = model_size_args()
     parser = argparse.ArgumentParser(prog="speech", description="Transcribe speech with a BiLSTM-CTC model.")
     add_version(parser)
     commands = parser.add_subparsers(dest="command", required=True)
@@ -40,12 +42,12 @@ def build_parser():
                                  "the error of a file that failed); srt / vtt: subtitles; tsv: start, end (ms) and "
                                  "text per segment; all: every format (needs --output-dir). Several files as "
                                  "srt, vtt or tsv need --output-dir (one file each)")
-    transcribe.add_argument("--beam", type=positive_int, default=defaults.BEAM_WIDTH,
+    transcribe.add_argument("--beam", type=beam_width_arg, default=defaults.BEAM_WIDTH,
                             help=f"beam width (1 = greedy; default {defaults.BEAM_WIDTH})")
     transcribe.add_argument("--max-chunk-seconds", type=float, default=defaults.MAX_CHUNK_SECONDS,
                             help=f"longest piece of audio run at once; long files are split at silences "
                                  f"(default {defaults.MAX_CHUNK_SECONDS:g})")
-    transcribe.add_argument("--batch-size", type=positive_int, default=defaults.BATCH_SIZE)
+    transcribe.add_argument("--batch-size", type=batch_size_arg, default=defaults.BATCH_SIZE)
     transcribe.add_argument("--max-seconds", type=float, help="refuse files longer than this (default: no limit)")
     transcribe.add_argument("--max-batch-mb", type=float,
                             help="cap on one padded batch of features in MiB (chunks x frames x mels x 4 bytes); "
@@ -54,29 +56,29 @@ def build_parser():
 
     train = commands.add_parser("train", help="train or fine-tune a model on audio + transcripts", parents=[options])
     add_train_arguments(train)
-    train.add_argument("--units", type=positive_int, default=defaults.ENCODER["units"],
+    train.add_argument("--units", type=units_arg, default=defaults.ENCODER["units"],
                        help=f"LSTM units per direction (new model; default {defaults.ENCODER['units']})")
-    train.add_argument("--layers", type=positive_int, default=defaults.ENCODER["num_layers"],
+    train.add_argument("--layers", type=layers_arg, default=defaults.ENCODER["num_layers"],
                        help=f"BiLSTM layers (new model; default {defaults.ENCODER['num_layers']})")
 
     evaluate = commands.add_parser("eval", help="WER and CER on a labelled data set", parents=[options])
     evaluate.add_argument("--data", required=True, help="LJSpeech / LibriSpeech folder, Common Voice TSV, manifest")
     evaluate.add_argument("--model", help="model file (default: the shipped model)")
-    evaluate.add_argument("--beam", type=positive_int, default=defaults.BEAM_WIDTH)
+    evaluate.add_argument("--beam", type=beam_width_arg, default=defaults.BEAM_WIDTH)
     evaluate.add_argument("--json", action="store_true", help="print the figures as JSON")
     add_report_argument(evaluate)
 
     synth = commands.add_parser("synth", help="synthesize a training set with the TTS engines on this machine",
                                 parents=[options])
     synth.add_argument("--out", required=True, help="output folder (LJSpeech layout)")
-    synth.add_argument("-n", "--num-utterances", type=positive_int,
+    synth.add_argument("-n", "--num-utterances", type=count_arg("num_utterances", maximum=MAX_GENERATED),
                        help="utterances to speak (required without --text; with it, default: one per line)")
     synth.add_argument("--voice", action="append", metavar="NAME",
                        help="speak with this voice: 'engine:name' (espeak-ng:en-us+f2), a name or a family "
                             "(en-gb-scotland); repeat for several (default: every voice installed)")
     synth.add_argument("--text", metavar="FILE",
                        help="speak these sentences (one per line of a UTF-8 file) instead of generated text")
-    synth.add_argument("--seed", type=int, default=0)
+    synth.add_argument("--seed", type=seed_arg, default=0)
 
     export = commands.add_parser("export", help="write the model as SavedModel, TFLite or ONNX for deployment "
                                                 "(the network only; 'transcribe --model' runs the result)",

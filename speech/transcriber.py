@@ -20,8 +20,9 @@ from typing import Union
 import numpy as np
 
 from common.errors import ConfigError, ModelFileError
-from common.inference import (DEFAULT_MAX_BATCH_MB, InputResult, SequencePredictor, as_input_list, guard_input,
-                              input_name, is_real_number, load_task_model, map_in_groups)
+from common.inference import (DEFAULT_MAX_BATCH_MB, InputResult, SequencePredictor, as_input_list,
+                              check_beam_width, guard_input, input_name, is_real_number, load_task_model,
+                              map_in_groups)
 from speech.chunking import split_on_silence
 from speech.defaults import BATCH_SIZE, BEAM_WIDTH, FILES_PER_GROUP, MAX_CHUNK_SECONDS, MIN_CHUNK_SECONDS
 from speech.formats import Segment, Word
@@ -158,7 +159,7 @@ class Transcriber:
         """Transcribe each input; returns one :class:`Transcript` per input, in order.
 
         Args:
-            inputs: a path, a numpy array of samples, or a list of them.
+            inputs: a path, a file's content as ``bytes``, a numpy array of samples, or a list of them.
             sample_rate: the rate of numpy inputs (Hz); files carry their own.
             beam_width: 1 for greedy decoding, more for beam search.
             progress: show a progress bar over the files on stderr.
@@ -168,16 +169,17 @@ class Transcriber:
             ConfigError: a numpy input without ``sample_rate``, or an invalid ``sample_rate``.
         """
         inputs = as_input_list(inputs)
-        if any(not isinstance(source, (str, Path)) for source in inputs):
-            if sample_rate is None:
-                raise ConfigError("transcribe() got audio samples (a numpy array) but not their rate: pass "
-                                  "sample_rate= (Hz), e.g. transcriber.transcribe(y, sample_rate=16000). "
-                                  "Received: sample_rate=None")
-            if not is_real_number(sample_rate) or sample_rate <= 0:
-                raise ConfigError(f"Received an invalid value for `sample_rate`, expected the arrays' rate in Hz (a "
-                                  f"positive number). Received: sample_rate={sample_rate!r}")
+        if sample_rate is None and any(isinstance(source, np.ndarray) for source in inputs):
+            raise ConfigError("transcribe() got audio samples (a numpy array) but not their rate: pass "
+                              "sample_rate= (Hz), e.g. transcriber.transcribe(y, sample_rate=16000). "
+                              "Received: sample_rate=None")
+        if sample_rate is not None and (not is_real_number(sample_rate) or sample_rate <= 0):
+            raise ConfigError(f"Received an invalid value for `sample_rate`, expected the arrays' rate in Hz (a "
+                              f"positive number). Received: sample_rate={sample_rate!r}")
+        beam_width = check_beam_width(beam_width, flag="--beam")
         return map_in_groups(lambda group, offset: self._transcribe_group(group, offset, sample_rate, beam_width),
-                             inputs, group_size=files_per_group, progress=progress, unit="file")
+                             inputs, group_size=files_per_group, progress=progress, unit="file",
+                             setting="files_per_group")
 
     def _prepare(self, source, is_path, sample_rate):
         """Load one input and cut it into chunks: ``(duration in s, [(start s, end s, log-mel features), ...])``."""
@@ -198,7 +200,7 @@ class Transcriber:
     def _transcribe_group(self, inputs, offset, sample_rate, beam_width):
         names, errors, pieces, durations = [], {}, [], []
         for index, source in enumerate(inputs):
-            is_path = isinstance(source, (str, Path))
+            is_path = isinstance(source, (str, os.PathLike, bytes, bytearray, memoryview))
             name = input_name(source, offset + index)
             names.append(name)
             prepared, error = guard_input(lambda: self._prepare(source, is_path, sample_rate), name,

@@ -123,8 +123,9 @@ def test_every_bad_row_is_reported_at_once(tmp_path):
     with pytest.raises(DataError) as excinfo:
         load_line_dataset(tmp_path / "train.tsv")
     message = str(excinfo.value)
-    assert message.startswith(str(tmp_path / "train.tsv")) and "Received: bad_rows=4" in message
+    assert message.startswith(str(tmp_path / "train.tsv")) and "Received: bad_rows=5" in message
     assert "expected SOURCE<TAB>TEXT (lines 2, 5)" in message
+    assert "the same image as line 1 with a different text (one image has one transcript) (line 6)" in message
     assert "line 3: gone.png" in message and "line 7: lost.png" in message
 
 
