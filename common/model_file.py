@@ -244,8 +244,6 @@ def load_model(path, *, task=None, compile=False):
     """
     path = Path(path)
     read_metadata(path, task=task)
-    import keras  # here, not at the top: checking a file or running an exported model needs no TensorFlow
-
     import common.recognizer  # noqa: F401  (registers the classes before deserializing)
 
     if path.suffix != ".keras":
@@ -262,6 +260,8 @@ def load_model(path, *, task=None, compile=False):
 
 
 def _load_checked(path, name, compile):
+    import keras  # here, not at the top: checking a file or running an exported model needs no TensorFlow
+
     try:
         return keras.saving.load_model(path, safe_mode=True, compile=compile)
     except Exception as error:  # noqa: BLE001 - Keras raises many types; the user needs one message
