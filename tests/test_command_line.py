@@ -13,6 +13,8 @@ import pytest
 
 import common
 from common.quiet import is_native_noise
+import ocr.preprocessor  # noqa: F401  (registers the preprocessors that exported files name)
+import speech.preprocessor  # noqa: F401
 from ocr.cli import build_parser as ocr_parser
 from ocr.cli import main as ocr_main
 from speech.cli import build_parser as speech_parser
@@ -92,12 +94,17 @@ def _noise(stderr):
 
 def test_no_tensorflow_lines_on_stderr_in_read_transcribe_eval_and_train(tmp_path):
     """The .keras models force TensorFlow in (the shipped twins would not import it at all)."""
+    data = tmp_path / "lines"
+    data.mkdir()
+    for name in ("a", "b"):
+        (data / f"{name}.png").write_bytes(LINE.read_bytes())
+        (data / f"{name}.gt.txt").write_text(LINE_TEXT, encoding="utf-8")
     commands = {
         "read": ["-m", "ocr", "read", "--model", OCR_KERAS, LINE],
         "transcribe": ["-m", "speech", "transcribe", "--model", SPEECH_KERAS, HELLO],
         "eval": ["-m", "ocr", "eval", "--model", OCR_KERAS, "--data", ROOT / "ocr" / "samples"],
-        "train": ["-m", "ocr", "train", "--data", ROOT / "ocr" / "samples", "--val", ROOT / "ocr" / "samples",
-                  "--out", tmp_path / "m.keras", "--epochs", "1", "--units", "8", "--layers", "1", "--quiet"],
+        "train": ["-m", "ocr", "train", "--data", data, "--val", data, "--out", tmp_path / "m.keras", "--epochs", "1",
+                  "--units", "8", "--layers", "1", "--quiet"],
         "verbose": ["-m", "ocr", "read", "--verbose", "--model", OCR_KERAS, LINE],
     }
     with ThreadPoolExecutor(len(commands)) as pool:  # side by side: each spends seconds importing TensorFlow
