@@ -1,6 +1,7 @@
 """``ocr``: read text from images, train and evaluate models, render training data.
 
-    ocr read IMAGES...|- [--model M] [--json] [--beam N] [--layout line|page|auto] [--output-dir DIR]
+    ocr read IMAGES... [--model M] [--json] [--beam N] [--layout line|page|auto]
+             [--format text|json|hocr|alto|page|tsv|pdf] [--output-dir DIR] [--pages 1-3] [--dpi 300]
     ocr train --data D [--val V] --out M [--from M0|default] [--max-minutes N] [--resume] ...
     ocr eval --data D [--model M] [--layout line|page|auto] [--report N]
     ocr synth --out D -n N | --text FILE [--font PATH|NAME]
@@ -11,15 +12,19 @@ import argparse
 import json
 import sys
 
-from common.cli import (MAX_GENERATED, add_output_arguments, add_report_argument, add_train_arguments, add_version,
-                        batch_size_arg, beam_width_arg, command_options, model_size_args, plan_outputs, positive_int,
-                        print_rates, read_text_lines, report_failures, run_main, seed_arg, stdin_inputs, write_text)
+from common.cli import (MAX_FAILURE_STATUS, MAX_GENERATED, add_report_argument, add_train_arguments, add_version,
+                        batch_size_arg, beam_width_arg, command_options, model_size_args, positive_int, print_rates,
+                        read_text_lines, report_failures, run_main, seed_arg, stdin_inputs)
 from common.errors import ConfigError
 from common.export import add_export_arguments
 from common.limits import count_arg
 from ocr import defaults
 
 __all__ = ["main", "build_parser"]
+
+# --format names -> file extensions (as ocr.document_formats.FORMATS; repeated here so that --help needs no import)
+DOCUMENT_FORMATS = {"text": ".txt", "json": ".json", "hocr": ".hocr", "alto": ".alto.xml", "page": ".page.xml",
+                    "tsv": ".tsv", "pdf": ".pdf"}
 
 
 def build_parser():
@@ -30,7 +35,9 @@ def build_parser():
     options = command_options()
 
     read = commands.add_parser("read", help="read text from image files", parents=[options])
-    read.add_argument("images", nargs="+", help="image files (PNG, JPEG, TIFF, BMP, WebP, GIF); '-' reads one from stdin")
+    read.add_argument("images", nargs="+", help="image files (PNG, JPEG, TIFF, BMP, WebP, GIF), PDF files and "
+                                                "multi-page TIFF files (one result per page); '-' reads one image "
+                                                "from stdin")
     read.add_argument("--model", help="model file (default: the shipped model)")
     read.add_argument("--json", action="store_true",
                       help="one JSON object per image, with lines, words and characters and their boxes, and the "
@@ -40,13 +47,22 @@ def build_parser():
     read.add_argument("--layout", choices=defaults.LAYOUTS, default=defaults.LAYOUT,
                       help=f"line: each image is one line; page: split into lines; auto: decide per image "
                            f"(default {defaults.LAYOUT})")
+    read.add_argument("--format", choices=tuple(DOCUMENT_FORMATS), default="text",
+                      help="text (default), json (one object per image or page), hocr, alto (ALTO v4), page "
+                           "(PAGE-XML 2019, one file per page), tsv (Tesseract's columns), pdf (the pages with an "
+                           "invisible text layer; needs --output-dir)")
+    read.add_argument("--output-dir", help="write one file per input here (NAME.txt, .json, .hocr, .alto.xml, "
+                                           ".page.xml, .tsv, .pdf) instead of printing")
+    read.add_argument("--pages", help="pages of PDF and multi-page TIFF inputs to read, e.g. 1-3,5 (default: all)")
+    read.add_argument("--dpi", type=float, default=300.0, help="resolution PDF pages are rendered at (300)")
     read.add_argument("--batch-size", type=batch_size_arg, default=defaults.BATCH_SIZE)
     read.add_argument("--max-pixels", type=positive_int,
                       help="refuse larger images (decompression bombs; default: 89,478,485 as in Pillow)")
     read.add_argument("--max-batch-mb", type=float,
                       help="cap on one padded batch of line strips in MiB (lines x width x height x 4 bytes); "
                            "batches are split to fit, a line that alone exceeds it is an error (default: 4)")
-    add_output_arguments(read, what="image")
+    read.add_argument("--with-names", action="store_true",
+                      help="plain text on stdout: put a '==> NAME <==' line (as head does) before each text")
 
     train = commands.add_parser("train", help="train or fine-tune a model on line images + transcripts",
                                 parents=[options])
@@ -94,28 +110,91 @@ def build_parser():
 def _read(args):
     from ocr.reader import Reader
 
-    suffix = ".json" if args.json else ".txt"
-    plans = plan_outputs(args.images, args.output_dir, [suffix], overwrite=args.overwrite) if args.output_dir else None
+    fmt = "json" if args.json else args.format
+    if fmt == "pdf" and not args.output_dir:
+        raise ConfigError("--format pdf writes files: add --output-dir DIR. Received: output_dir=None")
+    if args.pages is not None:
+        from ocr.pages import parse_page_ranges
+
+        parse_page_ranges(args.pages)  # a bad range is an error before the model loads
     reader = Reader.load(args.model, batch_size=args.batch_size, max_pixels=args.max_pixels,
                          max_batch_mb=args.max_batch_mb)
+    files = [path for path in args.images if path != "-"]
+    if fmt not in ("text", "json") or args.output_dir or args.pages or _any_multipage(files):
+        if len(files) < len(args.images):
+            raise ConfigError("standard input ('-') is read as one image, in text or json on standard output; pass "
+                              "a file for documents, pages or --output-dir. Received: images=['-', ...]")
+        return _read_documents(reader, args, fmt)
     with stdin_inputs(args.images, what="images") as (images, rename):
         results = [rename(r) for r in reader.read(images, beam_width=args.beam, layout=args.layout,
                                                   progress=len(images) > 20 and sys.stderr.isatty())]
-    for index, result in enumerate(results):
+    for result in results:
         if args.json:
             text = json.dumps(result.to_dict(), ensure_ascii=False)  # a failed image too, with its error
         elif result.ok:
             text = result.text
         else:
             continue
-        if plans is not None:
-            if result.ok:
-                write_text(plans[index][0], text + "\n")
-            continue
         if args.with_names and not args.json:
             print(f"==> {result.source} <==")
         print(text)
     return report_failures([r.error for r in results if not r.ok], total=len(results), what="images")
+
+
+def _any_multipage(paths):
+    from ocr.pages import is_multipage
+
+    return any(is_multipage(path) for path in paths)
+
+
+def _read_documents(reader, args, fmt):
+    """Read each input as a document (its pages) and print or write it in ``fmt``."""
+    from pathlib import Path
+
+    from common.model_file import atomic_write
+    from ocr import document_formats
+
+    failures, failed_inputs = [], 0
+    stems = {}
+    for path in args.images:
+        read = reader.read_document(path, pages=args.pages, dpi=args.dpi, beam_width=args.beam, layout=args.layout,
+                                    return_images=fmt == "pdf")  # only the PDF writer needs the page images
+        results, images = read if fmt == "pdf" else (read, [])
+        failures += [r.error for r in results if not r.ok]
+        failed_inputs += any(not r.ok for r in results)
+        pages = [r.page for r in results if r.ok]
+        images = [image for r, image in zip(results, images) if r.ok] if fmt == "pdf" else []
+        if not pages:
+            continue
+        if fmt == "page":
+            documents = [(f"_p{page.number:03d}" if len(pages) > 1 else "", document_formats.to_page_xml(page))
+                         for page in pages]
+        elif fmt == "pdf":
+            documents = [("", document_formats.to_searchable_pdf(pages, images))]
+        elif fmt == "json" and not args.output_dir:
+            documents = [("", "\n".join(json.dumps(r.to_dict(), ensure_ascii=False) for r in results if r.ok))]
+        else:
+            writer = {"text": document_formats.to_text, "json": document_formats.to_json,
+                      "hocr": document_formats.to_hocr, "alto": document_formats.to_alto,
+                      "tsv": document_formats.to_tsv}[fmt]
+            documents = [("", writer(pages))]
+        for suffix, content in documents:
+            if not args.output_dir:
+                sys.stdout.write(content if content.endswith("\n") else content + "\n")
+                continue
+            stem = Path(path).name.rsplit(".", 1)[0] if "." in Path(path).name else Path(path).name
+            stems[stem] = stems.get(stem, 0) + 1
+            if stems[stem] > 1:  # two inputs with one name (a/x.png, b/x.png): keep both
+                stem = f"{stem}-{stems[stem]}"
+            target = Path(args.output_dir) / f"{stem}{suffix}{DOCUMENT_FORMATS[fmt]}"
+            data = content if isinstance(content, bytes) else content.encode("utf-8")
+            atomic_write(target, lambda tmp, data=data: Path(tmp).write_bytes(data))
+            print(target)
+    for message in failures:
+        print(f"error: {message}", file=sys.stderr)
+    if failures:
+        print(f"{failed_inputs} of {len(args.images)} images failed", file=sys.stderr)
+    return min(failed_inputs, MAX_FAILURE_STATUS) if failures else 0
 
 
 def _train(args):

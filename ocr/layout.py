@@ -1,12 +1,18 @@
-"""Split a page image into text-line strips.
+"""Page layout: a page image -> text blocks in reading order -> text lines.
 
-:func:`find_lines` binarizes the page (Otsu, either polarity), removes specks, estimates the skew from the
-connected components, and splits the de-skewed horizontal projection profile at its gaps; fragments such as
-accents and i-dots that form thin bands of their own are merged into the nearest line. :func:`crop_lines` cuts
-the lines out (straightening slightly skewed ones), and :func:`looks_like_page` tells a page from a single line.
+:func:`analyze_page` binarizes the page (:mod:`ocr.binarize`: background normalisation and a Sauvola threshold,
+either polarity), keeps the connected components that look like text (specks, rules and pictures are left out),
+estimates the skew (up to 5 degrees) from the components and shears the text upright, cuts the page into blocks
+with a recursive XY-cut that prefers column gutters (two columns, headings across them, captions), merges the
+leaves that belong to one paragraph, and finds the lines of each block on its smoothed row profile: one line per
+peak of ink, separated at the deepest valley between peaks, so lines whose ascenders touch the line above (tight
+leading) are still split; accents and i-dots, which make weak peaks of their own, stay with their line.
 
-This is a projection-profile method for one column of running text (scans, screenshots, photographed pages with
-little perspective). Multi-column layouts, tables and text in pictures are out of its scope.
+:func:`find_lines` returns the lines of all blocks in reading order, :func:`crop_lines` cuts them out (shearing
+slightly skewed lines back to horizontal), and :func:`looks_like_page` tells a page from a single line.
+
+Scope: printed pages, screenshots and photographed pages with little perspective; text in pictures, tables as
+tables and vertical text are not handled.
 """
 
 import dataclasses
@@ -15,14 +21,21 @@ import numpy as np
 
 from common.errors import InputError
 
-__all__ = ["LineBox", "find_lines", "crop_lines", "looks_like_page"]
+__all__ = ["LineBox", "BlockBox", "PageLayout", "analyze_page", "find_lines", "crop_lines", "looks_like_page"]
 
-_MIN_CONTRAST = 16  # gray levels between the 1st and 99th percentile below which a page is blank
-_MAX_SKEW_DEGREES = 3.0
-_PROFILE_THRESHOLD = 0.04  # a row belongs to a line when its profile exceeds this fraction of a typical peak
-_FRAGMENT_HEIGHT = 0.45  # bands thinner than this fraction of the median line are fragments (accents, dots)
-_FRAGMENT_GAP = 0.6  # ... and are merged into a neighbor closer than this fraction of the median line
-_MARGIN = 0.15  # margin around each line, as a fraction of its height
+_MAX_SKEW_DEGREES = 5.0
+_SPECK = 0.12  # components with an area below (this x text height)^2 are specks
+_PICTURE_HEIGHT = 4.5  # components taller than this many text heights are pictures (or frames, or big blots)
+_RULE_LENGTH = 8.0  # ... longer than this many text heights and thinner than half of one are rules
+_COLUMN_GAP = 1.5  # a gutter is at least this many text heights wide ...
+_COLUMN_MIN_HEIGHT = 2.5  # ... in a region at least this many text heights high
+_PARAGRAPH_GAP = 1.1  # leaves closer than this many text heights (vertically) and overlapping are one block
+_VALLEY_RATIO = 0.55  # two profile peaks are two lines when the valley between them is below this x the lower one
+_PEAK_DISTANCE = 0.75  # ... and they are at least this many text heights apart
+_FRAGMENT_HEIGHT = 0.5  # bands with less ink height than this x the text height are fragments (accents, dots)
+_FRAGMENT_GAP = 0.8  # ... merged into a neighbor closer than this x the text height
+_MIN_LINE_HEIGHT = 0.35  # bands with less ink height than this x the text height are not lines
+_MARGIN = 0.15  # margin around each line, as a fraction of its height (within the valleys that bound it)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -64,6 +77,42 @@ class LineBox:
         return max(1, int(round(self.height - abs(self.slope) * self.width)))
 
 
+@dataclasses.dataclass(frozen=True)
+class BlockBox:
+    """A text block (paragraph, heading, caption, a column's run of lines): its box and its lines.
+
+    Args:
+        top, bottom, left, right: the bounding box of its lines in pixels of the page (slice bounds).
+        lines: its :class:`LineBox` objects, top to bottom.
+    """
+
+    top: int
+    bottom: int
+    left: int
+    right: int
+    lines: tuple = ()
+
+
+@dataclasses.dataclass(frozen=True)
+class PageLayout:
+    """The layout of one page: ``width`` x ``height`` pixels, the ``slope`` of its text (rise per column; the skew
+    angle is ``atan(slope)``) and its text ``blocks`` in reading order."""
+
+    width: int
+    height: int
+    slope: float = 0.0
+    blocks: tuple = ()
+
+    @property
+    def lines(self):
+        """All lines in reading order."""
+        return [line for block in self.blocks for line in block.lines]
+
+    @property
+    def skew_degrees(self):
+        return float(np.degrees(np.arctan(self.slope)))
+
+
 def _as_gray(gray):
     if isinstance(gray, np.ndarray) and gray.dtype == np.uint8 and gray.ndim == 2:
         return gray
@@ -72,37 +121,65 @@ def _as_gray(gray):
     return load_image(gray)
 
 
-def _binarize(gray):
-    """Ink mask (uint8 0/1, ink = 1) of a page, whichever its polarity; None for a blank page."""
+def _weighted_median(values, weights):
+    order = np.argsort(values)
+    cumulative = np.cumsum(weights[order])
+    return float(values[order][np.searchsorted(cumulative, cumulative[-1] / 2.0)])
+
+
+def _text_components(ink):
+    """``(labels, keep, boxes, text_height)``: the component labels of ``ink``, a mask over label numbers of the
+    components that look like text, their boxes ``(x0, y0, x1, y1)`` and the typical text height in pixels."""
     import cv2
 
-    counts = np.cumsum(np.bincount(gray.ravel(), minlength=256))
-    low, high = np.searchsorted(counts, [0.01 * counts[-1], 0.99 * counts[-1]])
-    if int(high) - int(low) < _MIN_CONTRAST:
-        return None
-    smoothed = cv2.GaussianBlur(gray, (3, 3), 0)
-    _, ink = cv2.threshold(smoothed, 0, 1, cv2.THRESH_BINARY_INV | cv2.THRESH_OTSU)
-    if np.count_nonzero(ink) > ink.size // 2:  # light text on a dark background
-        ink = 1 - ink
-    return ink
-
-
-def _components(ink):
-    """Bounding boxes ``(x0, y0, x1, y1)`` (exclusive ends) of the connected components that are not specks."""
-    import cv2
-
-    count, _, stats, _ = cv2.connectedComponentsWithStats(ink, connectivity=8)
-    stats = stats[1:]
-    if len(stats) == 0:
-        return np.zeros((0, 4), dtype=np.int64)
+    count, labels, stats, _ = cv2.connectedComponentsWithStats(ink, connectivity=8)
     x, y, w, h, area = (stats[:, i].astype(np.int64) for i in range(5))
-    sizeable = area > 2
-    typical_height = float(np.median(h[sizeable])) if sizeable.any() else float(np.median(h))
-    speck_area = max(2.0, (0.12 * typical_height) ** 2)
-    keep = (area > speck_area) & (h <= 8 * max(typical_height, 1.0))
-    if not keep.any():
-        keep = area == area.max()
-    return np.stack([x[keep], y[keep], x[keep] + w[keep], y[keep] + h[keep]], axis=1)
+    keep = np.zeros(count, dtype=bool)
+    if count <= 1:
+        return labels, keep, np.zeros((0, 4), np.int64), 0.0
+    index = np.arange(1, count)
+    sizeable = index[area[1:] > 2]
+    if len(sizeable) == 0:
+        sizeable = index
+    # Typical text height: the median height weighted by box area, so that many specks do not outvote letters,
+    # each weight capped at the 90th percentile, so that one big picture does not outvote them either.
+    weights = (w * h)[sizeable].astype(np.float64)
+    weights = np.minimum(weights, np.percentile(weights, 90))
+    text_height = max(_weighted_median(h[sizeable], weights), 1.0)
+    speck = max(2.0, (_SPECK * text_height) ** 2)
+    keep[1:] = area[1:] > speck
+    rules = ((w >= _RULE_LENGTH * text_height) & (h <= 0.5 * text_height)) | (
+        (h >= _RULE_LENGTH * text_height) & (w <= 0.5 * text_height))
+    pictures = (h > _PICTURE_HEIGHT * text_height) | ((w > 12 * text_height) & (h > 2.5 * text_height))
+    pictures[0] = rules[0] = False
+    keep &= ~rules & ~pictures
+    # Whatever lies inside a picture (its texture, a frame's contents) is left out with it.
+    for p in np.flatnonzero(pictures):
+        inside = (x >= x[p]) & (y >= y[p]) & (x + w <= x[p] + w[p]) & (y + h <= y[p] + h[p])
+        keep &= ~inside
+    keep[0] = False
+    boxes = np.stack([x, y, x + w, y + h], axis=1)
+    keep &= ~_bullets(boxes, area, keep, text_height)
+    return labels, keep, boxes, text_height
+
+
+def _bullets(boxes, area, keep, text_height):
+    """Solid, square marks about a letter high that start a line, set apart from the text after them (list
+    bullets, check boxes): not text."""
+    x0, y0, x1, y1 = boxes.T
+    w, h = x1 - x0, y1 - y0
+    candidates = np.flatnonzero(keep & (area > 0.88 * w * h) & (w >= 0.75 * h) & (w <= 1.33 * h)
+                                & (h >= 0.3 * text_height) & (h <= 1.2 * text_height))
+    found = np.zeros(len(boxes), dtype=bool)
+    for c in candidates[:1000]:
+        same_row = keep & (y0 < y1[c]) & (y1 > y0[c])
+        before = same_row & (x1 <= x0[c]) & (x1 > x0[c] - 1.5 * text_height)
+        after = same_row & (x0 >= x1[c]) & (x0 < x1[c] + 2.0 * text_height)
+        # First on its line, with text after a gap wider than a letter's spacing (a one-letter word "a" whose
+        # counter closed up in a small font is not a bullet).
+        if not before.any() and after.any() and x0[after].min() - x1[c] >= 0.4 * text_height:
+            found[c] = True
+    return found
 
 
 def _profile(boxes, slope, offset, length):
@@ -121,7 +198,7 @@ def _profile(boxes, slope, offset, length):
 
 
 def _estimate_slope(boxes, height, width):
-    """The slope in [-tan 3 deg, tan 3 deg] that makes the row profile sharpest (sum of squares)."""
+    """The slope in [-tan 5 deg, tan 5 deg] that makes the row profile sharpest (sum of squares)."""
     max_slope = np.tan(np.deg2rad(_MAX_SKEW_DEGREES))
     offset = int(np.ceil(max_slope * width)) + 2
     length = height + 2 * offset + 2
@@ -140,55 +217,270 @@ def _estimate_slope(boxes, height, width):
     return float(best), offset, length
 
 
-def _runs(mask):
-    """``(start, stop)`` pairs of the runs of True in a 1-D boolean array."""
-    edges = np.diff(np.concatenate([[0], mask.astype(np.int8), [0]]))
-    return list(zip(np.flatnonzero(edges == 1).tolist(), np.flatnonzero(edges == -1).tolist()))
+def _shear_upright(mask, slope):
+    """``(sheared, offset)``: ``mask`` with rows ``y' = y - slope * x + offset`` made horizontal (nearest pixel)."""
+    import cv2
+
+    rows, cols = mask.shape
+    if slope == 0.0:
+        return mask, 0
+    offset = int(np.ceil(max(slope, 0.0) * cols)) + 1
+    height = rows + int(np.ceil(abs(slope) * cols)) + 2
+    matrix = np.array([[1.0, 0.0, 0.0], [slope, 1.0, -float(offset)]], dtype=np.float64)
+    sheared = cv2.warpAffine(mask, matrix, (cols, height), flags=cv2.INTER_NEAREST | cv2.WARP_INVERSE_MAP,
+                             borderMode=cv2.BORDER_CONSTANT, borderValue=0)
+    return sheared, offset
 
 
-def _merge_fragments(bands):
-    """Merge thin bands (accents, dots, stray marks) into the closer neighbor when it is near."""
-    bands = [list(b) for b in bands]
-    changed = True
-    while changed and len(bands) > 1:
-        changed = False
-        median = float(np.median([b[1] - b[0] for b in bands]))
-        for i, (start, stop) in enumerate(bands):
-            if stop - start >= _FRAGMENT_HEIGHT * median:
+def _gaps(starts, stops, min_gap):
+    """``(gap_start, gap_stop)`` of the uncovered stretches at least ``min_gap`` long between intervals."""
+    order = np.argsort(starts, kind="stable")
+    starts, stops = starts[order], stops[order]
+    reach = np.maximum.accumulate(stops)
+    gap_sizes = starts[1:] - reach[:-1]
+    found = np.flatnonzero(gap_sizes >= min_gap)
+    return [(int(reach[i]), int(starts[i + 1])) for i in found]
+
+
+def _column_cuts(boxes, text_height):
+    """Gutters that split ``boxes`` into columns (empty when the region is too low or has none)."""
+    if len(boxes) < 2 or boxes[:, 3].max() - boxes[:, 1].min() < _COLUMN_MIN_HEIGHT * text_height:
+        return []
+    return _gaps(boxes[:, 0], boxes[:, 2], _COLUMN_GAP * text_height)
+
+
+def _xy_cut(boxes, index, text_height, depth=0):
+    """Leaves of a recursive XY-cut of ``boxes[index]`` in reading order (lists of indices into ``boxes``).
+
+    A region with a column gutter is split there (columns left to right); otherwise it is split at one row gap:
+    the one below or above which a column split becomes possible over the tallest height (a heading over two
+    columns), else the widest (paragraphs).
+    """
+    region = boxes[index]
+    if len(index) <= 1 or depth > 200:
+        return [index]
+    cuts = _column_cuts(region, text_height)
+    if cuts:
+        centers = np.array([(a + b) / 2.0 for a, b in cuts])
+        column = np.searchsorted(centers, (region[:, 0] + region[:, 2]) / 2.0)
+        leaves = []
+        for number in range(len(cuts) + 1):
+            members = index[column == number]
+            if len(members):
+                leaves += _xy_cut(boxes, members, text_height, depth + 1)
+        return leaves
+    gaps = _gaps(region[:, 1], region[:, 3], 1)
+    if not gaps:
+        return [index]
+    widths = np.array([b - a for a, b in gaps], dtype=np.float64)
+    best, best_height = int(np.argmax(widths)), 0.0
+    for candidate in np.argsort(-widths)[:8]:
+        middle = sum(gaps[candidate]) / 2.0
+        for side in (region[:, 3] <= middle, region[:, 1] >= middle):
+            part = region[side]
+            if len(part) and _column_cuts(part, text_height):
+                height = float(part[:, 3].max() - part[:, 1].min())
+                if height > best_height:
+                    best, best_height = int(candidate), height
+    middle = sum(gaps[best]) / 2.0
+    above = (region[:, 1] + region[:, 3]) / 2.0 < middle
+    return (_xy_cut(boxes, index[above], text_height, depth + 1)
+            + _xy_cut(boxes, index[~above], text_height, depth + 1))
+
+
+def _merge_leaves(boxes, leaves, text_height):
+    """Join consecutive leaves that continue one another (a paragraph's lines) into blocks."""
+    blocks = []
+    for leaf in leaves:
+        x0, y0 = boxes[leaf, 0].min(), boxes[leaf, 1].min()
+        x1, y1 = boxes[leaf, 2].max(), boxes[leaf, 3].max()
+        if blocks:
+            members, (bx0, by0, bx1, by1) = blocks[-1]
+            overlap = min(x1, bx1) - max(x0, bx0)
+            if (0 <= y0 - by1 < _PARAGRAPH_GAP * text_height and overlap > 0.5 * min(x1 - x0, bx1 - bx0)
+                    and abs(x0 - bx0) < 2 * text_height):
+                blocks[-1] = (np.concatenate([members, leaf]), (min(x0, bx0), by0, max(x1, bx1), max(y1, by1)))
                 continue
-            gap_above = start - bands[i - 1][1] if i > 0 else np.inf
-            gap_below = bands[i + 1][0] - stop if i + 1 < len(bands) else np.inf
-            j = i - 1 if gap_above <= gap_below else i + 1
-            if min(gap_above, gap_below) < _FRAGMENT_GAP * median:
-                bands[j] = [min(bands[j][0], start), max(bands[j][1], stop)]
-                del bands[i]
+        blocks.append((leaf, (x0, y0, x1, y1)))
+    return blocks
+
+
+def _smooth(values, width):
+    if width <= 1:
+        return values.astype(np.float64)
+    kernel = np.ones(int(width), dtype=np.float64) / int(width)
+    return np.convolve(values.astype(np.float64), kernel, mode="same")
+
+
+def _peaks(profile):
+    """Indices of the local maxima of a 1-D profile (the middle of a plateau)."""
+    padded = np.concatenate([[-1.0], profile, [-1.0]])
+    rising = np.flatnonzero(np.diff(padded) > 0)  # index i: padded[i + 1] > padded[i]
+    peaks = []
+    for start in rising:
+        stop = start + 1
+        while stop < len(padded) - 1 and padded[stop + 1] == padded[start + 1]:
+            stop += 1
+        if padded[stop + 1] < padded[start + 1]:
+            peaks.append((start + stop) // 2)
+    return sorted(set(peaks))
+
+
+def _line_peaks(profile, text_height):
+    """Peaks of a block's smoothed row profile that are lines of their own."""
+    peaks = [p for p in _peaks(profile) if profile[p] > 0]
+    changed = True
+    while changed and len(peaks) > 1:
+        changed = False
+        for i in range(len(peaks) - 1):
+            a, b = peaks[i], peaks[i + 1]
+            valley = float(profile[a:b + 1].min())
+            if valley > _VALLEY_RATIO * min(profile[a], profile[b]) or b - a < _PEAK_DISTANCE * text_height:
+                del peaks[i + 1 if profile[a] >= profile[b] else i]
                 changed = True
                 break
-    return [tuple(b) for b in bands]
+    return peaks
 
 
-def _split_tall(bands, profile):
-    """Split bands much taller than the median line at a deep valley of the profile (touching lines)."""
-    if len(bands) < 3:
-        return bands
-    median = float(np.median([b[1] - b[0] for b in bands]))
-    result = []
-    pending = list(bands)
-    while pending:
-        start, stop = pending.pop(0)
-        if stop - start > 1.8 * median:
-            inner = profile[start + int(0.3 * median) : stop - int(0.3 * median)]
-            if inner.size:
-                cut = start + int(0.3 * median) + int(np.argmin(inner))
-                if profile[cut] < 0.25 * profile[start:stop].max():
-                    pending[:0] = [(start, cut), (cut + 1, stop)]
-                    continue
-        result.append((start, stop))
-    return result
+def _valley(profile, start, stop):
+    """Row between two peaks where to cut: the middle of the longest run at the minimum of the profile."""
+    segment = profile[start:stop + 1]
+    low = float(segment.min())
+    at_min = segment <= low + 1e-9 + 0.02 * (float(segment.max()) - low)
+    edges = np.diff(np.concatenate([[0], at_min.astype(np.int8), [0]]))
+    runs = list(zip(np.flatnonzero(edges == 1), np.flatnonzero(edges == -1)))
+    first, last = max(runs, key=lambda run: run[1] - run[0])
+    return start + int((first + last) // 2)
+
+
+def _cut_through_letters(boxes, top, cut, bottom, text_height):
+    """Whether a cut at row ``cut`` between the peaks at ``top`` and ``bottom`` passes through most of the
+    components there (the strokes of one line of capitals) rather than between two lines (where it crosses only
+    the descenders and ascenders that reach it)."""
+    near = boxes[(boxes[:, 1] < bottom) & (boxes[:, 3] > top)]
+    if len(near) == 0:
+        return False
+    slack = max(1.0, 0.1 * text_height)
+    crossing = (near[:, 1] < cut - slack) & (near[:, 3] > cut + slack)
+    return int(crossing.sum()) > 0.5 * len(near)
+
+
+def _block_lines(labels, members, bounds, text_height, boxes):
+    """Line extents ``(top, bottom, left, right)`` (upright coordinates) of one block."""
+    x0, y0, x1, y1 = (int(v) for v in bounds)
+    mask = np.isin(labels[y0:y1, x0:x1], members + 1)
+    raw = mask.sum(axis=1).astype(np.float64)
+    profile = _smooth(raw, max(1, int(round(0.25 * text_height))))
+    peaks = _line_peaks(profile, text_height)
+    if not peaks:
+        return []
+    inner = []
+    block_boxes = boxes[members] - np.array([x0, y0, x0, y0])
+    for a, b in zip(peaks[:-1], peaks[1:]):
+        cut = _valley(profile, a, b)
+        if not _cut_through_letters(block_boxes, a, cut, b, text_height):
+            inner.append(cut)
+    cuts = [0] + inner + [len(raw)]
+    bands = []  # [cut_top, cut_bottom, ink_top, ink_bottom]
+    for top, bottom in zip(cuts[:-1], cuts[1:]):
+        rows = np.flatnonzero(raw[top:bottom] > 0)
+        if len(rows):
+            bands.append([top, bottom, top + int(rows[0]), top + int(rows[-1]) + 1])
+    bands = _merge_fragments(bands, text_height)
+    lines = []
+    for top, bottom, ink_top, ink_bottom in bands:
+        if ink_bottom - ink_top < _MIN_LINE_HEIGHT * text_height:
+            continue
+        columns = np.flatnonzero(mask[ink_top:ink_bottom].any(axis=0))
+        margin = max(1, int(round(_MARGIN * (ink_bottom - ink_top))))
+        lines.append((max(top, ink_top - margin) + y0, min(bottom, ink_bottom + margin) + y0,
+                      int(columns[0]) + x0, int(columns[-1]) + 1 + x0, margin))
+    return lines
+
+
+def _merge_fragments(bands, text_height):
+    """Merge bands of little ink height (accents, i-dots, stray marks) into the nearer neighbor when it is close;
+    a far one is dropped. Bands are ``[cut_top, cut_bottom, ink_top, ink_bottom]`` lists, top to bottom."""
+    while bands:
+        heights = [b[3] - b[2] for b in bands]
+        i = int(np.argmin(heights))
+        if heights[i] >= _FRAGMENT_HEIGHT * text_height:
+            break
+        gap_above = bands[i][2] - bands[i - 1][3] if i > 0 else np.inf
+        gap_below = bands[i + 1][2] - bands[i][3] if i + 1 < len(bands) else np.inf
+        j = i - 1 if gap_above <= gap_below else i + 1
+        if min(gap_above, gap_below) < _FRAGMENT_GAP * text_height:
+            a, b = bands[min(i, j)], bands[max(i, j)]
+            bands[min(i, j)] = [a[0], b[1], min(a[2], b[2]), max(a[3], b[3])]
+            del bands[max(i, j)]
+        else:
+            if len(bands) == 1:
+                break
+            del bands[i]
+    return bands
+
+
+def analyze_page(gray):
+    """Find the text blocks of a page, in reading order, and the lines of each.
+
+    Parameters
+    ----------
+    gray : np.ndarray [shape=(H, W), dtype=uint8]
+        A grayscale page (dark text on light paper, or light on dark). Anything
+        :func:`ocr.images.load_image` accepts is loaded with it first.
+
+    Returns
+    -------
+    layout : PageLayout
+        Blocks in reading order (columns left to right, top to bottom within each), each with its lines top to
+        bottom; boxes in pixels of ``gray`` with a margin of about 15 % of the line height. No blocks for a blank
+        page.
+
+    Examples
+    --------
+    >>> page = np.full((100, 200), 255, np.uint8)
+    >>> page[20:35, 10:190] = 0; page[60:75, 10:150] = 0
+    >>> [(b.top, b.bottom) for b in analyze_page(page).lines]
+    [(18, 37), (58, 77)]
+    """
+    from ocr.binarize import ink_mask
+    import cv2
+
+    gray = _as_gray(gray)
+    rows, cols = gray.shape
+    empty = PageLayout(cols, rows, 0.0, ())
+    ink = ink_mask(gray)
+    if ink is None:
+        return empty
+    labels, keep, boxes, text_height = _text_components(ink)
+    if not keep.any():
+        return empty
+    slope, _, _ = _estimate_slope(boxes[keep], rows, cols)
+    upright, offset = _shear_upright(keep[labels].astype(np.uint8), slope)
+    count, labels, stats, _ = cv2.connectedComponentsWithStats(upright, connectivity=8)
+    if count <= 1:
+        return empty
+    x, y, w, h = (stats[1:, i].astype(np.int64) for i in range(4))
+    boxes = np.stack([x, y, x + w, y + h], axis=1)
+    leaves = _xy_cut(boxes, np.arange(len(boxes)), text_height)
+    blocks = []
+    for members, bounds in _merge_leaves(boxes, leaves, text_height):
+        lines = []
+        for top, bottom, left, right, margin in _block_lines(labels, members, bounds, text_height, boxes):
+            left, right = max(0, left - margin), min(cols, right + margin)
+            drift = (slope * left, slope * (right - 1))
+            top_o = max(0, int(np.floor(top - offset + min(drift))))
+            bottom_o = min(rows, int(np.ceil(bottom - offset + max(drift))))
+            if bottom_o > top_o and right > left:
+                lines.append(LineBox(top_o, bottom_o, int(left), int(right), slope))
+        if lines:
+            blocks.append(BlockBox(min(b.top for b in lines), max(b.bottom for b in lines),
+                                   min(b.left for b in lines), max(b.right for b in lines), tuple(lines)))
+    return PageLayout(cols, rows, slope, tuple(blocks))
 
 
 def find_lines(gray):
-    """Find the text lines of a page, top to bottom.
+    """Find the text lines of a page in reading order (see :func:`analyze_page` for the blocks).
 
     Parameters
     ----------
@@ -199,7 +491,7 @@ def find_lines(gray):
     Returns
     -------
     boxes : list of LineBox
-        One per text line, ordered top to bottom, in pixels of ``gray``, with a margin of about 15 % of the line
+        One per text line, in reading order, in pixels of ``gray``, with a margin of about 15 % of the line
         height. An empty list for a blank page.
 
     Examples
@@ -209,50 +501,7 @@ def find_lines(gray):
     >>> [(b.top, b.bottom) for b in find_lines(page)]
     [(18, 37), (58, 77)]
     """
-    gray = _as_gray(gray)
-    rows, cols = gray.shape
-    ink = _binarize(gray)
-    if ink is None:
-        return []
-    boxes = _components(ink)
-    if len(boxes) == 0:
-        return []
-    slope, offset, length = _estimate_slope(boxes, rows, cols)
-    profile = _profile(boxes, slope, offset, length)
-    nonzero = profile[profile > 0]
-    threshold = _PROFILE_THRESHOLD * float(np.percentile(nonzero, 90))
-    bands = _runs(profile > threshold)
-    if not bands:
-        return []
-    bands = _split_tall(_merge_fragments(bands), profile)
-
-    # Assign each component to the band that holds (or is nearest to) its center, in de-skewed rows.
-    x0, y0, x1, y1 = boxes.T
-    center = (y0 + y1) / 2.0 - slope * (x0 + x1) / 2.0 + offset
-    starts = np.array([b[0] for b in bands], dtype=np.float64)
-    stops = np.array([b[1] for b in bands], dtype=np.float64)
-    distance = np.maximum(starts[None, :] - center[:, None], 0) + np.maximum(center[:, None] - stops[None, :], 0)
-    owner = np.argmin(distance, axis=1)
-
-    shift_a, shift_b = slope * x0, slope * (x1 - 1)
-    low = y0 - np.maximum(shift_a, shift_b)  # component extent in de-skewed rows
-    high = y1 - np.minimum(shift_a, shift_b)
-    result = []
-    for index in range(len(bands)):
-        members = owner == index
-        if not members.any():
-            continue
-        band_low, band_high = float(low[members].min()), float(high[members].max())
-        left, right = int(x0[members].min()), int(x1[members].max())
-        margin = max(1, int(round(_MARGIN * (band_high - band_low))))
-        band_low, band_high = band_low - margin, band_high + margin
-        left, right = max(0, left - margin), min(cols, right + margin)
-        drift = (slope * left, slope * (right - 1))
-        top = max(0, int(np.floor(band_low + min(drift))))
-        bottom = min(rows, int(np.ceil(band_high + max(drift))))
-        if bottom > top and right > left:
-            result.append(LineBox(top, bottom, left, right, slope))
-    return result
+    return analyze_page(gray).lines
 
 
 def crop_lines(gray, boxes):

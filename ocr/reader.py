@@ -19,11 +19,13 @@ from typing import Union
 
 import numpy as np
 
-from common.errors import ConfigError, ModelFileError
+from common.errors import ConfigError, InputError, ModelFileError
 from common.inference import (DEFAULT_MAX_BATCH_MB, InputResult, SequencePredictor, as_input_list,
                               check_beam_width, guard_input, input_name, load_task_model, map_in_groups)
 from ocr.defaults import BATCH_SIZE, BEAM_WIDTH, CHUNK_SIZE, LAYOUT, LAYOUTS
-from ocr.layout import crop_lines, find_lines, looks_like_page
+from ocr.document import build_page
+from ocr.layout import analyze_page, crop_lines
+from ocr.pages import DEFAULT_DPI
 from ocr.preprocessor import LinePreprocessor
 
 __all__ = ["Reader", "ReadResult", "LineResult", "WordResult", "Character", "DEFAULT_MODEL", "LAYOUTS"]
@@ -85,11 +87,14 @@ class LineResult:
 @dataclasses.dataclass(frozen=True)
 class ReadResult(InputResult):
     """What was read from one input: ``text`` (lines joined by newlines), ``confidence`` (mean over lines),
-    ``lines``, ``words`` and ``characters`` (all lines), and ``error`` (``None`` when the input was read)."""
+    ``lines``, ``words`` and ``characters`` (all lines), ``error`` (``None`` when the input was read), and ``page``:
+    the document tree (:class:`ocr.document.Page`: blocks, lines, words, characters) when the input was read as a
+    page, else ``None``."""
 
     confidence: float = 0.0
     lines: tuple[LineResult, ...] = ()
     error: str | None = None
+    page: object = None
 
     @property
     def characters(self) -> tuple[Character, ...]:
@@ -111,6 +116,7 @@ class ReadResult(InputResult):
                 for line in self.lines
             ],
             "error": self.error,
+            **({"page": self.page.to_dict()} if self.page is not None else {}),
         }
 
 
@@ -167,10 +173,21 @@ class Reader:
         """Strip height in pixels (the model's preprocessing)."""
         return self.preprocessor.height
 
-    def _line_strips(self, gray, layout):
-        """Split an image into ``(box, strip, crop_box)`` per line, per the layout choice."""
-        if layout == "page" or (layout == "auto" and looks_like_page(gray)):
-            boxes = find_lines(gray)
+    @staticmethod
+    def _page_layout(gray, layout):
+        """The blocks and lines of an image read as a page (``None`` when it is read as one line)."""
+        if layout not in ("page", "auto"):
+            return None
+        page_layout = analyze_page(gray)
+        return page_layout if layout == "page" or len(page_layout.lines) > 1 else None
+
+    def _line_strips(self, gray, layout, page_layout=False):
+        """Split an image into ``(box, strip)`` per line, per the layout choice (``page_layout``: the image's
+        :meth:`_page_layout`, when already found)."""
+        if page_layout is False:
+            page_layout = self._page_layout(gray, layout)
+        if page_layout is not None:
+            boxes = page_layout.lines
             crops = crop_lines(gray, boxes)
             pieces = [((b.left, b.top, b.right, b.bottom), c) for b, c in zip(boxes, crops)]
         else:
@@ -190,8 +207,9 @@ class Reader:
             inputs: an image (a path, a file's content as ``bytes``, a numpy array or a ``PIL.Image``), or a list
                 of them.
             beam_width: 1 for greedy decoding, more for beam search.
-            layout: ``"line"`` (each input is one text line), ``"page"`` (split into lines first), or ``"auto"``
-                (decide per image; the default, as in ``ocr read``).
+            layout: ``"line"`` (each input is one text line), ``"page"`` (split into blocks and lines first;
+                each result's ``page`` holds the document tree), or ``"auto"`` (decide per image; the default, as
+                in ``ocr read``).
             progress: show a progress bar on stderr.
             chunk_size: inputs decoded and held in memory at once (memory stays flat over many files).
         """
@@ -207,12 +225,55 @@ class Reader:
                                  inputs, group_size=chunk_size, progress=progress, unit="image",
                                  setting="chunk_size")
 
+    def read_document(self, source, *, pages=None, dpi=DEFAULT_DPI, beam_width=BEAM_WIDTH, layout="page",
+                      return_images=False):
+        """Read the pages of a PDF (rendered at ``dpi``), of a multi-page TIFF, or of an image file.
+
+        Args:
+            source: a path.
+            pages: the pages to read, as ``"1-3,5"`` (1-based, as ``--pages``); ``None``: all.
+            dpi: resolution PDF pages are rendered at.
+            beam_width: as :meth:`read`.
+            layout: as :meth:`read`; every result gets a document tree (``result.page``, with its ``number``
+                in the document) even when a page is read as one line.
+            return_images: also return the page images (for :func:`ocr.document_formats.to_searchable_pdf`).
+
+        Returns:
+            One :class:`ReadResult` per page, in page order (a single one with ``error`` set when the file cannot
+            be opened); with ``return_images``, ``(results, images)``.
+        """
+        from ocr.document import page_from_result
+        from ocr.pages import is_pdf, iter_pages
+
+        if layout not in LAYOUTS:
+            raise ConfigError(f"layout must be one of {LAYOUTS}. Received: layout={layout!r}")
+        name = input_name(source, 0)
+        results, images = [], []
+        try:
+            for number, gray in iter_pages(source, pages=pages, dpi=dpi, max_pixels=self.max_pixels):
+                [result] = self.read([gray], beam_width=beam_width, layout=layout)
+                if result.ok:
+                    page = page_from_result(result, gray.shape, number=number, source=name,
+                                            dpi=float(dpi) if is_pdf(source) else None)
+                    result = dataclasses.replace(result, source=name, page=page)
+                else:
+                    result = dataclasses.replace(result, source=name,
+                                                 error=f"{name} page {number}{result.error[len(result.source):]}")
+                results.append(result)
+                if return_images:
+                    images.append(gray)
+        except InputError as error:
+            results.append(ReadResult.failed(name, f"{name}: {error.reason}"))
+        return (results, images) if return_images else results
+
     def _prepare(self, source, layout):
-        """The ``(box, strip)`` of each line of one input."""
-        lines = self._line_strips(self.preprocessor.load(source, max_pixels=self.max_pixels), layout)
+        """The ``(box, strip)`` of each line of one input, and the page layout (``None``: read as one line)."""
+        gray = self.preprocessor.load(source, max_pixels=self.max_pixels)
+        page_layout = self._page_layout(gray, layout)
+        lines = self._line_strips(gray, layout, page_layout)
         for _, strip in lines:
             self.predictor.check_fits(strip.shape[0], hint=", or crop the image into shorter lines")
-        return lines
+        return lines, page_layout
 
     def _read_chunk(self, inputs, offset, beam_width, layout, pool):
         names = [input_name(source, offset + index) for index, source in enumerate(inputs)]
@@ -220,7 +281,8 @@ class Reader:
             lambda pair: guard_input(lambda: self._prepare(pair[0], layout), pair[1],
                                      memory_hint="lower --max-pixels or shrink the image"),
             zip(inputs, names)))
-        line_sets = [lines or [] for lines, _ in prepared]
+        line_sets = [value[0] if value else [] for value, _ in prepared]
+        page_layouts = [value[1] if value else None for value, _ in prepared]
         errors = {index: error for index, (_, error) in enumerate(prepared) if error is not None}
         strips = [strip for lines in line_sets for _, strip in lines]
         decoded = iter(self.predictor.predict(strips, beam_width=beam_width))
@@ -241,8 +303,11 @@ class Reader:
                     for c in d.characters
                 )
                 line_results.append(LineResult(d.text, d.confidence, (left, top, right, bottom), chars))
+            page = None
+            if page_layouts[index] is not None:
+                page = build_page(page_layouts[index], line_results, source=names[index])
             line_results = [line for line in line_results if line.text or len(line_results) == 1]
             text = "\n".join(line.text for line in line_results)
             confidence = float(np.mean([line.confidence for line in line_results])) if line_results else 0.0
-            results.append(ReadResult(names[index], text, confidence, tuple(line_results)))
+            results.append(ReadResult(names[index], text, confidence, tuple(line_results), page=page))
         return results

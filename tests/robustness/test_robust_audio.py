@@ -62,7 +62,8 @@ MP3 = _encode(_tone(), SAMPLE_RATE, "MP3")
 # name -> (file name, bytes or a callable giving them, expectation, words the error must contain)
 CASES = {
     "header_only_20_bytes": ("h1.wav", lambda: WAV[:20], "error", "corrupt or truncated"),
-    "header_zero_channels": ("h2.wav", lambda: _patched(WAV, 22, struct.pack("<H", 0)), "error", "corrupt"),
+    # libsndfile calls it corrupt; where ffmpeg is installed, its fallback reads the header and finds 0 channels
+    "header_zero_channels": ("h2.wav", lambda: _patched(WAV, 22, struct.pack("<H", 0)), "error", "corrupt|channel"),
     "header_rate_zero": ("h3.wav", lambda: _patched(WAV, 24, struct.pack("<I", 0)), "error", "sample rate"),
     "header_13_bits": ("h4.wav", lambda: _patched(WAV, 34, struct.pack("<H", 13)), "either", ""),
     "header_data_size_huge": ("h5.wav", lambda: _patched(WAV, 40, struct.pack("<I", 0xFFFFFFF0)), "ok", ""),
@@ -130,7 +131,7 @@ def test_load_audio_case(tmp_path, name):
     if kind == "ok":
         _check_audio(value)
     else:
-        assert words.lower() in value.lower(), value
+        assert any(w in value.lower() for w in words.lower().split("|")), value
         assert "does not exist" not in value  # libsndfile's wording for "no decoder took it"
     # The header reader obeys the same rule.
     outcome(lambda: duration_seconds(path), source=path)
