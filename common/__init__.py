@@ -5,8 +5,9 @@ switch it (the models, CTC decoding and speed figures are all measured on Tensor
 
 The one exception is an explicit opt-in for training on a machine without TensorFlow (a GPU machine that has JAX,
 see ``recipes/speech_gpu.py``): ``CTC_TOOLKIT_BACKEND=jax`` pins Keras to the JAX backend instead. Models, the
-CTC loss (:func:`common.ctc.ctc_loss`) and greedy decoding then work; the command line, inference speed-ups and
-beam search stay TensorFlow's. A model file trained either way loads under the other.
+CTC loss (:func:`common.ctc.ctc_loss`), greedy decoding and the one trainer (:func:`common.training.train`,
+``ocr train`` / ``speech train``) then work; inference speed-ups, export and beam search stay TensorFlow's. A
+model file trained either way loads under the other.
 """
 
 import os

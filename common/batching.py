@@ -13,10 +13,11 @@ import common  # noqa: F401  (pins the Keras backend)
 import keras
 import numpy as np
 
-from common.padding import length_batches, pad_batch  # noqa: F401  (part of this module's API, NumPy only)
+from common.padding import bucket_length, length_batches, pad_batch  # noqa: F401  (this module's API too)
 from common.errors import ConfigError
 
-__all__ = ["pad_batch", "length_batches", "CTCDataset", "replica_shares", "to_tf_dataset", "distribute_dataset"]
+__all__ = ["pad_batch", "bucket_length", "length_batches", "CTCDataset", "replica_shares", "to_tf_dataset",
+           "distribute_dataset", "to_batch_generator", "feed"]
 
 
 class CTCDataset(keras.utils.PyDataset):
@@ -37,10 +38,11 @@ class CTCDataset(keras.utils.PyDataset):
         seed: seed of the shuffling and augmentation.
         max_frames: cap of ``batch items * longest length`` per batch.
         min_batch_size: fewest items per batch (see :func:`length_batches`).
+        bucket: pad every batch's time and label lengths up to :func:`bucket_length` (few distinct shapes).
     """
 
     def __init__(self, items, labels, featurize, lengths, *, batch_size=32, augment=False, shuffle=True,
-                 seed=0, max_frames=None, min_batch_size=1, **kwargs):
+                 seed=0, max_frames=None, min_batch_size=1, bucket=False, **kwargs):
         super().__init__(**kwargs)
         if not len(items) == len(labels) == len(lengths):
             raise ConfigError(
@@ -56,6 +58,7 @@ class CTCDataset(keras.utils.PyDataset):
         self.max_frames = max_frames
         self.min_batch_size = min_batch_size
         self.seed = seed
+        self.bucket = bucket
         self.epoch = 0
         self.batches = self.epoch_batches(0)
 
@@ -72,7 +75,11 @@ class CTCDataset(keras.utils.PyDataset):
         x, lengths = pad_batch(features)
         labels = [self.labels[i] for i in indices]
         label_lengths = np.array([len(lab) for lab in labels], dtype=np.int32)
-        padded = np.zeros((len(labels), max(1, int(label_lengths.max()))), dtype=np.int32)
+        width = max(1, int(label_lengths.max()))
+        if self.bucket:
+            x = np.pad(x, ((0, 0), (0, bucket_length(x.shape[1]) - x.shape[1]), (0, 0)))
+            width = bucket_length(width)
+        padded = np.zeros((len(labels), width), dtype=np.int32)
         for i, lab in enumerate(labels):
             padded[i, : len(lab)] = lab
         return {"features": x, "lengths": lengths}, {"labels": padded, "label_lengths": label_lengths}
@@ -110,29 +117,37 @@ def _signature(dataset):
     )
 
 
-def _endless(dataset, pieces, first_epoch):
-    """The batches of ``dataset`` from ``first_epoch`` on, epoch after epoch; ``pieces(batch)`` yields what is fed
-    for each batch. Each call starts afresh and changes nothing in ``dataset`` (Keras opens one iterator to build
-    the model under a strategy and then another to train)."""
+def _batch_jobs(dataset, first_epoch):
+    """``(indices, epoch, index)`` of every batch of ``dataset`` from ``first_epoch`` on, epoch after epoch. Each
+    call starts afresh and changes nothing in ``dataset`` (Keras opens one iterator to build the model under a
+    strategy and then another to train)."""
     epoch = first_epoch
     while True:
         for index, indices in enumerate(dataset.epoch_batches(epoch)):
-            yield from pieces(dataset.make_batch(indices, epoch=epoch, index=index))
+            yield indices, epoch, index
         epoch += 1
 
 
-def to_tf_dataset(dataset, *, first_epoch=0):
+def _endless(dataset, pieces, first_epoch):
+    """The batches of ``dataset`` from ``first_epoch`` on; ``pieces(batch)`` yields what is fed for each batch."""
+    for indices, epoch, index in _batch_jobs(dataset, first_epoch):
+        yield from pieces(dataset.make_batch(indices, epoch=epoch, index=index))
+
+
+def to_tf_dataset(dataset, *, first_epoch=0, workers=1):
     """Feed ``dataset`` to ``fit`` on one device: an endless ``tf.data.Dataset`` of its batches from ``first_epoch``
     on (a resumed run's first epoch).
 
     Every dimension but the feature size is left open. (Given the :class:`CTCDataset` itself, Keras fixes the
     shapes it saw in the first two batches, and fails later on a batch whose longest label differs.) Pass
-    ``steps_per_epoch=len(dataset)`` to ``fit``.
+    ``steps_per_epoch=len(dataset)`` to ``fit``. ``workers`` threads compute the batches ahead
+    (:func:`to_batch_generator`).
     """
     import tensorflow as tf
 
-    return tf.data.Dataset.from_generator(lambda: _endless(dataset, lambda batch: [batch], first_epoch),
-                                          output_signature=_signature(dataset)).prefetch(2)
+    return tf.data.Dataset.from_generator(
+        lambda: to_batch_generator(dataset, first_epoch=first_epoch, workers=workers),
+        output_signature=_signature(dataset)).prefetch(2)
 
 
 def distribute_dataset(dataset, strategy, *, first_epoch=0):
@@ -173,3 +188,36 @@ def distribute_dataset(dataset, strategy, *, first_epoch=0):
                                               output_signature=signature).prefetch(num_local)
 
     return strategy.distribute_datasets_from_function(dataset_fn)
+
+
+def to_batch_generator(dataset, *, first_epoch=0, workers=1):
+    """Feed ``dataset`` to ``fit`` on backends other than TensorFlow: an endless generator of its batches from
+    ``first_epoch`` on, computed ahead by ``workers`` threads (in order). Pass ``steps_per_epoch=len(dataset)``."""
+    import collections
+    import concurrent.futures
+
+    def batches():
+        with concurrent.futures.ThreadPoolExecutor(max(1, workers)) as pool:
+            todo = _batch_jobs(dataset, first_epoch)
+
+            def submit():
+                indices, epoch, index = next(todo)
+                return pool.submit(dataset.make_batch, indices, epoch=epoch, index=index)
+
+            pending = collections.deque(submit() for _ in range(max(1, workers) + 1))
+            while True:
+                batch = pending.popleft().result()
+                pending.append(submit())
+                yield batch
+
+    return batches()
+
+
+def feed(dataset, *, strategy=None, first_epoch=0, workers=1):
+    """What ``fit`` trains on for this backend: :func:`to_tf_dataset` (TensorFlow), :func:`distribute_dataset`
+    (under a strategy), else :func:`to_batch_generator`. The batches are the same on every path."""
+    if strategy is not None:
+        return distribute_dataset(dataset, strategy, first_epoch=first_epoch)
+    if keras.config.backend() == "tensorflow":
+        return to_tf_dataset(dataset, first_epoch=first_epoch, workers=workers)
+    return to_batch_generator(dataset, first_epoch=first_epoch, workers=workers)

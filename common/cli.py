@@ -86,6 +86,8 @@ def add_train_arguments(parser):
     parser.add_argument("--strategy", default="none", choices=("none", "mirrored", "multiworker"),
                         help="mirrored: one replica per GPU; multiworker: every machine in TF_CONFIG "
                              "(--batch-size is then the global batch, split across replicas)")
+    parser.add_argument("--workers", type=positive_int, default=1,
+                        help="threads that prepare the next batches while one trains (default: 1; more for a GPU)")
     return parser
 
 
@@ -102,7 +104,7 @@ def train_config_from_args(args, *, model_settings=None, default_model=None):
         max_minutes=args.max_minutes, patience=args.patience, val_fraction=args.val_fraction, seed=args.seed,
         resume=args.resume, alphabet=args.alphabet, freeze=args.freeze, augment=args.augment,
         model=dict(model_settings or {}), max_items=args.max_items, verbose=2 if args.quiet else 1,
-        precision=args.precision, strategy=args.strategy,
+        precision=args.precision, strategy=args.strategy, workers=args.workers,
     )
 
 

@@ -8,8 +8,8 @@ NumPy: greedy decoding is the best path (argmax per frame, repeats merged, blank
 character comes back with its first and last frame and a confidence; page layout, character boxes and word
 timestamps are built on those positions.
 
-Keras is imported only by the loss and beam search, TensorFlow only by the loss on the TensorFlow backend; on the opt-in JAX backend
-(``CTC_TOOLKIT_BACKEND=jax``, see :mod:`common`) the loss goes through ``keras.ops.ctc_loss``.
+Keras is imported only by the loss and beam search, TensorFlow only by the loss on the TensorFlow backend; on the
+opt-in JAX backend (``CTC_TOOLKIT_BACKEND=jax``, see :mod:`common`) the loss goes through ``keras.ops.ctc_loss``.
 """
 
 import dataclasses
@@ -20,7 +20,7 @@ import numpy as np
 from common.alphabet import BLANK_ID
 from common.errors import ConfigError
 
-__all__ = ["ctc_loss", "CharInfo", "Decoded", "decode", "log_softmax", "align"]
+__all__ = ["ctc_loss", "feasible", "counted_ctc_loss", "CharInfo", "Decoded", "decode", "log_softmax", "align"]
 
 
 def ctc_loss(labels, logits, label_lengths, logit_lengths):
@@ -70,26 +70,53 @@ def _tensorflow_ctc_loss(labels, logits, label_lengths, logit_lengths):
     )
 
 
+def feasible(labels, label_lengths, logit_lengths):
+    """Whether each label fits in its frames: CTC needs one frame per character plus a blank between equal
+    neighbours. Returns a bool tensor ``(batch,)``."""
+    from keras import ops
+
+    labels = ops.cast(labels, "int32")
+    label_lengths = ops.cast(label_lengths, "int32")
+    positions = ops.arange(1, ops.shape(labels)[1], dtype="int32")
+    repeats = ops.logical_and(ops.equal(labels[:, 1:], labels[:, :-1]),
+                              ops.expand_dims(positions, 0) < ops.expand_dims(label_lengths, 1))
+    needed = label_lengths + ops.sum(ops.cast(repeats, "int32"), axis=1)
+    return needed <= ops.cast(logit_lengths, "int32")
+
+
+def counted_ctc_loss(labels, logits, label_lengths, logit_lengths):
+    """Per-sample CTC loss and which samples count: the toolkit's one rule for a batch's mean loss.
+
+    A sample counts when its label fits in its frames (:func:`feasible`) and its loss is finite; the others get a
+    loss of 0 and no gradient. The mean loss of a batch (or a validation set) is ``sum(loss) / count``: training
+    (:meth:`common.recognizer.Recognizer.compute_loss`) and validation (``val_loss``) both use it.
+
+    Returns:
+        ``(loss, counts)``: float tensors ``(batch,)``; ``counts`` is 1.0 where the sample counts, else 0.0.
+    """
+    from keras import ops
+
+    loss = ctc_loss(labels, logits, label_lengths, logit_lengths)
+    counts = ops.logical_and(feasible(labels, label_lengths, logit_lengths), ops.isfinite(loss))
+    loss = ops.where(counts, loss, ops.zeros_like(loss))
+    return loss, ops.cast(counts, loss.dtype)
+
+
 def _keras_ctc_loss(labels, logits, label_lengths, logit_lengths):
     """``keras.ops.ctc_loss`` (other backends), with infeasible samples set to 0 before the loss, not after.
 
-    A label needs one frame per character plus one blank between equal neighbours. The JAX implementation gives an
-    infeasible sample a huge finite loss (and NaN gradients are possible), so such a sample is computed with an
-    empty label and its loss then replaced by 0: no gradient flows from it.
+    The JAX implementation gives an infeasible sample a huge finite loss (and NaN gradients are possible), so such
+    a sample is computed with an empty label and its loss then replaced by 0: no gradient flows from it.
     """
     from keras import ops
 
     labels = ops.cast(labels, "int32")
     label_lengths = ops.cast(label_lengths, "int32")
     logit_lengths = ops.cast(logit_lengths, "int32")
-    positions = ops.arange(1, ops.shape(labels)[1], dtype="int32")
-    repeats = ops.logical_and(ops.equal(labels[:, 1:], labels[:, :-1]),
-                              ops.expand_dims(positions, 0) < ops.expand_dims(label_lengths, 1))
-    needed = label_lengths + ops.sum(ops.cast(repeats, "int32"), axis=1)
-    feasible = needed <= logit_lengths
-    loss = ops.ctc_loss(labels, ops.cast(logits, "float32"), ops.where(feasible, label_lengths, 0), logit_lengths,
+    fits = feasible(labels, label_lengths, logit_lengths)
+    loss = ops.ctc_loss(labels, ops.cast(logits, "float32"), ops.where(fits, label_lengths, 0), logit_lengths,
                         mask_index=BLANK_ID)
-    return ops.where(feasible, loss, ops.zeros_like(loss))
+    return ops.where(fits, loss, ops.zeros_like(loss))
 
 
 @dataclasses.dataclass(frozen=True)

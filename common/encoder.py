@@ -55,12 +55,11 @@ class BiLSTMEncoder(keras.layers.Layer):
         self.units = units
         self.dropout = float(dropout)
         self.supports_masking = True
-        self.recurrent_layers = [
-            keras.layers.Bidirectional(
-                keras.layers.LSTM(units, return_sequences=True), name=f"bilstm_{i}"
-            )
-            for i in range(num_layers)
-        ]
+        # Every LSTM stays alive until all wrappers exist: Bidirectional serializes its layer, and while a model
+        # loads, Keras' shared-object scope keys configs by id(); a freed LSTM's id reused by the next one made
+        # the backward copy resolve to a forward layer ("should have different `go_backwards` value"), at random.
+        lstms = [keras.layers.LSTM(units, return_sequences=True) for _ in range(num_layers)]
+        self.recurrent_layers = [keras.layers.Bidirectional(lstm, name=f"bilstm_{i}") for i, lstm in enumerate(lstms)]
         self.dropout_layers = [keras.layers.Dropout(self.dropout) for _ in range(num_layers)]
 
     def build(self, input_shape):

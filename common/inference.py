@@ -77,7 +77,7 @@ class SequencePredictor:
         if isinstance(model, ExportedModel):
             self._forward = model  # NumPy in, NumPy out: TensorFlow is not imported
         else:
-            import tensorflow as tf
+            import tensorflow as tf  # (here, not at the top: training imports this module on JAX too)
 
             spec = [tf.TensorSpec([None, None, model.num_features], tf.float32), tf.TensorSpec([None], tf.int32)]
             traced = tf.function(self._call, input_signature=spec, reduce_retracing=True)

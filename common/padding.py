@@ -10,7 +10,7 @@ import math
 
 import numpy as np
 
-__all__ = ["pad_batch", "length_batches"]
+__all__ = ["pad_batch", "bucket_length", "length_batches"]
 
 
 def pad_batch(sequences, *, multiple=1, dtype=np.float32):
@@ -30,6 +30,14 @@ def pad_batch(sequences, *, multiple=1, dtype=np.float32):
     for i, s in enumerate(sequences):
         batch[i, : s.shape[0]] = s
     return batch, lengths
+
+
+def bucket_length(length):
+    """``length`` rounded up to one of a few sizes per octave (a multiple of an eighth of the octave it is in, at
+    least 8): at most 25% padding, and few distinct shapes for backends that compile every shape (JAX)."""
+    length = max(int(length), 1)
+    step = max(8, 2 ** max(0, length.bit_length() - 3))
+    return int(math.ceil(length / step) * step)
 
 
 def length_batches(lengths, *, batch_size, max_frames=None, rng=None, min_batch_size=1):

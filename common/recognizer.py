@@ -19,10 +19,11 @@ import keras
 from keras import ops
 
 from common.alphabet import Alphabet
-from common.ctc import ctc_loss
+from common.ctc import counted_ctc_loss
 from common.encoder import BiLSTMEncoder
 from common.errors import ConfigError
 from common.frontend import ConvFrontend
+from common.keras_compat import PrebuiltFit
 from common.preprocessor import PACKAGE, preprocessor_from_metadata, register_with_keras, upgrade_metadata
 
 register_with_keras()  # the tasks' preprocessors defined before Keras was imported
@@ -59,7 +60,7 @@ def _in_multi_worker_run():
 
 
 @keras.saving.register_keras_serializable(package=PACKAGE)
-class Recognizer(keras.Model):
+class Recognizer(PrebuiltFit, keras.Model):
     """Front end, shared BiLSTM encoder and a Dense head of ``num_classes`` logits.
 
     Args:
@@ -139,19 +140,17 @@ class Recognizer(keras.Model):
         return {"logits": logits, "lengths": out_lengths}
 
     def compute_loss(self, x=None, y=None, y_pred=None, sample_weight=None, training=True):
-        """Mean CTC loss over the batch's samples whose loss is finite.
+        """Mean CTC loss over the batch's samples that count (label fits its frames, finite loss).
 
         Under a ``tf.distribute`` strategy with several replicas, each replica returns the sum of its samples'
         losses divided by the number of finite samples in the *global* batch (all-reduced across replicas). The
         strategy sums the replicas' gradients, so the update equals one device's on the whole batch, also when
         the replicas got unequal shares of it.
         """
-        per_sample = ctc_loss(y["labels"], y_pred["logits"], y["label_lengths"], y_pred["lengths"])
-        # A label that needs more frames than an (augmented, sped-up) input has gives an infinite loss: leave it out
-        # of the batch's mean rather than letting one sample turn the epoch's loss into inf.
-        finite = ops.isfinite(per_sample)
-        per_sample = ops.where(finite, per_sample, ops.zeros_like(per_sample))
-        count = ops.sum(ops.cast(finite, per_sample.dtype))
+        # The toolkit's one loss-mean rule (common.ctc.counted_ctc_loss): a label that needs more frames than an
+        # (augmented, sped-up) input has is left out of the batch's mean.
+        per_sample, counts = counted_ctc_loss(y["labels"], y_pred["logits"], y["label_lengths"], y_pred["lengths"])
+        count = ops.sum(counts)
         replica = _replica_context()
         num_replicas = replica.num_replicas_in_sync if replica is not None else 1
         if num_replicas > 1:
@@ -169,14 +168,6 @@ class Recognizer(keras.Model):
             # (keras-team/keras#20585): give each a length-1 axis; the average is a scalar again.
             results = {name: ops.reshape(value, (1,)) for name, value in results.items()}
         return results
-
-    def _maybe_symbolic_build(self, iterator=None, data_batch=None):
-        # Under a tf.distribute strategy, Keras' fit first builds the model symbolically from one batch. This model
-        # is built in __init__, and common.training builds its optimizer before fit, so there is nothing left to
-        # build; and under MultiWorkerMirroredStrategy that step fails on dict inputs (keras-team/keras#20329).
-        if getattr(self, "optimizer", None) is not None and self.optimizer.built:
-            return
-        super()._maybe_symbolic_build(iterator=iterator, data_batch=data_batch)
 
     def get_config(self):
         return {

@@ -1,10 +1,13 @@
-"""The one training path both tasks use.
+"""The one training path both tasks use, on every Keras backend (TensorFlow; JAX for a GPU machine without it).
 
 :func:`train` takes a :class:`TaskSpec` (what is task-specific: reading a data set, preparing and featurizing an
-item, building a model) and a :class:`TrainConfig` (the run's settings, which the command line maps onto one to
-one), and runs Keras ``fit`` with: validation CER/WER every epoch, early stopping, a learning-rate schedule
-(warm-up, then halving on plateaus), atomic checkpoints, ``--resume``, ``--max-minutes``, TensorBoard and CSV
-logs, and the resolved settings saved as JSON in the run folder beside the model.
+item, building a model) and a :class:`~common.train_config.TrainConfig` (the run's settings, which the command line
+maps onto one to one), and runs Keras ``fit`` with: validation CER/WER every epoch, one learning-rate schedule
+(warm-up; then a cosine over ``--max-minutes``, or halving on plateaus and early stopping without a time budget),
+atomic checkpoints, ``--resume``, CSV (and, on TensorFlow, TensorBoard) logs, and the resolved settings saved as
+JSON in the run folder beside the model. The pieces live beside it: settings (:mod:`common.train_config`),
+fine-tuning (:mod:`common.fine_tuning`), precision and scale-out (:mod:`common.distribution`), callbacks
+(:mod:`common.train_callbacks`), batches (:mod:`common.batching`).
 
 Run folder layout, for ``--out models/mine.keras``: ``models/mine_run/`` holds ``settings.json``,
 ``last.keras`` (model + optimizer state + the run's state, for ``--resume``), ``state.json`` (a readable copy of
@@ -15,22 +18,15 @@ Kills: every file is written to a temporary name and renamed, and the run's stat
 so a run killed at any moment (mid-epoch, mid-save) resumes with ``--resume`` from its last finished epoch; what
 it loses is the epoch it was in.
 
-Precision (``--precision``): ``mixed`` trains under Keras' ``mixed_float16`` policy (float16 compute, float32
-weights, dynamic loss scaling), except the logits head and the CTC loss, which stay float32; ``auto`` picks mixed
-when TensorFlow sees a GPU. Scale-out (``--strategy``): ``mirrored`` runs one replica per GPU
-(``tf.distribute.MirroredStrategy``), ``multiworker`` one per GPU on every machine named in ``TF_CONFIG``
-(``tf.distribute.MultiWorkerMirroredStrategy``); ``--batch-size`` is then the *global* batch of a step, cut into
-one share per replica, and batch normalization uses the whole batch's statistics, so a step equals one device's
-step on the same batch. Only the chief (worker 0, or the ``chief`` task) writes files; every worker reads the
-data, and with ``--resume`` the run folder, so put them where all workers see them. Whatever the precision or
-strategy, the files written are plain float32 models that load anywhere.
+Backends: ``CTC_TOOLKIT_BACKEND=jax`` (see :mod:`common`) trains through this same function with Keras' JAX
+backend and no TensorFlow: batches are then padded to a few bucketed shapes (JAX compiles each shape once), and
+``--strategy`` must be ``none``.
 """
 
 import contextlib
 import dataclasses
 import json
 import math
-import os
 import sys
 import time
 from pathlib import Path
@@ -40,117 +36,18 @@ import keras
 import numpy as np
 
 from common.alphabet import Alphabet
-from common.batching import CTCDataset, distribute_dataset, to_tf_dataset
-from common.ctc import ctc_loss, decode
+from common.batching import CTCDataset, feed
+from common.distribution import (compile_model, inference_copy, make_strategy, rebuild, resolve_precision,
+                                 synchronize_batch_norm)
 from common.errors import AlphabetError, ConfigError, DataError, InputError, ModelFileError
-from common.metrics import cer, exact_rate, wer
-from common.model_file import (atomic_write, load_model, lock_folder, read_metadata, remove_stale_temporaries,
-                               save_model)
+from common.fine_tuning import adapt_head, alphabet_report, apply_freeze, copy_optimizer_state
+from common.model_file import atomic_write, load_model, lock_folder, remove_stale_temporaries, save_model
+from common.train_callbacks import (AtomicCheckpoint, EpochReport, LearningRate, TimeBudget, ValidationMetrics,
+                                    read_checkpoint_state)
+from common.train_config import DEFAULT_VAL_FRACTION, MIN_VAL_ITEMS, TrainConfig, validation_count
 
-__all__ = ["TrainConfig", "TaskSpec", "train", "prepare_items", "split_validation", "alphabet_report",
-           "resize_head", "run_folder", "resolve_precision", "read_tf_config", "make_strategy",
+__all__ = ["TrainConfig", "TaskSpec", "train", "prepare_items", "split_validation", "run_folder",
            "read_checkpoint_state"]
-
-ALPHABET_POLICIES = ("union", "new", "keep")
-FREEZE_CHOICES = ("none", "frontend", "encoder")
-PRECISIONS = ("auto", "float32", "mixed")
-STRATEGIES = ("none", "mirrored", "multiworker")
-
-
-@dataclasses.dataclass
-class TrainConfig:
-    """Settings of one training run (every field is a command-line option of ``ocr train`` / ``speech train``).
-
-    Attributes:
-        data: training data (a folder or manifest the task understands).
-        out: where the best model is written (``.keras``).
-        val: validation data; when ``None``, ``val_fraction`` of ``data`` is held out (and the run says so).
-        from_model: a model file to continue from (fine-tuning); ``None`` trains a new model.
-        epochs: maximum number of epochs.
-        batch_size: items per batch.
-        learning_rate: peak learning rate; ``None`` means 1e-3 for a new model, 3e-4 when fine-tuning.
-        warmup_steps: steps of linear learning-rate warm-up; ``None`` means 0 for a new model, 100 when fine-tuning.
-        max_minutes: stop after this many minutes of training and keep the best model.
-        patience: epochs without improvement of the validation metric before stopping.
-        val_fraction: share of ``data`` held out for validation when no ``val`` is given; ``None`` (the default):
-            :data:`DEFAULT_VAL_FRACTION`, raised on small data sets (see :func:`validation_count`).
-        seed: seed of the split, shuffling and augmentation.
-        resume: continue the run in the run folder from its last checkpoint.
-        alphabet: with ``from_model``: ``union`` adds new characters, ``new`` builds a new head over the data's
-            characters, ``keep`` makes unknown characters an error.
-        freeze: ``frontend`` or ``encoder`` (front end + encoder) to train only what comes after; ``none``.
-        augment: augment training items on the fly.
-        model: model-size settings for a new model (task-specific keys, e.g. ``units``, ``num_layers``).
-        max_items: use at most this many training items (quick experiments).
-        verbose: Keras' progress bar (1), one line per epoch (2), or silent (0).
-        precision: ``float32``, ``mixed`` (float16 compute, float32 head and loss) or ``auto`` (mixed when a GPU
-            is visible).
-        strategy: ``none``, ``mirrored`` (one replica per GPU; without GPUs, per logical CPU device) or
-            ``multiworker`` (``TF_CONFIG`` names the machines). ``batch_size`` is the global batch.
-    """
-
-    data: str
-    out: str
-    val: str = None
-    from_model: str = None
-    epochs: int = 100
-    batch_size: int = 32
-    learning_rate: float = None
-    warmup_steps: int = None
-    max_minutes: float = None
-    patience: int = 10
-    val_fraction: float = None
-    seed: int = 0
-    resume: bool = False
-    alphabet: str = "union"
-    freeze: str = "none"
-    augment: bool = True
-    model: dict = dataclasses.field(default_factory=dict)
-    max_items: int = None
-    verbose: int = 1
-    precision: str = "auto"
-    strategy: str = "none"
-
-    def __post_init__(self):
-        if not str(self.out).endswith(".keras"):
-            raise ConfigError(f"--out must name a .keras file. Received: out={self.out!r}")
-        if self.alphabet not in ALPHABET_POLICIES:
-            raise ConfigError(f"--alphabet must be one of {ALPHABET_POLICIES}. Received: alphabet={self.alphabet!r}")
-        if self.freeze not in FREEZE_CHOICES:
-            raise ConfigError(f"--freeze must be one of {FREEZE_CHOICES}. Received: freeze={self.freeze!r}")
-        if self.precision not in PRECISIONS:
-            raise ConfigError(f"--precision must be one of {PRECISIONS}. Received: precision={self.precision!r}")
-        if self.strategy not in STRATEGIES:
-            raise ConfigError(f"--strategy must be one of {STRATEGIES}. Received: strategy={self.strategy!r}")
-        if self.val_fraction is not None and not 0.0 < self.val_fraction < 0.5:
-            raise ConfigError(f"--val-fraction must be in (0, 0.5). Received: val_fraction={self.val_fraction}")
-        if self.max_items is not None and (isinstance(self.max_items, bool) or int(self.max_items) < 1):
-            raise ConfigError(f"--max-items must be >= 1 (leave it out to use every item). "
-                              f"Received: max_items={self.max_items!r}")
-        for name in ("epochs", "batch_size", "patience"):
-            if int(getattr(self, name)) < 1:
-                raise ConfigError(f"--{name.replace('_', '-')} must be >= 1. Received: {name}={getattr(self, name)}")
-
-    @property
-    def fine_tuning(self):
-        return self.from_model is not None
-
-    def resolved(self):
-        """A copy with the ``None`` defaults that depend on fine-tuning filled in."""
-        lr = self.learning_rate if self.learning_rate is not None else (3e-4 if self.fine_tuning else 1e-3)
-        warmup = self.warmup_steps if self.warmup_steps is not None else (100 if self.fine_tuning else 0)
-        return dataclasses.replace(self, learning_rate=lr, warmup_steps=warmup)
-
-    @classmethod
-    def from_dict(cls, settings):
-        names = {f.name for f in dataclasses.fields(cls)}
-        unknown = sorted(set(settings) - names)
-        if unknown:
-            raise ConfigError(f"Unknown training settings {unknown}; known: {sorted(names)}.")
-        return cls(**settings)
-
-    def to_dict(self):
-        return dataclasses.asdict(self)
 
 
 class TaskSpec:
@@ -221,26 +118,8 @@ def _log(message):
     print(message, file=sys.stderr, flush=True)
 
 
-DEFAULT_VAL_FRACTION = 0.05
-"""Share of the data held out for validation when neither ``--val`` nor ``--val-fraction`` is given..."""
-MIN_VAL_ITEMS = 50
-"""...but at least this many examples (or a fifth of a smaller data set): 5 of 100 lines measure nothing (their CER
-is 0 from the first epoch and early stopping ends the run at once)."""
-
-
-def validation_count(num_examples, fraction=None):
-    """How many of ``num_examples`` to hold out: ``fraction`` of them when given; by default
-    :data:`DEFAULT_VAL_FRACTION` of them, raised to :data:`MIN_VAL_ITEMS` or a fifth of the data, whichever is
-    smaller. Always at least 1 and at most 1000."""
-    if fraction is not None:
-        count = int(round(num_examples * fraction))
-    else:
-        count = max(int(round(num_examples * DEFAULT_VAL_FRACTION)), min(MIN_VAL_ITEMS, num_examples // 5))
-    return min(1000, max(1, count))
-
-
 def split_validation(examples, fraction, seed):
-    """Hold out :func:`validation_count` examples at random; returns (train, val)."""
+    """Hold out :func:`~common.train_config.validation_count` examples at random; returns (train, val)."""
     if len(examples) < 2:
         raise DataError(
             f"Need at least 2 examples to hold some out for validation; pass --val. Received: {len(examples)} example(s)"
@@ -278,491 +157,54 @@ def prepare_items(spec, examples, *, label, verbose=1):
     return items, texts, sources
 
 
-def alphabet_report(alphabet, train_texts, val_texts):
-    """Count characters only in training, only in validation, and unknown to ``alphabet``; returns lines of text."""
-    from collections import Counter
-
-    train_counts = Counter("".join(train_texts))
-    val_counts = Counter("".join(val_texts))
-
-    def fmt(counts, shown=30):
-        ranked = sorted(counts.items(), key=lambda kv: -kv[1])
-        more = f" (+{len(ranked) - shown} more)" if len(ranked) > shown else ""
-        return (", ".join(f"{c!r}x{n}" for c, n in ranked[:shown]) + more) or "none"
-
-    only_train = {c: n for c, n in train_counts.items() if c not in val_counts}
-    only_val = {c: n for c, n in val_counts.items() if c not in train_counts}
-    unknown = {c: n for c, n in (train_counts + val_counts).items() if c not in alphabet}
-    return [
-        f"characters: {len(train_counts)} in training, {len(val_counts)} in validation, model alphabet {len(alphabet)}",
-        f"only in training: {fmt(only_train)}",
-        f"only in validation: {fmt(only_val)}",
-        f"unknown to the model: {fmt(unknown)}",
-    ], unknown
-
-
-def resize_head(model, alphabet):
-    """A copy of ``model`` whose output layer covers ``alphabet``, keeping the rows of characters it knew.
-
-    Characters the old alphabet had keep their trained weights; new characters start from the mean of the
-    known characters' weights with a lower bias, so the model does not start out emitting them.
-    """
-    from common.recognizer import Recognizer
-
-    old_alphabet = Alphabet.from_config(model.metadata["alphabet"])
-    metadata = dict(model.metadata, alphabet=alphabet.get_config())
-    new = Recognizer(
-        keras.layers.deserialize(keras.layers.serialize(model.frontend)),
-        keras.layers.deserialize(keras.layers.serialize(model.encoder)),
-        alphabet.num_classes,
-        metadata=metadata,
-    )
-    for target, source in ((new.frontend, model.frontend), (new.encoder, model.encoder)):
-        target.set_weights(source.get_weights())
-    kernel, bias = model.head.get_weights()
-    new_kernel = np.zeros((kernel.shape[0], alphabet.num_classes), dtype=kernel.dtype)
-    new_bias = np.zeros(alphabet.num_classes, dtype=bias.dtype)
-    known_kernel = kernel[:, 1:].mean(axis=1) if kernel.shape[1] > 1 else kernel[:, 0]
-    known_bias = (bias[1:].mean() if bias.shape[0] > 1 else 0.0) - 2.0
-    new_kernel[:, 0], new_bias[0] = kernel[:, 0], bias[0]
-    for i, char in enumerate(alphabet.characters, start=1):
-        if char in old_alphabet:
-            j = old_alphabet.characters.index(char) + 1
-            new_kernel[:, i], new_bias[i] = kernel[:, j], bias[j]
-        else:
-            new_kernel[:, i], new_bias[i] = known_kernel, known_bias
-    new.head.set_weights([new_kernel, new_bias])
-    return new
-
-
-def resolve_precision(precision):
-    """The Keras dtype policy of ``--precision``: ``"mixed_float16"`` or ``"float32"``.
-
-    ``auto`` means mixed precision when TensorFlow sees a GPU (float16 is slower than float32 on CPUs).
-    """
-    if precision not in PRECISIONS:
-        raise ConfigError(f"--precision must be one of {PRECISIONS}. Received: precision={precision!r}")
-    if precision == "auto":
-        import tensorflow as tf
-
-        precision = "mixed" if tf.config.list_physical_devices("GPU") else "float32"
-    return "mixed_float16" if precision == "mixed" else "float32"
-
-
-def read_tf_config(text):
-    """Check a ``TF_CONFIG`` value for ``--strategy multiworker``.
-
-    Args:
-        text: the JSON text of the ``TF_CONFIG`` environment variable (``None`` when unset), e.g.
-            ``{"cluster": {"worker": ["host1:12345", "host2:12345"]}, "task": {"type": "worker", "index": 0}}``.
-
-    Returns:
-        dict with ``task_type``, ``task_index``, ``num_workers`` and ``is_chief`` (the ``chief`` task, or worker 0
-        when the cluster names no chief: the one that writes checkpoints and logs).
-
-    Raises:
-        ConfigError: saying what is missing or wrong.
-    """
-    example = ('{"cluster": {"worker": ["host1:12345", "host2:12345"]}, "task": {"type": "worker", "index": 0}} '
-               "(the same cluster on every machine, each with its own task index)")
-    if not text or not text.strip():
-        raise ConfigError(f"--strategy multiworker needs the TF_CONFIG environment variable on every worker, e.g. "
-                          f"TF_CONFIG='{example}'. Received: TF_CONFIG unset")
-    try:
-        settings = json.loads(text)
-    except ValueError as error:
-        raise ConfigError(f"TF_CONFIG is not valid JSON ({error}); expected e.g. {example}. "
-                          f"Received: TF_CONFIG={text!r}") from None
-    cluster = settings.get("cluster") if isinstance(settings, dict) else None
-    task = settings.get("task") if isinstance(settings, dict) else None
-    if not isinstance(cluster, dict) or not isinstance(task, dict):
-        raise ConfigError(f"TF_CONFIG needs a 'cluster' and a 'task' object, e.g. {example}. "
-                          f"Received: TF_CONFIG={text!r}")
-    unsupported = sorted(set(cluster) - {"chief", "worker"})
-    if unsupported:
-        raise ConfigError(f"TF_CONFIG: multiworker training uses 'chief' and 'worker' jobs only (no parameter "
-                          f"servers or evaluators). Received: cluster jobs {sorted(cluster)}")
-    addresses = []
-    for job, hosts in cluster.items():
-        if not isinstance(hosts, list) or not hosts or not all(isinstance(h, str) and ":" in h for h in hosts):
-            raise ConfigError(f"TF_CONFIG: cluster['{job}'] must be a non-empty list of 'host:port' strings. "
-                              f"Received: {job}={hosts!r}")
-        addresses += hosts
-    if len(cluster.get("chief", [])) > 1:
-        raise ConfigError(f"TF_CONFIG: there can be one chief only. Received: chief={cluster['chief']!r}")
-    if len(set(addresses)) != len(addresses):
-        raise ConfigError(f"TF_CONFIG: every task needs its own host:port. Received: {addresses}")
-    task_type, task_index = task.get("type"), task.get("index")
-    if task_type not in cluster:
-        raise ConfigError(f"TF_CONFIG: task type must be one of the cluster's jobs {sorted(cluster)}. "
-                          f"Received: type={task_type!r}")
-    if not isinstance(task_index, int) or isinstance(task_index, bool) or not 0 <= task_index < len(cluster[task_type]):
-        raise ConfigError(f"TF_CONFIG: task index must be an integer in [0, {len(cluster[task_type])}) for "
-                          f"'{task_type}'. Received: index={task_index!r}")
-    is_chief = task_type == "chief" or ("chief" not in cluster and task_index == 0)
-    return {"task_type": task_type, "task_index": task_index, "num_workers": len(addresses), "is_chief": is_chief}
-
-
-def make_strategy(name):
-    """The ``tf.distribute`` strategy of ``--strategy`` and whether this process is the chief.
-
-    ``none``: ``(None, True)``. ``mirrored``: one replica per visible GPU; without GPUs, one per logical CPU device
-    (one, unless the process configured more). ``multiworker``: ``MultiWorkerMirroredStrategy`` over the cluster in
-    ``TF_CONFIG`` (checked by :func:`read_tf_config`); create it before anything else touches TensorFlow.
-    """
-    if name not in STRATEGIES:
-        raise ConfigError(f"--strategy must be one of {STRATEGIES}. Received: strategy={name!r}")
-    if name == "none":
-        return None, True
-    import tensorflow as tf
-
-    if name == "mirrored":
-        devices = tf.config.list_logical_devices("GPU") or tf.config.list_logical_devices("CPU")
-        return tf.distribute.MirroredStrategy([d.name for d in devices]), True
-    cluster = read_tf_config(os.environ.get("TF_CONFIG"))
-    return tf.distribute.MultiWorkerMirroredStrategy(), cluster["is_chief"]
-
-
-def _is_multi_worker(strategy):
-    import tensorflow as tf
-
-    return isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy)
-
-
-@contextlib.contextmanager
-def _global_dtype_policy(name):
-    previous = keras.config.dtype_policy()
-    keras.config.set_dtype_policy(name)
-    try:
-        yield
-    finally:
-        keras.config.set_dtype_policy(previous)
-
-
-def _rebuild(model, *, policy="float32", strategy=None):
-    """A copy of ``model`` (same weights) computing under dtype ``policy``, its variables made in ``strategy``'s scope.
-
-    The front end and encoder create their inner layers themselves, so the copy is built under ``policy`` as the
-    global policy too; the head stays float32 (:class:`~common.recognizer.Recognizer`). Trainable flags (freezing)
-    travel in the configs.
-    """
-    from common.recognizer import Recognizer
-
-    config = model.get_config()
-    for key in ("frontend", "encoder"):
-        config[key] = dict(config[key], config=dict(config[key]["config"], dtype=policy))
-    config["metadata"] = {k: v for k, v in config["metadata"].items() if k != "checkpoint"}
-    with _global_dtype_policy(policy), (strategy.scope() if strategy else contextlib.nullcontext()):
-        copy = Recognizer.from_config(config)
-        copy.set_weights(model.get_weights())
-    return copy
-
-
-def _synchronize_batch_norm(model):
-    """Make batch normalization use the statistics of the whole global batch, all-reduced across replicas (as one
-    device would see them; a replica's share alone is small). The flag is not saved with the model."""
-    for layer in model._flatten_layers():
-        if isinstance(layer, keras.layers.BatchNormalization):
-            layer.synchronized = True
-
-
-def _inference_copy(model):
-    """The model as a plain float32 model without optimizer state (the file that is shipped)."""
-    return _rebuild(model)
-
-
-def _base_optimizer(optimizer):
-    """The optimizer under a LossScaleOptimizer (mixed precision), else ``optimizer``."""
-    return getattr(optimizer, "inner_optimizer", optimizer)
-
-
-def _copy_optimizer_state(source, target):
-    """Copy the step count, learning rate and slots of ``source`` into ``target`` (both built over the same
-    variables, in the same order); loss-scaling state is not copied. Returns False (and copies nothing) when
-    their variables do not pair up, e.g. a run resumed with another ``--freeze``."""
-    source, target = _base_optimizer(source), _base_optimizer(target)
-    if type(source) is not type(target):
-        return False
-    pairs = list(zip(source.variables, target.variables))
-    if len(source.variables) != len(target.variables) or any(tuple(a.shape) != tuple(b.shape) for a, b in pairs):
-        return False
-    for src, dst in pairs:
-        dst.assign(keras.ops.convert_to_numpy(src))
-    return True
-
-
-def _compile(model, make_optimizer, strategy=None):
-    """Compile ``model`` with ``make_optimizer()`` (Keras wraps it for loss scaling under mixed precision); the
-    optimizer and its variables are made in ``strategy``'s scope."""
-    with strategy.scope() if strategy else contextlib.nullcontext():
-        model.compile(optimizer=make_optimizer())
-        model.optimizer.build(model.trainable_variables)
-
-
-def _checkpoint_copy(model):
-    """A plain float32 copy of a mixed-precision or distributed ``model`` with its optimizer settings and state."""
-    copy = _rebuild(model)
-    base = _base_optimizer(model.optimizer)
-    _compile(copy, lambda: base.__class__.from_config(base.get_config()))
-    if not _copy_optimizer_state(model.optimizer, copy.optimizer):
-        raise ModelFileError("internal: the checkpoint copy's optimizer does not match the training optimizer")
-    return copy
-
-
-def read_checkpoint_state(run_dir, *, task=None):
-    """The state of a run's last checkpoint: ``epoch`` (last finished, from 0), ``best`` (the best ``monitor``
-    value; ``inf`` before any), ``best_loss`` (its epoch's ``val_loss``), ``best_epoch``, ``monitor``.
-
-    It is read from ``last.keras`` itself, so it always belongs to the weights there; ``state.json`` (a copy) is
-    only read for checkpoints written before the state moved inside.
-    """
-    run_dir = Path(run_dir)
-    last, state_file = run_dir / "last.keras", run_dir / "state.json"
-    if not last.is_file():
-        raise ConfigError(f"--resume: no checkpoint in {run_dir} (expected last.keras). Start the run without "
-                          f"--resume, or pass the --out of the run to continue. Received: out folder {run_dir}")
-    state = read_metadata(last, task=task).get("checkpoint")
-    if state is None:
-        if not state_file.is_file():
-            raise ConfigError(f"--resume: {last} carries no training state and there is no {state_file.name}.")
-        try:
-            state = json.loads(state_file.read_text())
-        except (OSError, ValueError) as error:
-            raise ModelFileError(f"{state_file}: the run state cannot be read ({error}); start the run again "
-                                 "without --resume, or fine-tune from the last model with --from.") from None
-        last = state_file
-    _check_state(state, last)
-    return dict(state, **{key: math.inf if state.get(key) is None else float(state[key])
-                          for key in ("best", "best_loss")})
-
-
-def _check_state(state, source):
-    """Refuse a run state (from ``last.keras`` or ``state.json``) whose fields have the wrong types."""
-    def number(value):
-        return value is None or (isinstance(value, (int, float)) and not isinstance(value, bool))
-
-    def index(value):
-        return isinstance(value, int) and not isinstance(value, bool) and value >= 0
-
-    problems = [] if isinstance(state, dict) else [f"state={type(state).__name__}"]
-    if not problems:
-        problems = [f"{key}={state.get(key)!r}" for key, ok in (
-            ("epoch", index(state.get("epoch"))), ("best", number(state.get("best"))),
-            ("best_loss", number(state.get("best_loss"))),
-            ("best_epoch", state.get("best_epoch") is None or index(state.get("best_epoch"))),
-            ("monitor", isinstance(state.get("monitor"), str))) if not ok]
-    if problems:
-        raise ModelFileError(
-            f"{source}: the run state is corrupt (expected an epoch number, best scores as numbers or null, and the "
-            f"monitored metric's name); start the run again without --resume, or fine-tune from the last model "
-            f"with --from. Received: {', '.join(problems)}"[:400])
-
-
-class ValidationMetrics(keras.callbacks.Callback):
-    """Decode the validation set after each epoch and put ``val_loss``, ``val_cer``, ``val_wer`` into the logs.
-
-    The model runs on this process's devices only (also under a distribution strategy), so every worker computes
-    the same figures and takes the same early-stopping and learning-rate decisions.
-    """
-
-    def __init__(self, dataset, references, alphabet, *, verbose=1):
-        super().__init__()
-        self.dataset = dataset
-        self.references = references
-        self.alphabet = alphabet
-        self.verbose = verbose
-        self._predict = None
-
-    def _predict_batch(self, x):
-        if self._predict is None:
-            import tensorflow as tf
-
-            self._predict = tf.function(lambda inputs: self.model(inputs, training=False), reduce_retracing=True)
-        return self._predict(x)
-
-    def evaluate(self):
-        losses, hypotheses, references = [], [], []
-        for b in range(len(self.dataset)):
-            x, y = self.dataset[b]
-            out = self._predict_batch(x)
-            losses.append(keras.ops.convert_to_numpy(
-                ctc_loss(y["labels"], out["logits"], y["label_lengths"], out["lengths"])))
-            logits, lengths = keras.ops.convert_to_numpy(out["logits"]), keras.ops.convert_to_numpy(out["lengths"])
-            hypotheses += [d.text for d in decode(logits, lengths, self.alphabet)]
-            references += [self.references[i] for i in self.dataset.batches[b]]
-        return {
-            "val_loss": float(np.mean(np.concatenate(losses))),
-            "val_cer": cer(references, hypotheses),
-            "val_wer": wer(references, hypotheses),
-            "val_exact": exact_rate(references, hypotheses),
-        }
-
-    def on_epoch_end(self, epoch, logs=None):
-        results = self.evaluate()
-        if logs is not None:
-            logs.update(results)  # EpochReport prints them
-
-
-RATES = ("cer", "wer", "exact")
-"""Metrics that are fractions: printed as percentages."""
-
-
-def format_epoch(epoch, epochs, logs, seconds):
-    """One line for an epoch: ``epoch 3/100: loss 12.34, val_loss 11.20, val_cer 12.34%, ..., lr 0.001, 12 s``."""
-    parts = []
-    for key, value in (logs or {}).items():
-        if not isinstance(value, (int, float, np.floating, np.integer)):
-            continue
-        name = "lr" if key == "learning_rate" else key
-        if name.removeprefix("val_") in RATES:
-            parts.append(f"{name} {float(value) * 100:.2f}%")
-        elif name == "lr":
-            parts.append(f"lr {float(value):.3g}")
-        else:
-            parts.append(f"{name} {float(value):.4g}")
-    return f"epoch {epoch + 1}/{epochs}: " + ", ".join(parts) + f", {seconds:.0f} s"
-
-
-class EpochReport(keras.callbacks.Callback):
-    """The run's progress, in place of Keras' own: with ``verbose=1`` a progress bar over each epoch's batches
-    (training loss), closed before the epoch's summary line; with ``verbose=2`` (``--quiet``) the summary line
-    alone (:func:`format_epoch`, on stderr); ``0``: nothing. Put it after the callbacks that add to the logs."""
-
-    def __init__(self, steps, epochs, *, verbose=1):
-        super().__init__()
-        self.steps, self.epochs, self.verbose = int(steps), int(epochs), int(verbose)
-        self._bar, self._start, self._seen = None, 0.0, 0
-
-    def on_epoch_begin(self, epoch, logs=None):
-        self._start, self._seen = time.monotonic(), 0
-        if self.verbose == 1:
-            print(f"Epoch {epoch + 1}/{self.epochs}", flush=True)
-            self._bar = keras.utils.Progbar(self.steps, verbose=1, unit_name="step")
-
-    def on_train_batch_end(self, batch, logs=None):
-        self._seen = batch + 1
-        if self._bar is not None:
-            loss = (logs or {}).get("loss")
-            self._bar.update(self._seen, [("loss", float(loss))] if loss is not None else None)
-
-    def on_epoch_end(self, epoch, logs=None):
-        if self._bar is not None and self._seen < self.steps:
-            sys.stdout.write("\n")  # a bar cut short (--max-minutes) still ends its line
-        self._bar = None
-        sys.stdout.flush()
-        if self.verbose:
-            _log(format_epoch(epoch, self.epochs, logs, time.monotonic() - self._start))
-
-
-class TimeLimit(keras.callbacks.Callback):
-    """Stop training after ``max_minutes`` (checked after every batch); the epoch is then closed normally.
-
-    With several workers, they stop at the same batch: as soon as one of them is over time (a collective sum of
-    their votes).
-    """
-
-    def __init__(self, max_minutes, *, strategy=None):
-        super().__init__()
-        self.max_seconds = max_minutes * 60.0
-        self.strategy = strategy if strategy is not None and _is_multi_worker(strategy) else None
-        self.start = None
-        self.stopped = False
-
-    def on_train_begin(self, logs=None):
-        self.start = time.monotonic()
-        if self.strategy is not None:
-            import tensorflow as tf
-
-            strategy = self.strategy
-
-            @tf.function
-            def votes(flag):
-                return strategy.reduce(tf.distribute.ReduceOp.SUM, strategy.run(tf.identity, args=(flag,)), axis=None)
-
-            self._votes = votes
-
-    def on_train_batch_end(self, batch, logs=None):
-        over = time.monotonic() - self.start >= self.max_seconds
-        if self.strategy is not None:
-            over = float(self._votes(np.float32(over))) > 0.0
-        if over:
-            self.model.stop_training = True
-            self.stopped = True
-
-
-class WarmUp(keras.callbacks.Callback):
-    """Raise the learning rate linearly from ~0 to ``learning_rate`` over the first ``steps`` steps.
-
-    It follows the optimizer's step count, so a resumed run goes on with the warm-up where it stopped.
-    """
-
-    def __init__(self, learning_rate, steps):
-        super().__init__()
-        self.learning_rate = learning_rate
-        self.steps = steps
-
-    def on_train_batch_begin(self, batch, logs=None):
-        step = int(keras.ops.convert_to_numpy(self.model.optimizer.iterations))
-        if step <= self.steps:
-            self.model.optimizer.learning_rate.assign(self.learning_rate * min(1.0, (step + 1) / self.steps))
-
-
-class AtomicCheckpoint(keras.callbacks.Callback):
-    """After each epoch, in this order: ``last.keras`` in the run folder (model, optimizer state, and the run's
-    state: epoch, best score and its epoch), the best model so far at ``out`` when the epoch improved on it, and
-    ``state.json`` (a readable copy of the state).
-
-    An epoch improves when its ``monitor`` value is lower than the best so far, or equal to it with a lower
-    ``val_loss``: on a small validation set CER/WER soon reach a floor (often 0) that later, better-fitted epochs
-    only tie.
-
-    Every file is written to a temporary name and renamed, so a kill at any moment leaves the previous files
-    loadable; the state inside ``last.keras`` always belongs to its weights. A kill between ``last.keras`` and
-    ``out`` is repaired on resume (:func:`train` re-saves ``out`` when the last checkpoint was the best epoch).
-
-    Args:
-        plain: the training model is float32 and not distributed, so it is saved as it is; otherwise a float32
-            copy with the same optimizer state is saved.
-    """
-
-    def __init__(self, run_dir, out, *, monitor, best=math.inf, best_loss=math.inf, best_epoch=None, plain=True):
-        super().__init__()
-        self.run_dir = Path(run_dir)
-        self.out = Path(out)
-        self.monitor = monitor
-        self.best = best
-        self.best_loss = best_loss
-        self.best_epoch = best_epoch
-        self.plain = plain
-
-    def on_epoch_end(self, epoch, logs=None):
-        logs = logs or {}
-        value = logs.get(self.monitor)
-        loss = logs.get("val_loss", math.inf)
-        improved = value is not None and (value < self.best or (value == self.best and loss < self.best_loss))
-        if improved:
-            self.best, self.best_loss, self.best_epoch = float(value), float(loss), epoch
-
-        def finite(x):
-            return None if math.isinf(x) or math.isnan(x) else x
-
-        state = {"epoch": epoch, "best": finite(self.best), "best_loss": finite(self.best_loss),
-                 "best_epoch": self.best_epoch, "monitor": self.monitor,
-                 "learning_rate": float(keras.ops.convert_to_numpy(self.model.optimizer.learning_rate))}
-        checkpoint = self.model if self.plain else _checkpoint_copy(self.model)
-        checkpoint.metadata["checkpoint"] = state
-        try:
-            save_model(checkpoint, self.run_dir / "last.keras")
-        finally:
-            checkpoint.metadata.pop("checkpoint", None)
-        if improved:
-            save_model(_inference_copy(self.model), self.out)
-        atomic_write(self.run_dir / "state.json", lambda tmp: Path(tmp).write_text(json.dumps(state, indent=2)))
-
 
 def _ctc_frames_needed(label):
     """Fewest frames CTC needs for ``label``: one per character plus a blank between repeated characters."""
     return len(label) + int(np.sum(label[1:] == label[:-1])) if len(label) else 0
+
+
+@dataclasses.dataclass
+class _Data:
+    """A run's prepared data: the batches to train and validate on, and what the reports need."""
+
+    train: CTCDataset
+    val: CTCDataset
+    val_references: list
+    alphabet: Alphabet
+
+
+def _start_run_folder(config, is_chief, held):
+    """The chief locks the run folder (creating it; a second run into it is refused) for as long as ``held``
+    lasts, and removes what killed runs left behind."""
+    out = Path(config.out)
+    if is_chief:
+        held.enter_context(lock_folder(run_folder(out)))
+        remove_stale_temporaries(run_folder(out))
+        remove_stale_temporaries(out.parent, of=out)
+
+
+def _read_examples(spec, config):
+    """The training and validation ``(source, text)`` pairs, transcripts normalized."""
+    examples = [(s, spec.normalize_text(t)) for s, t in spec.load_examples(config.data)]
+    if config.val:
+        train_examples = examples
+        val_examples = [(s, spec.normalize_text(t)) for s, t in spec.load_examples(config.val)]
+    else:
+        train_examples, val_examples = split_validation(examples, config.val_fraction, config.seed)
+        if config.val_fraction is not None:
+            why = f"--val-fraction {config.val_fraction}"
+        elif len(val_examples) > round(len(examples) * DEFAULT_VAL_FRACTION):
+            why = (f"{DEFAULT_VAL_FRACTION:.0%} would be {round(len(examples) * DEFAULT_VAL_FRACTION)}, too few to "
+                   f"measure: at least {MIN_VAL_ITEMS} or a fifth of a small data set")
+        else:
+            why = f"{DEFAULT_VAL_FRACTION:.0%}"
+        _log(f"no --val given: holding out {len(val_examples)} of {len(examples)} examples for validation ({why}; "
+             f"--seed {config.seed}); choose with --val DIR or --val-fraction F")
+    if config.max_items:
+        train_examples = train_examples[: config.max_items]
+    _check_characters(train_examples + val_examples)
+    # An empty transcript (a blank .gt.txt, or speech text that normalizes to nothing) cannot be a CTC target.
+    return _drop_empty(train_examples, label="training"), _drop_empty(val_examples, label="validation")
 
 
 def _check_characters(examples):
@@ -809,11 +251,6 @@ def _refuse_unknown_characters(alphabet, train_texts, val_texts, *, resumed):
         f"Received: unknown={''.join(unknown)!r}")
 
 
-def _apply_freeze(model, freeze):
-    model.frontend.trainable = freeze == "none"
-    model.encoder.trainable = freeze != "encoder"
-
-
 def _initial_model(spec, config, train_texts, val_texts):
     """Build, fine-tune-load or resume the model (plain float32, not distributed).
 
@@ -830,89 +267,24 @@ def _initial_model(spec, config, train_texts, val_texts):
         best = "none yet" if math.isinf(state["best"]) else f"{state['best']:.4f}"
         _log(f"resuming from {run_dir / 'last.keras'} after epoch {state['epoch'] + 1} "
              f"(best {state['monitor']}={best})")
-        return model, state
-    if config.from_model:
+    elif config.from_model:
         model = load_model(config.from_model, task=spec.name)
         spec.use_preprocessor(model.preprocessor, config.from_model)
-        alphabet = model.alphabet
-        lines, unknown = alphabet_report(alphabet, train_texts, val_texts)
-        for line in lines:
-            _log(line)
-        if config.alphabet == "keep" and unknown:
-            raise AlphabetError(
-                f"{len(unknown)} character(s) of the data are not in the model's alphabet: "
-                f"{''.join(sorted(unknown))!r}. Use --alphabet union to add them. Received: alphabet='keep'"
-            )
-        if config.alphabet == "union" and unknown:
-            model = resize_head(model, alphabet.union(unknown))
-            _log(f"alphabet: added {len(unknown)} character(s) to the model's output layer")
-        elif config.alphabet == "new":
-            model = resize_head(model, spec.default_alphabet(train_texts + val_texts))
-            _log(f"alphabet: a new output layer over the data's {len(model.metadata['alphabet']['characters'])} "
-                 "character(s)")
-        return model, None
-    model = spec.build_model(spec.default_alphabet(train_texts + val_texts), **config.model)
-    return model, None
-
-
-def train(spec, config):
-    """Train (or fine-tune, or resume) a model for ``spec`` with ``config``; returns the Keras History.
-
-    The best model is at ``config.out`` when this returns, even when ``max_minutes`` cut the run short (on the
-    chief; other workers of a multi-worker run write nothing and return their History). The chief holds a lock on
-    the run folder meanwhile: a second run into the same ``--out`` is refused with the first one's PID.
-    """
-    with contextlib.ExitStack() as held:
-        return _train(spec, config, held)
-
-
-def _train(spec, config, held):
-    auto_warmup = config.warmup_steps is None
-    config = config.resolved()
-    # A multi-worker strategy has to exist before anything else touches TensorFlow.
-    strategy, is_chief = make_strategy(config.strategy)
-    num_replicas = strategy.num_replicas_in_sync if strategy else 1
-    policy = resolve_precision(config.precision)
-    plain = strategy is None and policy == "float32"
-    keras.utils.set_random_seed(config.seed)
-    out = Path(config.out)
-    run_dir = run_folder(out)
-    if is_chief:
-        held.enter_context(lock_folder(run_dir))  # creates the folder; refuses a second run into it
-        remove_stale_temporaries(run_dir)
-        remove_stale_temporaries(out.parent, of=out)
-
-    examples = [(s, spec.normalize_text(t)) for s, t in spec.load_examples(config.data)]
-    if config.val:
-        train_examples = examples
-        val_examples = [(s, spec.normalize_text(t)) for s, t in spec.load_examples(config.val)]
+        return adapt_head(model, config.alphabet, spec.default_alphabet(train_texts + val_texts), train_texts,
+                          val_texts), None
     else:
-        train_examples, val_examples = split_validation(examples, config.val_fraction, config.seed)
-        if config.val_fraction is not None:
-            why = f"--val-fraction {config.val_fraction}"
-        elif len(val_examples) > round(len(examples) * DEFAULT_VAL_FRACTION):
-            why = (f"{DEFAULT_VAL_FRACTION:.0%} would be {round(len(examples) * DEFAULT_VAL_FRACTION)}, too few to "
-                   f"measure: at least {MIN_VAL_ITEMS} or a fifth of a small data set")
-        else:
-            why = f"{DEFAULT_VAL_FRACTION:.0%}"
-        _log(f"no --val given: holding out {len(val_examples)} of {len(examples)} examples for validation ({why}; "
-             f"--seed {config.seed}); choose with --val DIR or --val-fraction F")
-    if config.max_items:
-        train_examples = train_examples[: config.max_items]
-    _check_characters(train_examples + val_examples)
-    # An empty transcript (a blank .gt.txt, or speech text that normalizes to nothing) cannot be a CTC target.
-    train_examples = _drop_empty(train_examples, label="training")
-    val_examples = _drop_empty(val_examples, label="validation")
+        model, state = spec.build_model(spec.default_alphabet(train_texts + val_texts), **config.model), None
+    for line in alphabet_report(model.alphabet, train_texts, val_texts)[0]:
+        _log(line)
+    return model, state
 
-    train_texts, val_texts = [t for _, t in train_examples], [t for _, t in val_examples]
-    model, state = _initial_model(spec, config, train_texts, val_texts)
+
+def _prepare_data(spec, config, model, state, train_examples, val_examples, num_replicas):
+    """Load and encode the items; drop those whose transcript cannot fit their input; batch them."""
     alphabet = model.alphabet
-    if state is not None or not config.from_model:  # (fine-tuning reported before it resized the head)
-        for line in alphabet_report(alphabet, train_texts, val_texts)[0]:
-            _log(line)
-    _refuse_unknown_characters(alphabet, train_texts, val_texts, resumed=state is not None)
+    _refuse_unknown_characters(alphabet, [t for _, t in train_examples], [t for _, t in val_examples],
+                               resumed=state is not None)
     label_alphabet = Alphabet(alphabet.characters)
-
     _log(f"preparing {len(train_examples)} training and {len(val_examples)} validation items")
     train_items, train_texts, _ = prepare_items(spec, train_examples, label="training", verbose=config.verbose)
     val_items, val_texts, _ = prepare_items(spec, val_examples, label="validation", verbose=config.verbose)
@@ -935,95 +307,153 @@ def _train(spec, config, held):
     if len(keep) < num_replicas:
         raise DataError(f"{num_replicas} replicas need at least {num_replicas} training examples. "
                         f"Received: {len(keep)} usable example(s)")
-
+    bucket = keras.config.backend() != "tensorflow"  # JAX compiles every distinct shape
     train_data = CTCDataset([train_items[i] for i in keep], [train_labels[i] for i in keep], spec.featurize,
                             [spec.item_length(train_items[i]) for i in keep], batch_size=config.batch_size,
-                            augment=config.augment, shuffle=True, seed=config.seed, min_batch_size=num_replicas)
+                            augment=config.augment, shuffle=True, seed=config.seed, min_batch_size=num_replicas,
+                            bucket=bucket)
     val_data = CTCDataset(val_items, val_labels, spec.featurize, [spec.item_length(i) for i in val_items],
-                          batch_size=config.batch_size, augment=False, shuffle=False)
-    if auto_warmup and config.warmup_steps > len(train_data):
-        # Fine-tuning on a small data set: warm up over one epoch, not over most of the run.
-        config = dataclasses.replace(config, warmup_steps=len(train_data))
+                          batch_size=config.batch_size, augment=False, shuffle=False, bucket=bucket)
+    return _Data(train_data, val_data, [alphabet.decode(lab) for lab in val_labels], alphabet)
 
-    # The model to train: the plain model itself, or a copy computing in mixed precision and/or with its
-    # variables mirrored across the strategy's replicas.
+
+def _training_model(model, state, config, policy, strategy):
+    """The model to train: the plain model itself, or a copy computing in mixed precision and/or with its variables
+    mirrored across the strategy's replicas; frozen as asked and compiled (with the checkpoint's optimizer state
+    when resuming)."""
     resumed_optimizer = model.optimizer if state is not None else None
-    if not plain:
-        model = _rebuild(model, policy=policy, strategy=strategy)
-    if num_replicas > 1:
-        _synchronize_batch_norm(model)
-    _apply_freeze(model, config.freeze)
-    _compile(model, lambda: keras.optimizers.Adam(config.learning_rate, clipnorm=5.0), strategy)
-    if resumed_optimizer is not None and not _copy_optimizer_state(resumed_optimizer, model.optimizer):
+    if strategy is not None or policy != "float32":
+        model = rebuild(model, policy=policy, strategy=strategy)
+    if strategy is not None and strategy.num_replicas_in_sync > 1:
+        synchronize_batch_norm(model)
+    apply_freeze(model, config.freeze)
+    compile_model(model, lambda: keras.optimizers.Adam(config.learning_rate, clipnorm=5.0), strategy)
+    if resumed_optimizer is not None and not copy_optimizer_state(resumed_optimizer, model.optimizer):
         _log("warning: the checkpoint's optimizer state does not fit this run (another --freeze?); "
              "the optimizer starts afresh")
     if strategy is not None:
-        _log(f"strategy {config.strategy}: {num_replicas} replica(s); a step's global batch of up to "
-             f"{config.batch_size} items is cut into {num_replicas} share(s)")
-    _log(f"precision: {policy}")
+        _log(f"strategy {config.strategy}: {strategy.num_replicas_in_sync} replica(s); a step's global batch of up "
+             f"to {config.batch_size} items is cut into {strategy.num_replicas_in_sync} share(s)")
+    _log(f"backend: {keras.config.backend()}; precision: {policy}")
+    return model
+
+
+def _record_run(spec, config, model, state, data, policy, num_replicas):
+    """The chief's files before training: the best model repaired after a kill, and ``settings.json``."""
+    out = Path(config.out)
+    if state is not None and state.get("best_epoch") is not None and state["best_epoch"] == state["epoch"]:
+        # The kill may have come between last.keras and the best model: the checkpoint is the best model.
+        save_model(inference_copy(model), out)
+    settings = {"task": spec.name, "training": config.to_dict(), "model": model.get_config(),
+                "num_train": len(data.train.items), "num_val": len(data.val.items), "dtype_policy": policy,
+                "num_replicas": num_replicas, "backend": keras.config.backend()}
+    atomic_write(run_folder(out) / "settings.json",
+                 lambda tmp: Path(tmp).write_text(json.dumps(settings, indent=2, ensure_ascii=False, default=str)))
+
+
+def _callbacks(spec, config, data, state, *, is_chief, plain, strategy):
+    """The run's callbacks, in the order they run after an epoch: validation, checkpoint, stopping, schedule, logs.
+
+    With a time budget (``--max-minutes``) the run spends it: the learning rate follows a cosine over the budget
+    and nothing stops the run early (on a small validation set, CER is too noisy to stop on). Without one, the
+    learning rate halves on plateaus of the validation loss (smoother than CER/WER on small validation sets) and
+    ``--patience`` epochs without a better validation metric stop the run.
+    """
+    monitor = f"val_{spec.metric}"
+    state = state or {}
+    budget = None
+    if config.max_minutes:
+        budget = TimeBudget(config.max_minutes, spent_minutes=state.get("minutes_trained", 0.0), strategy=strategy)
+    checkpoint = AtomicCheckpoint(run_folder(config.out), config.out, monitor=monitor,
+                                  best=state.get("best", math.inf), best_loss=state.get("best_loss", math.inf),
+                                  best_epoch=state.get("best_epoch"), plain=plain, budget=budget)
+    callbacks = [ValidationMetrics(data.val, data.val_references, data.alphabet, verbose=config.verbose)]
+    if is_chief:
+        callbacks.append(checkpoint)
+    if budget is not None:
+        callbacks.append(budget)
+        _log(f"learning rate {config.learning_rate:g} after {config.warmup_steps} warm-up step(s), then a cosine "
+             f"down to 1e-5 over --max-minutes {config.max_minutes:g}")
+    else:
+        callbacks += [
+            keras.callbacks.EarlyStopping(monitor=monitor, mode="min", patience=config.patience),
+            keras.callbacks.ReduceLROnPlateau(monitor="val_loss", mode="min", factor=0.5,
+                                              patience=max(2, config.patience // 3), min_lr=1e-5),
+        ]
+        if config.warmup_steps:
+            _log(f"learning rate {config.learning_rate:g}, warm-up over {config.warmup_steps} step(s)")
+    if config.warmup_steps or budget is not None:
+        callbacks.append(LearningRate(config.learning_rate, config.warmup_steps, budget=budget))
+    if is_chief:
+        callbacks.append(keras.callbacks.CSVLogger(str(run_folder(config.out) / "log.csv"), append=config.resume))
+        if keras.config.backend() == "tensorflow":
+            callbacks.append(keras.callbacks.TensorBoard(str(run_folder(config.out) / "tensorboard"),
+                                                         write_graph=False, profile_batch=0))
+    callbacks.append(EpochReport(len(data.train), config.epochs, verbose=config.verbose))  # after what adds to logs
+    return callbacks, checkpoint, budget
+
+
+def _report(history, seconds, config, monitor, checkpoint, budget, callbacks, num_train, is_chief):
+    epochs_run = len(history.epoch)
+    stopper = next((c for c in callbacks if isinstance(c, keras.callbacks.EarlyStopping)), None)
+    if budget is not None and budget.stopped:
+        _log(f"--max-minutes {config.max_minutes}: stopped training after {seconds / 60:.1f} min")
+    elif stopper is not None and stopper.stopped_epoch:
+        _log(f"stopped early after epoch {stopper.stopped_epoch + 1}: {monitor} did not improve for "
+             f"{config.patience} epochs (--patience)")
+    best_figure = f"{checkpoint.best * 100:.2f}%" if math.isfinite(checkpoint.best) else str(checkpoint.best)
+    outcome = f"best {monitor} {best_figure}; model: {config.out}" if is_chief else "the chief writes the model"
+    _log(f"trained {epochs_run} epoch(s) in {seconds:.0f} s (~{num_train * epochs_run / max(seconds, 1e-9):.1f} "
+         f"items/s); {outcome}")
+
+
+def train(spec, config):
+    """Train (or fine-tune, or resume) a model for ``spec`` with ``config``; returns the Keras History.
+
+    The best model is at ``config.out`` when this returns, even when ``max_minutes`` cut the run short (on the
+    chief; other workers of a multi-worker run write nothing and return their History). The chief holds a lock on
+    the run folder meanwhile: a second run into the same ``--out`` is refused with the first one's PID.
+    """
+    with contextlib.ExitStack() as held:
+        return _train(spec, config, held)
+
+
+def _train(spec, config, held):
+    auto_warmup = config.warmup_steps is None
+    config = config.resolved()
+    strategy, is_chief = make_strategy(config.strategy)  # first: a multi-worker strategy must precede all else
+    num_replicas = strategy.num_replicas_in_sync if strategy else 1
+    policy = resolve_precision(config.precision)
+    keras.utils.set_random_seed(config.seed)
+    _start_run_folder(config, is_chief, held)
+
+    train_examples, val_examples = _read_examples(spec, config)
+    model, state = _initial_model(spec, config, [t for _, t in train_examples], [t for _, t in val_examples])
+    data = _prepare_data(spec, config, model, state, train_examples, val_examples, num_replicas)
+    if auto_warmup and config.warmup_steps > len(data.train):
+        # Fine-tuning on a small data set: warm up over one epoch, not over most of the run.
+        config = dataclasses.replace(config, warmup_steps=len(data.train))
+    model = _training_model(model, state, config, policy, strategy)
+    if is_chief:
+        _record_run(spec, config, model, state, data, policy, num_replicas)
+    callbacks, checkpoint, budget = _callbacks(spec, config, data, state, is_chief=is_chief,
+                                               plain=strategy is None and policy == "float32", strategy=strategy)
 
     initial_epoch = state["epoch"] + 1 if state else 0
-    best, best_loss = (state["best"], state["best_loss"]) if state else (math.inf, math.inf)
-    best_epoch = state.get("best_epoch") if state else None
-    if is_chief and state is not None and best_epoch is not None and best_epoch == state["epoch"]:
-        # The kill may have come between last.keras and the best model: the checkpoint is the best model.
-        save_model(_inference_copy(model), out)
-    if is_chief:
-        settings = {"task": spec.name, "training": config.to_dict(), "model": model.get_config(),
-                    "num_train": len(keep), "num_val": len(val_items), "dtype_policy": policy,
-                    "num_replicas": num_replicas}
-        atomic_write(run_dir / "settings.json",
-                     lambda tmp: Path(tmp).write_text(json.dumps(settings, indent=2, ensure_ascii=False, default=str)))
-
-    monitor = f"val_{spec.metric}"
-    checkpoint = AtomicCheckpoint(run_dir, out, monitor=monitor, best=best, best_loss=best_loss, best_epoch=best_epoch,
-                                  plain=plain)
-    early_stopping = keras.callbacks.EarlyStopping(monitor=monitor, mode="min", patience=config.patience)
-    # The learning rate halves on plateaus of the validation loss, which is smoother than CER/WER on small
-    # validation sets (on 50 validation captchas, halving on CER plateaus cut the rate to 2e-5 within 3 minutes).
-    callbacks = [
-        ValidationMetrics(val_data, [alphabet.decode(lab) for lab in val_labels], alphabet, verbose=config.verbose),
-        early_stopping,
-        keras.callbacks.ReduceLROnPlateau(monitor="val_loss", mode="min", factor=0.5,
-                                          patience=max(2, config.patience // 3), min_lr=1e-5),
-    ]
-    if is_chief:
-        callbacks[1:1] = [checkpoint]
-        callbacks += [
-            keras.callbacks.CSVLogger(str(run_dir / "log.csv"), append=config.resume),
-            keras.callbacks.TensorBoard(str(run_dir / "tensorboard"), write_graph=False, profile_batch=0),
-        ]
-    if config.warmup_steps:
-        _log(f"learning rate {config.learning_rate:g}, warm-up over {config.warmup_steps} step(s)")
-        callbacks.append(WarmUp(config.learning_rate, config.warmup_steps))
-    limit = None
-    if config.max_minutes:
-        limit = TimeLimit(config.max_minutes, strategy=strategy)
-        callbacks.append(limit)
-    callbacks.append(EpochReport(len(train_data), config.epochs, verbose=config.verbose))
     if initial_epoch >= config.epochs:
         _log(f"the run already finished {initial_epoch} of {config.epochs} epochs; raise --epochs to go on")
         return None
+    if budget is not None and budget.fraction() >= 1.0:
+        _log(f"the run already spent its --max-minutes {config.max_minutes:g}; raise it to go on")
+        return None
     # The data set shuffles its own (length-bucketed) batches with the run's seed and epoch, so every path (one
-    # device, replicas, workers, a resumed run) trains on the same sequence of batches.
-    if strategy is None:
-        inputs = to_tf_dataset(train_data, first_epoch=initial_epoch)
-    else:
-        inputs = distribute_dataset(train_data, strategy, first_epoch=initial_epoch)
+    # device, replicas, workers, a resumed run, any backend) trains on the same sequence of batches.
     start = time.monotonic()
-    history = model.fit(inputs, epochs=config.epochs, initial_epoch=initial_epoch, steps_per_epoch=len(train_data),
-                        shuffle=False, callbacks=callbacks, verbose=0)  # EpochReport reports
-    seconds = time.monotonic() - start
-    epochs_run = len(history.epoch)
-    items_per_second = len(keep) * epochs_run / max(seconds, 1e-9)
-    if limit is not None and limit.stopped:
-        _log(f"--max-minutes {config.max_minutes}: stopped training after {seconds / 60:.1f} min")
-    elif early_stopping.stopped_epoch:
-        _log(f"stopped early after epoch {early_stopping.stopped_epoch + 1}: {monitor} did not improve for "
-             f"{config.patience} epochs (--patience)")
-    best_figure = f"{checkpoint.best * 100:.2f}%" if math.isfinite(checkpoint.best) else str(checkpoint.best)
-    outcome = f"best {monitor} {best_figure}; model: {out}" if is_chief else "the chief writes the model"
-    _log(f"trained {epochs_run} epoch(s) in {seconds:.0f} s (~{items_per_second:.1f} items/s); {outcome}")
-    if is_chief and not out.is_file():
-        raise ModelFileError(f"{out}: no model was saved (no epoch finished).")
+    history = model.fit(feed(data.train, strategy=strategy, first_epoch=initial_epoch, workers=config.workers), epochs=config.epochs,
+                        initial_epoch=initial_epoch, steps_per_epoch=len(data.train), shuffle=False,
+                        callbacks=callbacks, verbose=0)  # EpochReport reports
+    _report(history, time.monotonic() - start, config, f"val_{spec.metric}", checkpoint, budget, callbacks,
+            len(data.train.items), is_chief)
+    if is_chief and not Path(config.out).is_file():
+        raise ModelFileError(f"{config.out}: no model was saved (no epoch finished).")
     return history

@@ -1,5 +1,6 @@
-import numpy as np
 import keras
+import numpy as np
+import pytest
 
 from common.alphabet import Alphabet
 from common.ctc import align, ctc_loss, decode
@@ -108,3 +109,31 @@ def test_keras_path_of_the_loss_matches_tensorflow_kernel_and_zeroes_infeasible_
     gradient = tape.gradient(loss, variable).numpy()
     assert np.isfinite(gradient).all()
     assert not gradient[2].any()
+
+
+def test_one_loss_mean_rule_counts_only_samples_whose_label_fits():
+    # The rule training (Recognizer.compute_loss) and validation (val_loss) share: the mean over the samples whose
+    # label fits their frames. Sample 0 is longer than its frames, sample 2 needs a blank between its equal 2s.
+    from common.ctc import counted_ctc_loss, feasible
+    from common.encoder import BiLSTMEncoder
+    from common.frontend import ConvFrontend
+    from common.recognizer import Recognizer
+
+    rng = np.random.default_rng(1)
+    logits = rng.normal(size=(4, 4, 4)).astype("float32")
+    labels = np.array([[1, 2, 3, 1, 2], [1, 2, 0, 0, 0], [2, 2, 3, 0, 0], [3, 0, 0, 0, 0]], dtype=np.int32)
+    label_lengths, logit_lengths = np.array([5, 2, 3, 1]), np.array([4, 4, 3, 4])
+    assert keras.ops.convert_to_numpy(feasible(labels, label_lengths, logit_lengths)).tolist() == [
+        False, True, False, True]
+    loss, counts = (keras.ops.convert_to_numpy(t) for t in counted_ctc_loss(labels, logits, label_lengths,
+                                                                            logit_lengths))
+    assert counts.tolist() == [0.0, 1.0, 0.0, 1.0] and loss[0] == loss[2] == 0.0
+    plain = keras.ops.convert_to_numpy(ctc_loss(labels, logits, label_lengths, logit_lengths))
+    np.testing.assert_allclose(loss[[1, 3]], plain[[1, 3]], rtol=1e-6)
+    mean = loss.sum() / counts.sum()
+    assert mean == pytest.approx((plain[1] + plain[3]) / 2, rel=1e-6)  # not the mean over all four samples
+    model = Recognizer(ConvFrontend(num_features=8, filters=(4,), time_strides=(1,), feature_strides=(2,),
+                                    projection_units=8), BiLSTMEncoder(num_layers=1, units=4), 4)
+    training_loss = model.compute_loss(y={"labels": labels, "label_lengths": label_lengths},
+                                       y_pred={"logits": logits, "lengths": logit_lengths})
+    assert float(keras.ops.convert_to_numpy(training_loss)) == pytest.approx(mean, rel=1e-6)

@@ -19,8 +19,9 @@ from common.alphabet import Alphabet
 from common.batching import length_batches, replica_shares
 from common.errors import ConfigError
 from common.model_file import load_model, save_model
-from common.training import (TrainConfig, make_strategy, read_checkpoint_state, read_tf_config, resolve_precision,
-                             run_folder, train)
+from common.distribution import make_strategy, read_tf_config, resolve_precision
+from common.keras_compat import all_layers
+from common.training import TrainConfig, read_checkpoint_state, run_folder, train
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from toy_task import ToyTask, write_dataset  # noqa: E402
@@ -39,7 +40,7 @@ def toy_config(root, **overrides):
 
 
 def all_dtype_policies(model):
-    return {layer.dtype_policy.name for layer in model._flatten_layers()}
+    return {layer.dtype_policy.name for layer in all_layers(model)}
 
 
 # -- settings --------------------------------------------------------------------------------------------------------
@@ -148,10 +149,10 @@ def test_mixed_precision_trains_and_saves_float32_models(tmp_path):
 
 
 def test_mixed_precision_model_keeps_head_and_loss_in_float32(tmp_path):
-    from common.training import _rebuild
+    from common.distribution import rebuild
 
     model = ToyTask().build_model(ToyTask().default_alphabet([]))
-    mixed = _rebuild(model, policy="mixed_float16")
+    mixed = rebuild(model, policy="mixed_float16")
     assert mixed.frontend.compute_dtype == mixed.encoder.recurrent_layers[0].compute_dtype == "float16"
     assert mixed.head.compute_dtype == "float32"
     x = {"features": np.ones((1, 12, 8), dtype=np.float32), "lengths": np.array([12], dtype=np.int32)}
@@ -225,7 +226,9 @@ def test_multiworker_strategy_with_two_local_workers(tmp_path):
     # Each worker took its share of every global batch: the run equals one device's run on the same batches.
     single = train(ToyTask(), toy_config(tmp_path / "single", epochs=2))
     np.testing.assert_allclose(chief["loss"], single.history["loss"], rtol=1e-4)
-    assert load_model(config["out"], task="toy") is not None
+    # The best model (every epoch improves the toy task's val_loss) is the chief's last checkpoint.
+    for best, last in zip(load_model(config["out"], task="toy").get_weights(), chief["weights"]):
+        np.testing.assert_allclose(best, np.array(last), rtol=0, atol=0)
 
 
 # -- checkpoints and resume ------------------------------------------------------------------------------------------
@@ -290,3 +293,53 @@ def test_from_default_fine_tunes_the_shipped_model(task, tmp_path, capsys):
     assert (settings["learning_rate"], settings["warmup_steps"]) == (3e-4, 1)  # one epoch of 1 batch
     tuned = load_model(out, task=task)
     assert tuned.count_params() >= load_model(DEFAULT_MODEL).count_params()
+
+
+# -- schedule and time budget ----------------------------------------------------------------------------------------
+
+def test_learning_rate_warms_up_then_follows_a_cosine_over_the_budget():
+    from common.train_callbacks import LearningRate, TimeBudget, cosine_factor, warmup_factor
+
+    assert [warmup_factor(s, 4) for s in range(5)] == [0.25, 0.5, 0.75, 1.0, 1.0] and warmup_factor(7, 0) == 1.0
+    assert cosine_factor(0.0, 1e-3, 1e-5) == pytest.approx(1e-3)
+    assert cosine_factor(0.5, 1e-3, 1e-5) == pytest.approx((1e-3 + 1e-5) / 2)
+    assert cosine_factor(1.0, 1e-3, 1e-5) == pytest.approx(1e-5) == cosine_factor(3.0, 1e-3, 1e-5)
+
+    class HalfSpent(TimeBudget):
+        def fraction(self):
+            return 0.5
+
+    schedule = LearningRate(1e-3, 10, budget=HalfSpent(10))
+    assert schedule.rate(4) == pytest.approx(0.5 * (1e-3 + 1e-5) / 2)  # in the warm-up
+    assert schedule.rate(50) == pytest.approx((1e-3 + 1e-5) / 2)
+    assert LearningRate(1e-3, 10).rate(50) == 1e-3  # no budget: plateaus set the rate
+
+
+def test_a_time_budget_is_spent_not_cut_short_by_patience(tmp_path):
+    from common.training import _callbacks
+
+    task = ToyTask()
+    data = type("Data", (), {"val": None, "val_references": [], "alphabet": Alphabet("abcd")})()
+
+    def kinds(config):
+        callbacks, _, budget = _callbacks(task, config.resolved(), data, None, is_chief=False, plain=True,
+                                          strategy=None)
+        return {type(c).__name__ for c in callbacks}, budget
+
+    names, budget = kinds(toy_config(tmp_path, max_minutes=10, patience=1))
+    assert "EarlyStopping" not in names and "ReduceLROnPlateau" not in names
+    assert {"TimeBudget", "LearningRate"} <= names and budget.max_seconds == 600
+    names, budget = kinds(toy_config(tmp_path, patience=1))
+    assert {"EarlyStopping", "ReduceLROnPlateau"} <= names and budget is None
+
+
+def test_a_resumed_run_goes_on_with_what_is_left_of_its_budget(tmp_path, capsys):
+    first = toy_config(tmp_path, epochs=1, max_minutes=5)
+    train(ToyTask(), first)
+    spent = read_checkpoint_state(run_folder(first.out))["minutes_trained"]
+    assert 0 < spent < 5
+    train(ToyTask(), toy_config(tmp_path, epochs=2, max_minutes=5, resume=True))
+    assert read_checkpoint_state(run_folder(first.out))["minutes_trained"] > spent
+    capsys.readouterr()
+    assert train(ToyTask(), toy_config(tmp_path, epochs=3, max_minutes=spent / 2, resume=True)) is None
+    assert "already spent its --max-minutes" in capsys.readouterr().err

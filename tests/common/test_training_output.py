@@ -3,7 +3,9 @@
 import pytest
 
 from common.errors import ConfigError
-from common.training import MIN_VAL_ITEMS, TrainConfig, format_epoch, split_validation, validation_count
+from common.train_callbacks import format_epoch
+from common.train_config import MIN_VAL_ITEMS, TrainConfig, validation_count
+from common.training import split_validation
 
 
 def test_epoch_line_gives_rates_as_percentages():

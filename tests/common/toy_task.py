@@ -27,6 +27,9 @@ from pathlib import Path
 
 if __name__ == "__main__":
     sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
+    if os.environ.get("TOY_WITHOUT_TENSORFLOW"):
+        # As on a GPU machine that has JAX but no TensorFlow: importing TensorFlow fails.
+        sys.modules["tensorflow"] = None
 
 import numpy as np
 
@@ -101,18 +104,18 @@ def _stall(marker):
 def _install_pause(pause, marker, run_dir):
     """Stall the process at the moment named by ``pause`` (see the module docstring)."""
     if pause == "epoch":
-        # Inside the training loop, at the second batch of the first epoch after a checkpoint (the warm-up
-        # callback runs before every batch: the run needs warmup_steps).
-        from common.training import WarmUp
+        # Inside the training loop, at the second batch of the first epoch after a checkpoint (the learning-rate
+        # callback runs before every batch: the run needs warmup_steps or max_minutes).
+        from common.train_callbacks import LearningRate
 
-        original = WarmUp.on_train_batch_begin
+        original = LearningRate.on_train_batch_begin
 
         def on_train_batch_begin(self, batch, logs=None):
             if batch >= 1 and (Path(run_dir) / "state.json").exists():
                 _stall(marker)
             return original(self, batch, logs)
 
-        WarmUp.on_train_batch_begin = on_train_batch_begin
+        LearningRate.on_train_batch_begin = on_train_batch_begin
         return
     replace = os.replace
     seen = []
@@ -171,9 +174,9 @@ def main(settings_path):
     marker = settings.pop("marker", None)
     report = settings.pop("report", None)
     compare_single = settings.pop("compare_single", False)
-    import tensorflow as tf
-
     if logical_cpus:
+        import tensorflow as tf
+
         cpu = tf.config.list_physical_devices("CPU")[0]
         tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * logical_cpus)
     from common.training import TrainConfig, run_folder, train
@@ -203,7 +206,7 @@ def main(settings_path):
 def gradient_check(config):
     """Gradients of one global batch: on one device vs. summed over the mirrored strategy's replicas."""
     from common.batching import CTCDataset
-    from common.training import _rebuild, _synchronize_batch_norm, make_strategy
+    from common.distribution import make_strategy, rebuild, synchronize_batch_norm
 
     strategy, _ = make_strategy("mirrored")
     task = ToyTask()
@@ -214,8 +217,8 @@ def gradient_check(config):
                       [4 * len(t) for t in texts], batch_size=len(texts), shuffle=False)
     x, y = data[0]
     single = single_device_gradients(model, x, y)
-    mirrored = _rebuild(model, strategy=strategy)
-    _synchronize_batch_norm(mirrored)
+    mirrored = rebuild(model, strategy=strategy)
+    synchronize_batch_norm(mirrored)
     summed = distributed_gradients(mirrored, strategy, x, y)
     error = max(float(np.max(np.abs(a - b))) for a, b in zip(single, summed))
     scale = max(float(np.max(np.abs(a))) for a in single)

@@ -3,32 +3,20 @@
 Every test here runs under a wall-clock limit (``SIGALRM``; 30 s unless ``@pytest.mark.time_limit(seconds)`` says
 otherwise), so a hang fails the test instead of stalling the run. The models are random and tiny (a few thousand
 weights): the suite checks that every input ends in a result or one clear error, not what is read. Tests marked
-``slow`` (a child process paying for TensorFlow's import) stay out of the default run, as in tests/common; select
-them with ``-m slow``.
+``slow`` (a child process paying for TensorFlow's import) stay out of the default run (tests/conftest.py).
 """
 
 import signal
 import threading
-from pathlib import Path
 
 import pytest
 
-HERE = Path(__file__).resolve().parent
 
 DEFAULT_TIME_LIMIT = 30.0
 
 
 def pytest_configure(config):
     config.addinivalue_line("markers", "time_limit(seconds): wall-clock limit of a robustness test (default 30 s)")
-
-
-def pytest_collection_modifyitems(config, items):
-    if "slow" in (config.getoption("markexpr") or ""):
-        return
-    skip = pytest.mark.skip(reason="slow: run with -m slow")
-    for item in items:
-        if "slow" in item.keywords and HERE in Path(item.path).resolve().parents:
-            item.add_marker(skip)
 
 
 class TimeLimitExceeded(Exception):

@@ -1,0 +1,134 @@
+"""Fine-tuning a model: what the data's characters mean for its output layer (head surgery), freezing, and carrying
+an optimizer's state over to another optimizer.
+
+``--alphabet union`` (the default) keeps the rows of the characters the model knows and adds rows for new ones;
+``new`` builds a fresh output layer over the data's characters; ``keep`` refuses characters the model lacks.
+``--freeze frontend|encoder`` trains only what comes after the frozen part.
+"""
+
+import sys
+
+import common  # noqa: F401  (pins the Keras backend)
+import keras
+import numpy as np
+
+from common.errors import AlphabetError
+
+__all__ = ["alphabet_report", "resize_head", "adapt_head", "apply_freeze", "base_optimizer", "copy_optimizer_state"]
+
+
+def alphabet_report(alphabet, train_texts, val_texts):
+    """Count characters only in training, only in validation, and unknown to ``alphabet``; returns lines of text."""
+    from collections import Counter
+
+    train_counts = Counter("".join(train_texts))
+    val_counts = Counter("".join(val_texts))
+
+    def fmt(counts, shown=30):
+        ranked = sorted(counts.items(), key=lambda kv: -kv[1])
+        more = f" (+{len(ranked) - shown} more)" if len(ranked) > shown else ""
+        return (", ".join(f"{c!r}x{n}" for c, n in ranked[:shown]) + more) or "none"
+
+    only_train = {c: n for c, n in train_counts.items() if c not in val_counts}
+    only_val = {c: n for c, n in val_counts.items() if c not in train_counts}
+    unknown = {c: n for c, n in (train_counts + val_counts).items() if c not in alphabet}
+    return [
+        f"characters: {len(train_counts)} in training, {len(val_counts)} in validation, model alphabet {len(alphabet)}",
+        f"only in training: {fmt(only_train)}",
+        f"only in validation: {fmt(only_val)}",
+        f"unknown to the model: {fmt(unknown)}",
+    ], unknown
+
+
+def resize_head(model, alphabet):
+    """A copy of ``model`` whose output layer covers ``alphabet``, keeping the rows of characters it knew.
+
+    Characters the old alphabet had keep their trained weights; new characters start from the mean of the
+    known characters' weights with a lower bias, so the model does not start out emitting them.
+    """
+    from common.recognizer import Recognizer
+
+    old_alphabet = model.alphabet
+    metadata = dict(model.metadata, alphabet=alphabet.get_config())
+    new = Recognizer(
+        keras.layers.deserialize(keras.layers.serialize(model.frontend)),
+        keras.layers.deserialize(keras.layers.serialize(model.encoder)),
+        alphabet.num_classes,
+        metadata=metadata,
+    )
+    for target, source in ((new.frontend, model.frontend), (new.encoder, model.encoder)):
+        target.set_weights(source.get_weights())
+    kernel, bias = model.head.get_weights()
+    new_kernel = np.zeros((kernel.shape[0], alphabet.num_classes), dtype=kernel.dtype)
+    new_bias = np.zeros(alphabet.num_classes, dtype=bias.dtype)
+    known_kernel = kernel[:, 1:].mean(axis=1) if kernel.shape[1] > 1 else kernel[:, 0]
+    known_bias = (bias[1:].mean() if bias.shape[0] > 1 else 0.0) - 2.0
+    new_kernel[:, 0], new_bias[0] = kernel[:, 0], bias[0]
+    for i, char in enumerate(alphabet.characters, start=1):
+        if char in old_alphabet:
+            j = old_alphabet.characters.index(char) + 1
+            new_kernel[:, i], new_bias[i] = kernel[:, j], bias[j]
+        else:
+            new_kernel[:, i], new_bias[i] = known_kernel, known_bias
+    new.head.set_weights([new_kernel, new_bias])
+    return new
+
+
+def adapt_head(model, policy, data_alphabet, train_texts, val_texts):
+    """The base model of a fine-tuning run with its output layer fitted to the data (``--alphabet policy``).
+
+    Args:
+        model: the loaded base model.
+        policy: ``"union"``, ``"new"`` or ``"keep"``.
+        data_alphabet: the alphabet a new model would get for the data (``TaskSpec.default_alphabet``).
+        train_texts, val_texts: the transcripts, for the report printed to stderr.
+
+    Raises:
+        AlphabetError: with ``keep``, when the data has characters the model lacks (it lists them).
+    """
+    alphabet = model.alphabet
+    lines, unknown = alphabet_report(alphabet, train_texts, val_texts)
+    for line in lines:
+        _log(line)
+    if policy == "keep" and unknown:
+        raise AlphabetError(
+            f"{len(unknown)} character(s) of the data are not in the model's alphabet: "
+            f"{''.join(sorted(unknown))!r}. Use --alphabet union to add them. Received: alphabet='keep'"
+        )
+    if policy == "union" and unknown:
+        model = resize_head(model, alphabet.union(unknown))
+        _log(f"alphabet: added {len(unknown)} character(s) to the model's output layer")
+    elif policy == "new":
+        model = resize_head(model, data_alphabet)
+        _log(f"alphabet: a new output layer over the data's {len(data_alphabet)} character(s)")
+    return model
+
+
+def apply_freeze(model, freeze):
+    """``--freeze``: ``frontend`` trains the encoder and head, ``encoder`` the head only, ``none`` everything."""
+    model.frontend.trainable = freeze == "none"
+    model.encoder.trainable = freeze != "encoder"
+
+
+def _log(message):
+    print(message, file=sys.stderr, flush=True)
+
+
+def base_optimizer(optimizer):
+    """The optimizer under a LossScaleOptimizer (mixed precision), else ``optimizer``."""
+    return getattr(optimizer, "inner_optimizer", optimizer)
+
+
+def copy_optimizer_state(source, target):
+    """Copy the step count, learning rate and slots of ``source`` into ``target`` (both built over the same
+    variables, in the same order); loss-scaling state is not copied. Returns False (and copies nothing) when
+    their variables do not pair up, e.g. a run resumed with another ``--freeze``."""
+    source, target = base_optimizer(source), base_optimizer(target)
+    if type(source) is not type(target):
+        return False
+    pairs = list(zip(source.variables, target.variables))
+    if len(source.variables) != len(target.variables) or any(tuple(a.shape) != tuple(b.shape) for a, b in pairs):
+        return False
+    for src, dst in pairs:
+        dst.assign(keras.ops.convert_to_numpy(src))
+    return True

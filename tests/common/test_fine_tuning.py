@@ -1,0 +1,91 @@
+"""Fine-tuning: ``--alphabet union|new|keep`` (head surgery) and ``--freeze``, on the toy task."""
+
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from common.alphabet import Alphabet
+from common.errors import AlphabetError
+from common.fine_tuning import adapt_head, resize_head
+from common.model_file import load_model, save_model
+from common.training import TrainConfig, train
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from toy_task import ToyTask, write_dataset  # noqa: E402
+
+TEXTS = ["abc", "dcb", "bad", "cab", "dab", "acd", "bda", "cca"]  # all of "abcd"
+
+
+def base_model(characters):
+    model = ToyTask().build_model(Alphabet(characters))
+    rng = np.random.default_rng(0)  # a head whose rows all differ, so that moved rows would show
+    model.head.set_weights([rng.normal(size=w.shape).astype(w.dtype) for w in model.head.get_weights()])
+    return model
+
+
+def head_rows(model):
+    """``{character: (kernel column, bias)}`` of the output layer, the blank as ``""``."""
+    kernel, bias = model.head.get_weights()
+    characters = [""] + list(Alphabet.from_config(model.metadata["alphabet"]).characters)
+    return {c: (kernel[:, i], bias[i]) for i, c in enumerate(characters)}
+
+
+def fine_tune(tmp_path, base, **overrides):
+    path = save_model(base, tmp_path / "base.keras")
+    data = write_dataset(tmp_path / "data.txt", TEXTS)
+    values = dict(data=data, val=data, out=str(tmp_path / "tuned.keras"), from_model=str(path), epochs=1,
+                  batch_size=4, learning_rate=1e-2, augment=False, verbose=0, precision="float32")
+    values.update(overrides)
+    train(ToyTask(), TrainConfig(**values))
+    return load_model(values["out"], task="toy")
+
+
+def test_union_keeps_the_known_rows_exactly_and_adds_the_new_ones():
+    base = base_model("cab")
+    grown = resize_head(base, Alphabet("cab").union("d"))
+    assert Alphabet.from_config(grown.metadata["alphabet"]).characters == "cabd"
+    old, new = head_rows(base), head_rows(grown)
+    for char in ("", "c", "a", "b"):
+        np.testing.assert_array_equal(new[char][0], old[char][0])
+        assert new[char][1] == old[char][1]
+    # The new row starts from the mean of the known characters' rows, with a bias 2 lower.
+    np.testing.assert_allclose(new["d"][0], np.mean([old[c][0] for c in "cab"], axis=0), rtol=1e-6)
+    np.testing.assert_allclose(new["d"][1], np.mean([old[c][1] for c in "cab"]) - 2.0, rtol=1e-6)
+    for target, source in zip(grown.frontend.get_weights() + grown.encoder.get_weights(),
+                              base.frontend.get_weights() + base.encoder.get_weights()):
+        np.testing.assert_array_equal(target, source)
+
+
+def test_alphabet_new_builds_a_head_over_the_data_characters(capsys):
+    base = base_model("dxcbya")
+    tuned = adapt_head(base, "new", Alphabet("abcd"), TEXTS, TEXTS)
+    assert Alphabet.from_config(tuned.metadata["alphabet"]).characters == "abcd"
+    assert tuned.num_classes == 5
+    old, new = head_rows(base), head_rows(tuned)
+    assert set(new) == {"", "a", "b", "c", "d"}  # x and y are gone; the data's characters keep their rows
+    for char in new:
+        np.testing.assert_array_equal(new[char][0], old[char][0])
+    assert "a new output layer over the data's 4 character(s)" in capsys.readouterr().err
+
+
+def test_alphabet_policies_through_train(tmp_path):
+    with pytest.raises(AlphabetError, match="not in the model's alphabet: 'd'"):
+        fine_tune(tmp_path / "keep", base_model("abc"), alphabet="keep")
+    tuned = fine_tune(tmp_path / "new", base_model("dxcbya"), alphabet="new")
+    assert Alphabet.from_config(tuned.metadata["alphabet"]).characters == "abcd"
+    assert tuned.head.get_weights()[0].shape[1] == 5
+
+
+@pytest.mark.parametrize("freeze", ["frontend", "encoder"])
+def test_freeze_trains_only_what_comes_after(tmp_path, freeze):
+    base = base_model("abcd")
+    tuned = fine_tune(tmp_path, base, freeze=freeze)
+
+    def same(a, b):
+        return all(np.array_equal(x, y) for x, y in zip(a.get_weights(), b.get_weights()))
+
+    assert same(tuned.frontend, base.frontend)  # (batch-norm statistics included)
+    assert same(tuned.encoder, base.encoder) == (freeze == "encoder")
+    assert not same(tuned.head, base.head)
