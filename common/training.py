@@ -389,7 +389,6 @@ def _callbacks(spec, config, data, state, *, is_chief, plain, strategy):
         if keras.config.backend() == "tensorflow":
             callbacks.append(keras.callbacks.TensorBoard(str(run_folder(config.out) / "tensorboard"),
                                                          write_graph=False, profile_batch=0))
-    callbacks.append(EpochReport(len(data.train), config.epochs, verbose=config.verbose))  # after what adds to logs
     return callbacks, checkpoint, budget
 
 
@@ -438,6 +437,7 @@ def _train(spec, config, held):
         _record_run(spec, config, model, state, data, policy, num_replicas)
     callbacks, checkpoint, budget = _callbacks(spec, config, data, state, is_chief=is_chief,
                                                plain=strategy is None and policy == "float32", strategy=strategy)
+    callbacks.append(EpochReport(len(data.train), config.epochs, verbose=config.verbose))  # after what adds to logs
 
     initial_epoch = state["epoch"] + 1 if state else 0
     if initial_epoch >= config.epochs:
