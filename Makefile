@@ -4,8 +4,9 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 TEST_STAMP := $(VENV)/.installed-test
+PY ?= $(BIN)/python
 
-.PHONY: demo test install clean
+.PHONY: demo test install clean onnx
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -24,6 +25,19 @@ install: $(STAMP)
 demo: $(STAMP)
 	$(BIN)/python -m ocr read ocr/samples/line.png ocr/samples/paragraph.png
 	$(BIN)/python -m speech transcribe speech/samples/hello.wav
+
+# The ONNX twins of the shipped models (what read/transcribe run, without TensorFlow). Each records the SHA-256 of
+# its .keras file; a twin that does not match is ignored (with a warning) and a test fails. Run after a retrain
+# (the recipes do it themselves) and after changing the network's code (the export holds the computation).
+ONNX_MODELS := ocr/models/default.onnx speech/models/default.onnx
+NETWORK_CODE := common/frontend.py common/encoder.py common/recognizer.py common/export.py
+onnx: $(ONNX_MODELS)
+
+ocr/models/default.onnx: ocr/models/default.keras ocr/frontend.py $(NETWORK_CODE)
+	$(PY) -m ocr export --model $< --out $@ --overwrite
+
+speech/models/default.onnx: speech/models/default.keras speech/frontend.py $(NETWORK_CODE)
+	$(PY) -m speech export --model $< --out $@ --overwrite
 
 test: $(TEST_STAMP)
 	$(BIN)/python -m pytest -q

@@ -13,7 +13,10 @@ model file trained either way loads under the other.
 import os
 import sys
 
-__all__ = ["BACKEND", "BACKENDS"]
+__all__ = ["BACKEND", "BACKENDS", "__version__"]
+
+__version__ = "0.1.0"
+"""The toolkit's version (``ocr --version``, ``speech --version``, setup.cfg reads it from here)."""
 
 BACKENDS = ("tensorflow", "jax")
 """Backends this toolkit can pin: TensorFlow (the default) and JAX (opt-in, for training without TensorFlow)."""

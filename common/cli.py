@@ -3,15 +3,44 @@
 Heavy imports (TensorFlow, Keras) happen inside the commands, so ``--help`` answers at once.
 """
 
+import argparse
+import contextlib
+import dataclasses
 import json
 import sys
+from pathlib import Path
 
-from common.errors import ToolkitError
+from common.errors import ConfigError, ToolkitError
 from common.limits import MAX_BEAM_WIDTH, count_arg
 
 __all__ = ["add_train_arguments", "train_config_from_args", "run_main", "print_rates", "report_failures",
            "positive_int", "beam_width_arg", "batch_size_arg", "model_size_args", "seed_arg",
+           "command_options", "add_version", "add_output_arguments", "stdin_inputs", "plan_outputs",
+           "write_text", "STDIN", "add_report_argument", "evaluation_report", "read_text_lines",
            "add_decoding_arguments", "add_lm_command", "run_lm_build"]
+
+STDIN = "-"
+"""The input name that means standard input (one image or audio file's bytes)."""
+
+TRAIN_INSTALL_HINT = "pip install 'ctc-toolkit[train]'"
+_NEEDS_TENSORFLOW = ("tensorflow", "keras", "tensorboard", "tf2onnx", "onnx")
+
+
+def command_options():
+    """A parent parser with the options every command takes (``--verbose``)."""
+    parent = argparse.ArgumentParser(add_help=False)
+    parent.add_argument("--verbose", action="store_true",
+                        help="show TensorFlow's own log lines on stderr (hidden by default)")
+    return parent
+
+
+def add_version(parser):
+    """``--version``: print the toolkit's version and exit."""
+    from common import __version__
+
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    return parser
+
 
 # Upper bounds of the size-like options: far above any sensible value, far below what exhausts a machine's memory
 # (a BiLSTM of 10**6 units, a batch of 10**9 items or a beam of 10**6 would be killed by the kernel, not refused).
@@ -40,7 +69,9 @@ def add_train_arguments(parser):
                         help="linear warm-up steps (default: 0 new, 100 fine-tuning)")
     parser.add_argument("--max-minutes", type=float, help="stop after this many minutes; keep the best model")
     parser.add_argument("--patience", type=positive_int, default=10, help="epochs without improvement before stopping")
-    parser.add_argument("--val-fraction", type=float, default=0.05, help="share held out when no --val (0.05)")
+    parser.add_argument("--val-fraction", type=float,
+                        help="share held out when no --val (default: 5%%, but at least 50 examples or a fifth of a "
+                             "smaller data set)")
     parser.add_argument("--seed", type=seed_arg, default=0)
     parser.add_argument("--resume", action="store_true", help="continue the run from its last checkpoint")
     parser.add_argument("--alphabet", default="union", choices=("union", "new", "keep"),
@@ -83,18 +114,33 @@ def run_main(build_parser, commands, argv=None):
     stderr and exit status 2 (interrupts: 130). Returns the exit status.
 
     Failures of the operating system (a full disk, a read-only folder, standard output on a full device or a closed
-    pipe) are one line too: ``error: PATH: reason``, never a traceback.
+    pipe) are one line too: ``error: PATH: reason``, never a traceback. TensorFlow's native log lines are kept off
+    stderr unless ``--verbose`` (see :mod:`common.quiet`).
     """
+    from common.quiet import quiet_native_stderr
+
+    args = None
     try:
         args = build_parser().parse_args(argv)
-        status = commands[args.command](args)
-        sys.stdout.flush()  # a full device fails here, not later at exit with a traceback
+        with quiet_native_stderr(enabled=not getattr(args, "verbose", False)):
+            status = commands[args.command](args)
+            sys.stdout.flush()  # a full device fails here, not later at exit with a traceback
         return status
     except ToolkitError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
+    except ModuleNotFoundError as error:
+        if (error.name or "").split(".")[0] not in _NEEDS_TENSORFLOW:
+            raise
+        print(f"error: this needs the package {error.name!r}, which is not installed: training, .keras model files, "
+              f"beam search and export need TensorFlow; install them with: {TRAIN_INSTALL_HINT}", file=sys.stderr)
+        return 2
     except KeyboardInterrupt:
-        print("interrupted", file=sys.stderr)
+        if getattr(args, "command", None) == "train" and getattr(args, "out", None):
+            print(f"interrupted; the run's last finished epoch is kept: add --resume to the same command to "
+                  f"continue it (the best model so far is {args.out})", file=sys.stderr)
+        else:
+            print("interrupted", file=sys.stderr)
         return 130
     except BrokenPipeError:  # the reader went away (`| head`): stop quietly, as other command-line tools do
         _discard_stdout()
@@ -121,25 +167,155 @@ def _discard_stdout():
         pass
 
 
+MAX_FAILURE_STATUS = 100
+"""The exit status is the number of failed inputs, at most this."""
+
+
 def report_failures(failures, *, total, what):
-    """Print one line per failed input to stderr; returns the exit status (0 all good, 1 some failed)."""
+    """Print one line per failed input to stderr; returns the exit status: 0 when every input succeeded, else the
+    number of failed inputs (at most :data:`MAX_FAILURE_STATUS`)."""
     for message in failures:
         print(f"error: {message}", file=sys.stderr)
     if failures:
         print(f"{len(failures)} of {total} {what} failed", file=sys.stderr)
-        return 1
+        return min(len(failures), MAX_FAILURE_STATUS)
     return 0
 
 
-def print_rates(rates, *, count, as_json=False):
-    """Print evaluation figures (``cer``, ``wer``, ``exact``) as a small table or JSON."""
+def add_output_arguments(parser, *, what):
+    """``--output-dir``, ``--overwrite`` and ``--with-names`` of ``ocr read`` and ``speech transcribe``."""
+    parser.add_argument("--output-dir", metavar="DIR",
+                        help=f"write one file per {what} into DIR, named after the input (a.png -> DIR/a.txt); "
+                             f"existing files are kept unless --overwrite")
+    parser.add_argument("--overwrite", action="store_true", help="with --output-dir: replace existing files")
+    parser.add_argument("--with-names", action="store_true",
+                        help="plain text on stdout: put a '==> NAME <==' line (as head does) before each text")
+    return parser
+
+
+@contextlib.contextmanager
+def stdin_inputs(inputs, *, what):
+    """Yield ``(inputs, rename)``: ``-`` in ``inputs`` replaced by a temporary file holding standard input's bytes,
+    and ``rename(result)``, which gives a result of that file back the name ``-``.
+
+    Standard input can be read once: ``-`` may appear at most once.
+    """
+    inputs = list(inputs)
+    if STDIN not in inputs:
+        yield inputs, lambda result: result
+        return
+    if inputs.count(STDIN) > 1:
+        raise ConfigError(f"standard input ('-') can be read once; pass it at most once. Received: {what}={inputs}")
+    import tempfile
+
+    data = sys.stdin.buffer.read()
+    with tempfile.TemporaryDirectory(prefix="ctc-stdin-") as folder:
+        path = Path(folder) / "stdin"
+        path.write_bytes(data)
+
+        def rename(result):
+            if result.source != str(path):
+                return result
+            changes = {"source": STDIN}
+            if getattr(result, "error", None):
+                changes["error"] = result.error.replace(str(path), "<stdin>")
+            return dataclasses.replace(result, **changes)
+
+        yield [str(path) if item == STDIN else item for item in inputs], rename
+
+
+def plan_outputs(inputs, output_dir, suffixes, *, overwrite=False):
+    """The files ``--output-dir`` writes: for each input, ``output_dir/STEM+suffix`` for each suffix.
+
+    Names come from the inputs' file names without their extension (``-``: ``stdin``); two inputs with the same name
+    get ``-2``, ``-3``... Checked before any work is done: an existing file is an error unless ``overwrite``.
+
+    Returns:
+        one list of :class:`~pathlib.Path` per input (in ``suffixes`` order).
+
+    Raises:
+        ConfigError: a file exists already and ``overwrite`` is false, or ``output_dir`` is a file.
+    """
+    folder = Path(output_dir)
+    if folder.exists() and not folder.is_dir():
+        raise ConfigError(f"{folder}: --output-dir must be a folder, and this is a file. "
+                          f"Received: output_dir={str(folder)!r}")
+    used, plans = set(), []
+    for source in inputs:
+        stem = "stdin" if source == STDIN else (Path(str(source)).stem or "output")
+        name, number = stem, 2
+        while name in used:
+            name, number = f"{stem}-{number}", number + 1
+        used.add(name)
+        plans.append([folder / f"{name}{suffix}" for suffix in suffixes])
+    existing = [path for paths in plans for path in paths if path.exists()]
+    if existing and not overwrite:
+        more = f" (and {len(existing) - 1} more)" if len(existing) > 1 else ""
+        raise ConfigError(f"{existing[0]}: exists already{more}; pass --overwrite to replace, or choose another "
+                          f"--output-dir. Received: output_dir={str(folder)!r}")
+    return plans
+
+
+def read_text_lines(path):
+    """The non-empty lines of a UTF-8 text file (``--text FILE`` of both ``synth`` commands)."""
+    from common.errors import InputError
+
+    try:
+        lines = Path(path).read_text(encoding="utf-8").splitlines()
+    except FileNotFoundError:
+        raise InputError("No such file; check the path.", str(path)) from None
+    except (OSError, UnicodeDecodeError) as error:
+        raise InputError(f"cannot read it as UTF-8 text: {error}", str(path)) from None
+    lines = [line.strip() for line in lines if line.strip()]
+    if not lines:
+        raise InputError("the file holds no text (only empty lines)", str(path))
+    return lines
+
+
+def write_text(path, text):
+    """Write ``text`` (UTF-8) to ``path`` atomically (a temporary file beside it, then a rename)."""
+    from common.model_file import atomic_write
+
+    return atomic_write(path, lambda tmp: Path(tmp).write_text(text, encoding="utf-8"))
+
+
+def print_rates(rates, *, count, as_json=False, report=None):
+    """Print evaluation figures (``cer``, ``wer``, ``exact``) as a small table or JSON, and the ``report`` of
+    :func:`evaluation_report` when given."""
     if as_json:
-        print(json.dumps(dict(rates, count=count)))
+        print(json.dumps(dict(rates, count=count, **(report or {})), ensure_ascii=False))
         return
     print(f"items  {count}")
     print(f"CER    {rates['cer'] * 100:.2f}%")
     print(f"WER    {rates['wer'] * 100:.2f}%")
     print(f"exact  {rates['exact'] * 100:.2f}%")
+    if report:
+        print(f"\nthe {len(report['worst'])} worst items (CER, reference -> output):")
+        for item in report["worst"]:
+            print(f"  {item['cer'] * 100:6.1f}%  {item['path']}\n          {item['reference']!r}\n"
+                  f"       -> {item['output']!r}")
+        print(f"\nmost common character errors (expected -> got, count; '' is nothing):")
+        for item in report["confusions"]:
+            print(f"  {item['expected']!r} -> {item['got']!r}  {item['count']}")
+
+
+def add_report_argument(parser):
+    """``--report N`` of both ``eval`` commands."""
+    parser.add_argument("--report", type=positive_int, metavar="N",
+                        help="also list the N worst items and the N most common character errors")
+    return parser
+
+
+def evaluation_report(names, references, hypotheses, top):
+    """The ``top`` worst items and most common character confusions, as plain data (for text or JSON)."""
+    from common.metrics import confusions, worst_items
+
+    return {
+        "worst": [{"path": names[i], "reference": references[i], "output": hypotheses[i], "cer": round(rate, 4)}
+                  for i, rate in worst_items(references, hypotheses, top=top)],
+        "confusions": [{"expected": a, "got": b, "count": n}
+                       for (a, b), n in confusions(references, hypotheses, top=top)],
+    }
 
 
 positive_int = count_arg("value", minimum=1)

@@ -8,16 +8,14 @@ NumPy: greedy decoding is the best path (argmax per frame, repeats merged, blank
 character comes back with its first and last frame and a confidence; page layout, character boxes and word
 timestamps are built on those positions.
 
-TensorFlow is imported only by the loss, and only on the TensorFlow backend; on the opt-in JAX backend
-(``CTC_TOOLKIT_BACKEND=jax``, see :mod:`common`) the loss goes through ``keras.ops.ctc_loss``.
+Keras is imported only by the loss and beam search, TensorFlow only by the loss on the TensorFlow backend; on the
+opt-in JAX backend (``CTC_TOOLKIT_BACKEND=jax``, see :mod:`common`) the loss goes through ``keras.ops.ctc_loss``.
 """
 
 import dataclasses
 
 import common  # noqa: F401  (pins the Keras backend)
-import keras
 import numpy as np
-from keras import ops
 
 from common.alphabet import BLANK_ID
 from common.errors import ConfigError
@@ -44,6 +42,8 @@ def ctc_loss(labels, logits, label_lengths, logit_lengths):
     whose label cannot fit in its frames (an utterance spoken too fast for the front end's stride) gets a loss of 0
     and no gradient, instead of stopping training.
     """
+    import keras
+
     if keras.config.backend() == "tensorflow":
         return _tensorflow_ctc_loss(labels, logits, label_lengths, logit_lengths)
     return _keras_ctc_loss(labels, logits, label_lengths, logit_lengths)
@@ -74,6 +74,8 @@ def _tensorflow_ctc_loss(labels, logits, label_lengths, logit_lengths):
 def feasible(labels, label_lengths, logit_lengths):
     """Whether each label fits in its frames: CTC needs one frame per character plus a blank between equal
     neighbours. Returns a bool tensor ``(batch,)``."""
+    from keras import ops
+
     labels = ops.cast(labels, "int32")
     label_lengths = ops.cast(label_lengths, "int32")
     positions = ops.arange(1, ops.shape(labels)[1], dtype="int32")
@@ -93,6 +95,8 @@ def counted_ctc_loss(labels, logits, label_lengths, logit_lengths):
     Returns:
         ``(loss, counts)``: float tensors ``(batch,)``; ``counts`` is 1.0 where the sample counts, else 0.0.
     """
+    from keras import ops
+
     loss = ctc_loss(labels, logits, label_lengths, logit_lengths)
     counts = ops.logical_and(feasible(labels, label_lengths, logit_lengths), ops.isfinite(loss))
     loss = ops.where(counts, loss, ops.zeros_like(loss))
@@ -105,6 +109,8 @@ def _keras_ctc_loss(labels, logits, label_lengths, logit_lengths):
     The JAX implementation gives an infeasible sample a huge finite loss (and NaN gradients are possible), so such
     a sample is computed with an empty label and its loss then replaced by 0: no gradient flows from it.
     """
+    from keras import ops
+
     labels = ops.cast(labels, "int32")
     label_lengths = ops.cast(label_lengths, "int32")
     logit_lengths = ops.cast(logit_lengths, "int32")
@@ -246,6 +252,8 @@ def decode(logits, lengths, alphabet, *, beam_width=1):
     log_probs = log_softmax(logits)
     beam_labels = None
     if beam_width > 1 and logits.shape[1] > 0:
+        from keras import ops  # only beam search needs Keras (and so TensorFlow); greedy decoding is NumPy
+
         decoded, _ = ops.ctc_decode(
             logits, lengths.astype(np.int32), strategy="beam_search", beam_width=int(beam_width),
             top_paths=1, mask_index=BLANK_ID,

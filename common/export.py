@@ -106,8 +106,8 @@ def _check_batch_size(batch_size, format):
     return int(batch_size)
 
 
-def _export_info(model, batch_size):
-    return {
+def _export_info(model, batch_size, source_sha256=None):
+    info = {
         "export_version": EXPORT_VERSION,
         "metadata": dict(model.metadata),
         "num_features": int(model.num_features),
@@ -117,6 +117,9 @@ def _export_info(model, batch_size):
         "inputs": list(INPUT_NAMES),
         "outputs": list(OUTPUT_NAMES),
     }
+    if source_sha256 is not None:
+        info["source_sha256"] = source_sha256
+    return info
 
 
 def _input_signature(model, batch_size):
@@ -129,7 +132,7 @@ def _input_signature(model, batch_size):
     }]
 
 
-def export_model(model, path, *, format=None, batch_size=None, overwrite=False):
+def export_model(model, path, *, format=None, batch_size=None, overwrite=False, source_file=None):
     """Export a Recognizer's network (no decoding) to SavedModel, TFLite or ONNX.
 
     Args:
@@ -139,6 +142,8 @@ def export_model(model, path, *, format=None, batch_size=None, overwrite=False):
         batch_size: fix the batch dimension to this size. ``None``: dynamic for SavedModel and ONNX, 1 for TFLite
             (whose LSTM kernels need a static batch; see the module docstring).
         overwrite: replace an existing output; without it an existing path is an error.
+        source_file: the ``.keras`` file ``model`` was loaded from; its SHA-256 is stored in the export
+            (``ExportedModel.source_sha256``), so that a shipped ONNX twin can be checked against its ``.keras``.
 
     Returns:
         the output path, a :class:`~pathlib.Path`.
@@ -162,7 +167,9 @@ def export_model(model, path, *, format=None, batch_size=None, overwrite=False):
                           f"Received: path={str(path)!r}")
     if format == "onnx":
         _require("tf2onnx", "onnx", what="ONNX export")
-    info = _export_info(model, batch_size)
+    from common.model_file import file_sha256
+
+    info = _export_info(model, batch_size, None if source_file is None else file_sha256(source_file))
     signature = _input_signature(model, batch_size)
     write = {"savedmodel": _write_saved_model, "tflite": _write_tflite, "onnx": _write_onnx}[format]
     try:
@@ -273,8 +280,9 @@ class ExportedModel:
 
     Attributes: ``metadata`` (the model's own: task, alphabet, preprocessor), the typed ``task``, ``alphabet`` and
     ``preprocessor`` (the :class:`~common.preprocessor.Preprocessor` of the model it was exported from),
-    ``num_features``, ``num_classes``,
-    ``time_downsampling``, ``batch_size`` (``None`` when dynamic), ``format``, ``path``. Safe to share between
+    ``num_features``, ``num_classes``, ``time_downsampling``, ``batch_size`` (``None`` when dynamic),
+    ``source_sha256`` (of the ``.keras`` file it was exported from, when known), ``format``, ``path``. Safe to share
+    between
     threads.
 
     Example:
@@ -302,6 +310,7 @@ class ExportedModel:
         self.num_classes = int(info["num_classes"])
         self.time_downsampling = int(info["time_downsampling"])
         self.batch_size = info.get("batch_size")
+        self.source_sha256 = info.get("source_sha256")
 
     @property
     def task(self):
@@ -434,9 +443,12 @@ def run_export(args, *, default_model, task, train_command):
     """The ``export`` command: load ``args.model`` for ``task``, export it to ``args.out``, print the path."""
     from common.inference import load_task_model
 
-    model = load_task_model(args.model, default=default_model, task=task, train_command=train_command)
+    model = load_task_model(args.model, default=default_model, task=task, train_command=train_command,
+                            prefer_export=False)
     if isinstance(model, ExportedModel):
         raise ConfigError(f"{model.path}: this model is exported already; export from its .keras file. "
                           f"Received: model={str(model.path)!r}")
-    print(export_model(model, args.out, format=args.format, batch_size=args.batch_size, overwrite=args.overwrite))
+    source = default_model if args.model in (None, "default") else args.model
+    print(export_model(model, args.out, format=args.format, batch_size=args.batch_size, overwrite=args.overwrite,
+                       source_file=source))
     return 0

@@ -15,15 +15,13 @@ import zipfile
 from pathlib import Path
 
 import common  # noqa: F401  (pins the Keras backend)
-import keras
-
 from common.alphabet import Alphabet
 from common.errors import ConfigError, ModelFileError, OutputError
 from common.preprocessor import preprocessor_from_metadata
 
 __all__ = ["FORMAT_VERSION", "OLDEST_FORMAT_VERSION", "MODEL_CLASS", "save_model", "read_metadata", "load_model",
            "atomic_write", "remove_stale_temporaries", "check_task_and_alphabet", "check_preprocessor", "lock_folder",
-           "write_error"]
+           "write_error", "file_sha256"]
 
 FORMAT_VERSION = 2
 """The model-file layout this toolkit writes. 1: preprocessing settings as a flat ``"preprocessing"`` dict
@@ -150,6 +148,17 @@ def remove_stale_temporaries(folder, *, of=None):
             continue
 
 
+def file_sha256(path):
+    """Hex SHA-256 of a file's bytes (a shipped export records the one of the ``.keras`` file it came from)."""
+    import hashlib
+
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
 def save_model(model, path):
     """Save a :class:`~common.recognizer.Recognizer` (with its optimizer state, if compiled) atomically."""
     path = Path(path)
@@ -251,6 +260,8 @@ def load_model(path, *, task=None, compile=False):
 
 
 def _load_checked(path, name, compile):
+    import keras  # here, not at the top: checking a file or running an exported model needs no TensorFlow
+
     try:
         return keras.saving.load_model(path, safe_mode=True, compile=compile)
     except Exception as error:  # noqa: BLE001 - Keras raises many types; the user needs one message

@@ -9,19 +9,50 @@ Reader, the Transcriber and export all take it from the model, so features are c
 This module knows no task: ``ocr.preprocessor`` and ``speech.preprocessor`` subclass :class:`Preprocessor`, which
 registers each subclass under its ``task`` name. :func:`preprocessor_from_metadata` rebuilds and checks a stored
 one, and upgrades the older layout (format version 1: a flat ``"preprocessing"`` dict of settings).
+
+Keras is not imported here: reading a model file's preprocessor, and running an exported model, need no TensorFlow
+(``ocr read`` starts in half a second). Subclasses are registered in this module's own registry under Keras' name
+(``ctc_toolkit>LinePreprocessor``), and with Keras itself (for ``keras.saving.serialize_keras_object``) as soon as
+Keras is imported: at once if it already is, else when :mod:`common.recognizer` is (see :func:`register_with_keras`).
 """
 
-import common  # noqa: F401  (pins the Keras backend)
-import keras
+import sys
 
+import common  # noqa: F401  (pins the Keras backend)
 from common.errors import ConfigError, ModelFileError, ToolkitError
 
-__all__ = ["Preprocessor", "PACKAGE", "preprocessor_class", "preprocessor_from_metadata", "upgrade_metadata"]
+__all__ = ["Preprocessor", "PACKAGE", "preprocessor_class", "preprocessor_from_metadata", "upgrade_metadata",
+           "serialize_preprocessor", "register_with_keras"]
 
 PACKAGE = "ctc_toolkit"
 """The Keras registration package of the toolkit's serializable classes."""
 
 _BY_TASK = {}  # task name -> Preprocessor subclass (filled as the task packages are imported)
+_BY_NAME = {}  # registered name ("ctc_toolkit>LinePreprocessor") -> Preprocessor subclass
+_IN_KERAS = set()  # the subclasses registered with Keras too
+
+
+def register_with_keras():
+    """Register every Preprocessor subclass defined so far with Keras (``package=PACKAGE``); imports Keras.
+
+    Called by :mod:`common.recognizer` (so any code that builds or loads a Keras model has them registered) and by
+    each subclass defined while Keras is imported. Call it yourself before ``keras.saving.serialize_keras_object``
+    on a preprocessor in a program that imported its task package before Keras.
+    """
+    import keras
+
+    for cls in _BY_NAME.values():
+        if cls not in _IN_KERAS:
+            keras.saving.register_keras_serializable(package=PACKAGE)(cls)
+            _IN_KERAS.add(cls)
+
+
+def serialize_preprocessor(preprocessor):
+    """The stored form of a preprocessor: what ``keras.saving.serialize_keras_object`` writes for it (``module``,
+    ``class_name``, ``config``, ``registered_name``), without importing Keras."""
+    cls = type(preprocessor)
+    return {"module": cls.__module__, "class_name": cls.__name__, "config": preprocessor.get_config(),
+            "registered_name": f"{PACKAGE}>{cls.__name__}"}
 
 
 class Preprocessor:
@@ -29,7 +60,7 @@ class Preprocessor:
 
     Subclasses set ``task`` (``"ocr"``, ``"speech"``), validate their settings in ``__init__`` (raising
     :class:`~common.errors.ConfigError`), implement :meth:`get_config`, :attr:`num_features`, :meth:`load` and
-    :meth:`features`, and are registered with ``keras.saving.register_keras_serializable(package=PACKAGE)``.
+    :meth:`features`; defining a subclass registers it (see :func:`register_with_keras`).
     """
 
     task = None
@@ -38,6 +69,9 @@ class Preprocessor:
         super().__init_subclass__(**kwargs)
         if cls.task is not None:
             _BY_TASK[cls.task] = cls
+        _BY_NAME[f"{PACKAGE}>{cls.__name__}"] = cls
+        if "keras" in sys.modules:
+            register_with_keras()
 
     @property
     def num_features(self):
@@ -100,7 +134,7 @@ def _from_stored(stored, source):
         raise ModelFileError(f"{source}: the model's preprocessor is not a serialized object (a dict with 'config'). "
                              f"Received: preprocessor={stored!r:.120}")
     name = stored.get("registered_name") or stored.get("class_name")
-    cls = keras.saving.get_registered_object(name) if isinstance(name, str) else None
+    cls = (_BY_NAME.get(name) or _BY_NAME.get(f"{PACKAGE}>{name}")) if isinstance(name, str) else None
     if not (isinstance(cls, type) and issubclass(cls, Preprocessor)):
         package = str(stored.get("module", "")).split(".")[0] or "the task"
         raise ModelFileError(f"{source}: the model's preprocessor {name!r} is unknown here; it is defined by the "
@@ -135,7 +169,7 @@ def upgrade_metadata(metadata, *, source="the model"):
         raise ModelFileError(f"{source}: the model's preprocessing settings are not a dict of settings. "
                              f"Received: preprocessing={legacy!r:.120}")
     settings = {key: value for key, value in legacy.items() if key != "text_normalization"}
-    metadata["preprocessor"] = keras.saving.serialize_keras_object(_build(cls, settings, source))
+    metadata["preprocessor"] = serialize_preprocessor(_build(cls, settings, source))
     return metadata
 
 

@@ -24,7 +24,9 @@ from common.encoder import BiLSTMEncoder
 from common.errors import ConfigError
 from common.frontend import ConvFrontend
 from common.keras_compat import PrebuiltFit
-from common.preprocessor import PACKAGE, preprocessor_from_metadata, upgrade_metadata
+from common.preprocessor import PACKAGE, preprocessor_from_metadata, register_with_keras, upgrade_metadata
+
+register_with_keras()  # the tasks' preprocessors defined before Keras was imported
 
 __all__ = ["Recognizer"]
 

@@ -22,8 +22,8 @@ from common.errors import ConfigError, ModelFileError
 from common.metrics import cer, exact_rate, wer
 from common.model_file import atomic_write, read_metadata, save_model
 
-__all__ = ["ValidationMetrics", "LearningRate", "TimeBudget", "AtomicCheckpoint", "read_checkpoint_state",
-           "warmup_factor", "cosine_factor"]
+__all__ = ["ValidationMetrics", "EpochReport", "format_epoch", "LearningRate", "TimeBudget", "AtomicCheckpoint",
+           "read_checkpoint_state", "warmup_factor", "cosine_factor"]
 
 
 def _log(message):
@@ -91,9 +91,58 @@ class ValidationMetrics(keras.callbacks.Callback):
     def on_epoch_end(self, epoch, logs=None):
         results = self.evaluate()
         if logs is not None:
-            logs.update(results)
+            logs.update(results)  # EpochReport prints them
+
+
+RATES = ("cer", "wer", "exact")
+"""Metrics that are fractions: printed as percentages."""
+
+
+def format_epoch(epoch, epochs, logs, seconds):
+    """One line for an epoch: ``epoch 3/100: loss 12.34, val_loss 11.20, val_cer 12.34%, ..., lr 0.001, 12 s``."""
+    parts = []
+    for key, value in (logs or {}).items():
+        if not isinstance(value, (int, float, np.floating, np.integer)):
+            continue
+        name = "lr" if key == "learning_rate" else key
+        if name.removeprefix("val_") in RATES:
+            parts.append(f"{name} {float(value) * 100:.2f}%")
+        elif name == "lr":
+            parts.append(f"lr {float(value):.3g}")
+        else:
+            parts.append(f"{name} {float(value):.4g}")
+    return f"epoch {epoch + 1}/{epochs}: " + ", ".join(parts) + f", {seconds:.0f} s"
+
+
+class EpochReport(keras.callbacks.Callback):
+    """The run's progress, in place of Keras' own: with ``verbose=1`` a progress bar over each epoch's batches
+    (training loss), closed before the epoch's summary line; with ``verbose=2`` (``--quiet``) the summary line
+    alone (:func:`format_epoch`, on stderr); ``0``: nothing. Put it after the callbacks that add to the logs."""
+
+    def __init__(self, steps, epochs, *, verbose=1):
+        super().__init__()
+        self.steps, self.epochs, self.verbose = int(steps), int(epochs), int(verbose)
+        self._bar, self._start, self._seen = None, 0.0, 0
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self._start, self._seen = time.monotonic(), 0
+        if self.verbose == 1:
+            print(f"Epoch {epoch + 1}/{self.epochs}", flush=True)
+            self._bar = keras.utils.Progbar(self.steps, verbose=1, unit_name="step")
+
+    def on_train_batch_end(self, batch, logs=None):
+        self._seen = batch + 1
+        if self._bar is not None:
+            loss = (logs or {}).get("loss")
+            self._bar.update(self._seen, [("loss", float(loss))] if loss is not None else None)
+
+    def on_epoch_end(self, epoch, logs=None):
+        if self._bar is not None and self._seen < self.steps:
+            sys.stdout.write("\n")  # a bar cut short (--max-minutes) still ends its line
+        self._bar = None
+        sys.stdout.flush()
         if self.verbose:
-            _log(f"epoch {epoch + 1}: " + ", ".join(f"{k}={v:.4f}" for k, v in results.items()))
+            _log(format_epoch(epoch, self.epochs, logs, time.monotonic() - self._start))
 
 
 class LearningRate(keras.callbacks.Callback):

@@ -42,9 +42,9 @@ from common.distribution import (compile_model, inference_copy, make_strategy, r
 from common.errors import AlphabetError, ConfigError, DataError, InputError, ModelFileError
 from common.fine_tuning import adapt_head, alphabet_report, apply_freeze, copy_optimizer_state
 from common.model_file import atomic_write, load_model, lock_folder, remove_stale_temporaries, save_model
-from common.train_callbacks import (AtomicCheckpoint, LearningRate, TimeBudget, ValidationMetrics,
+from common.train_callbacks import (AtomicCheckpoint, EpochReport, LearningRate, TimeBudget, ValidationMetrics,
                                     read_checkpoint_state)
-from common.train_config import TrainConfig
+from common.train_config import DEFAULT_VAL_FRACTION, MIN_VAL_ITEMS, TrainConfig, validation_count
 
 __all__ = ["TrainConfig", "TaskSpec", "train", "prepare_items", "split_validation", "run_folder",
            "read_checkpoint_state"]
@@ -119,12 +119,12 @@ def _log(message):
 
 
 def split_validation(examples, fraction, seed):
-    """Hold out ``fraction`` of the examples (at least 1, at most 1000) at random; returns (train, val)."""
+    """Hold out :func:`~common.train_config.validation_count` examples at random; returns (train, val)."""
     if len(examples) < 2:
         raise DataError(
             f"Need at least 2 examples to hold some out for validation; pass --val. Received: {len(examples)} example(s)"
         )
-    count = min(1000, max(1, int(round(len(examples) * fraction))))
+    count = validation_count(len(examples), fraction)
     order = np.random.default_rng(seed).permutation(len(examples))
     val = [examples[i] for i in sorted(order[:count])]
     train = [examples[i] for i in sorted(order[count:])]
@@ -191,8 +191,15 @@ def _read_examples(spec, config):
         val_examples = [(s, spec.normalize_text(t)) for s, t in spec.load_examples(config.val)]
     else:
         train_examples, val_examples = split_validation(examples, config.val_fraction, config.seed)
-        _log(f"no --val given: holding out {len(val_examples)} of {len(examples)} examples for validation "
-             f"(--val-fraction {config.val_fraction}, --seed {config.seed})")
+        if config.val_fraction is not None:
+            why = f"--val-fraction {config.val_fraction}"
+        elif len(val_examples) > round(len(examples) * DEFAULT_VAL_FRACTION):
+            why = (f"{DEFAULT_VAL_FRACTION:.0%} would be {round(len(examples) * DEFAULT_VAL_FRACTION)}, too few to "
+                   f"measure: at least {MIN_VAL_ITEMS} or a fifth of a small data set")
+        else:
+            why = f"{DEFAULT_VAL_FRACTION:.0%}"
+        _log(f"no --val given: holding out {len(val_examples)} of {len(examples)} examples for validation ({why}; "
+             f"--seed {config.seed}); choose with --val DIR or --val-fraction F")
     if config.max_items:
         train_examples = train_examples[: config.max_items]
     _check_characters(train_examples + val_examples)
@@ -393,7 +400,8 @@ def _report(history, seconds, config, monitor, checkpoint, budget, callbacks, nu
     elif stopper is not None and stopper.stopped_epoch:
         _log(f"stopped early after epoch {stopper.stopped_epoch + 1}: {monitor} did not improve for "
              f"{config.patience} epochs (--patience)")
-    outcome = f"best {monitor}={checkpoint.best:.4f}; model: {config.out}" if is_chief else "the chief writes the model"
+    best_figure = f"{checkpoint.best * 100:.2f}%" if math.isfinite(checkpoint.best) else str(checkpoint.best)
+    outcome = f"best {monitor} {best_figure}; model: {config.out}" if is_chief else "the chief writes the model"
     _log(f"trained {epochs_run} epoch(s) in {seconds:.0f} s (~{num_train * epochs_run / max(seconds, 1e-9):.1f} "
          f"items/s); {outcome}")
 
@@ -429,6 +437,7 @@ def _train(spec, config, held):
         _record_run(spec, config, model, state, data, policy, num_replicas)
     callbacks, checkpoint, budget = _callbacks(spec, config, data, state, is_chief=is_chief,
                                                plain=strategy is None and policy == "float32", strategy=strategy)
+    callbacks.append(EpochReport(len(data.train), config.epochs, verbose=config.verbose))  # after what adds to logs
 
     initial_epoch = state["epoch"] + 1 if state else 0
     if initial_epoch >= config.epochs:
@@ -442,7 +451,7 @@ def _train(spec, config, held):
     start = time.monotonic()
     history = model.fit(feed(data.train, strategy=strategy, first_epoch=initial_epoch, workers=config.workers), epochs=config.epochs,
                         initial_epoch=initial_epoch, steps_per_epoch=len(data.train), shuffle=False,
-                        callbacks=callbacks, verbose=config.verbose)
+                        callbacks=callbacks, verbose=0)  # EpochReport reports
     _report(history, time.monotonic() - start, config, f"val_{spec.metric}", checkpoint, budget, callbacks,
             len(data.train.items), is_chief)
     if is_chief and not Path(config.out).is_file():

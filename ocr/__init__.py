@@ -5,8 +5,9 @@
 """
 
 import common  # noqa: F401  (pins Keras to the TensorFlow backend before anything imports Keras)
+from common import __version__
 
-__all__ = ["Reader", "ReadResult"]
+__all__ = ["__version__", "Reader", "ReadResult"]
 
 
 def __getattr__(name):

@@ -5,8 +5,8 @@
              [--format text|json|hocr|alto|page|tsv|pdf] [--output-dir DIR] [--pages 1-3] [--dpi 300]
     ocr lm build --text corpus.txt --order 4 --out my.lm
     ocr train --data D [--val V] --out M [--from M0|default] [--max-minutes N] [--resume] ...
-    ocr eval --data D [--model M]
-    ocr synth --out D -n N
+    ocr eval --data D [--model M] [--layout line|page|auto] [--report N]
+    ocr synth --out D -n N | --text FILE [--font PATH|NAME]
     ocr export --out PATH [--model M] [--format savedmodel|tflite|onnx] [--batch-size N]
 """
 
@@ -14,9 +14,10 @@ import argparse
 import json
 import sys
 
-from common.cli import (MAX_GENERATED, add_decoding_arguments, add_lm_command, add_train_arguments, batch_size_arg,
-                        beam_width_arg, model_size_args, positive_int, print_rates, report_failures, run_main,
-                        seed_arg)
+from common.cli import (MAX_FAILURE_STATUS, MAX_GENERATED, add_decoding_arguments, add_lm_command,
+                        add_report_argument, add_train_arguments, add_version, batch_size_arg, beam_width_arg,
+                        command_options, model_size_args, positive_int, print_rates, read_text_lines,
+                        report_failures, run_main, seed_arg, stdin_inputs)
 from common.errors import ConfigError
 from common.export import add_export_arguments
 from common.limits import count_arg
@@ -34,13 +35,18 @@ DOCUMENT_FORMATS = {"text": ".txt", "json": ".json", "hocr": ".hocr", "alto": ".
 def build_parser():
     units_arg, layers_arg = model_size_args()
     parser = argparse.ArgumentParser(prog="ocr", description="Read text from images with a BiLSTM-CTC model.")
+    add_version(parser)
     commands = parser.add_subparsers(dest="command", required=True)
+    options = command_options()
 
-    read = commands.add_parser("read", help="read text from image files")
+    read = commands.add_parser("read", help="read text from image files", parents=[options])
     read.add_argument("images", nargs="+", help="image files (PNG, JPEG, TIFF, BMP, WebP, GIF), PDF files and "
-                                                "multi-page TIFF files (one result per page)")
+                                                "multi-page TIFF files (one result per page); '-' reads one image "
+                                                "from stdin")
     read.add_argument("--model", help="model file (default: the shipped model)")
-    read.add_argument("--json", action="store_true", help="one JSON object per image, with characters and boxes")
+    read.add_argument("--json", action="store_true",
+                      help="one JSON object per image, with lines, words and characters and their boxes, and the "
+                           "error of an image that failed")
     read.add_argument("--beam", type=beam_width_arg, default=defaults.BEAM_WIDTH,
                       help=BEAM_HELP)
     add_decoding_arguments(read, lm_default=defaults.LM, lm_help=LM_HELP)
@@ -61,8 +67,11 @@ def build_parser():
     read.add_argument("--max-batch-mb", type=float,
                       help="cap on one padded batch of line strips in MiB (lines x width x height x 4 bytes); "
                            "batches are split to fit, a line that alone exceeds it is an error (default: 4)")
+    read.add_argument("--with-names", action="store_true",
+                      help="plain text on stdout: put a '==> NAME <==' line (as head does) before each text")
 
-    train = commands.add_parser("train", help="train or fine-tune a model on line images + transcripts")
+    train = commands.add_parser("train", help="train or fine-tune a model on line images + transcripts",
+                                parents=[options])
     add_train_arguments(train)
     train.add_argument("--height", type=count_arg("height", maximum=1024),
                        help=f"strip height of a new model (px; default {defaults.HEIGHT}); with --from or --resume "
@@ -72,16 +81,28 @@ def build_parser():
     train.add_argument("--layers", type=layers_arg, default=defaults.ENCODER["num_layers"],
                        help=f"BiLSTM layers (new model; default {defaults.ENCODER['num_layers']})")
 
-    evaluate = commands.add_parser("eval", help="CER, WER and exact-line rate on a labelled data set")
+    evaluate = commands.add_parser("eval", help="CER, WER and exact-line rate on a labelled data set",
+                                   parents=[options])
     evaluate.add_argument("--data", required=True, help="folder of image + .gt.txt pairs, or a manifest")
     evaluate.add_argument("--model", help="model file (default: the shipped model)")
     evaluate.add_argument("--beam", type=beam_width_arg, default=defaults.BEAM_WIDTH, help=BEAM_HELP)
     add_decoding_arguments(evaluate, lm_default=defaults.LM, lm_help=LM_HELP)
+    evaluate.add_argument("--layout", choices=defaults.LAYOUTS, default="line",
+                          help="line (default): each image is one line; page: split into lines first, and compare "
+                               "the texts with line breaks as spaces; auto: decide per image")
     evaluate.add_argument("--json", action="store_true", help="print the figures as JSON")
+    add_report_argument(evaluate)
 
-    synth = commands.add_parser("synth", help="render a synthetic training set (name.png + name.gt.txt)")
+    synth = commands.add_parser("synth", help="render a synthetic training set (name.png + name.gt.txt)",
+                                parents=[options])
     synth.add_argument("--out", required=True, help="output folder")
-    synth.add_argument("-n", "--num-lines", type=count_arg("num_lines", maximum=MAX_GENERATED), required=True)
+    synth.add_argument("-n", "--num-lines", type=count_arg("num_lines", maximum=MAX_GENERATED),
+                       help="lines to render (required without --text; with it, default: one per line of the file)")
+    synth.add_argument("--font", action="append", metavar="PATH|NAME",
+                       help="render with this font file, or the installed fonts named like it (e.g. DejaVuSans); "
+                            "repeat for several (default: every installed font that covers the text)")
+    synth.add_argument("--text", metavar="FILE",
+                       help="render these lines (one per line of a UTF-8 file) instead of generated text")
     synth.add_argument("--seed", type=seed_arg, default=0)
     synth.add_argument("--clean-fraction", type=float, default=0.3, help="share of undegraded lines (0.3)")
     synth.add_argument("--max-chars", type=count_arg("max_chars", maximum=1000), default=50)
@@ -90,7 +111,8 @@ def build_parser():
                    "does (lowercase, surrounding punctuation removed; numbers and codes left out).")
 
     export = commands.add_parser("export", help="write the model as SavedModel, TFLite or ONNX for deployment "
-                                                "(the network only; 'read --model' runs the result)")
+                                                "(the network only; 'read --model' runs the result)",
+                                 parents=[options])
     add_export_arguments(export)
     return parser
 
@@ -108,17 +130,25 @@ def _read(args):
     reader = Reader.load(args.model, batch_size=args.batch_size, max_pixels=args.max_pixels,
                          max_batch_mb=args.max_batch_mb, lm=args.lm, hotwords=args.hotwords,
                          words=args.words)
-    if fmt not in ("text", "json") or args.output_dir or args.pages or _any_multipage(args.images):
+    files = [path for path in args.images if path != "-"]
+    if fmt not in ("text", "json") or args.output_dir or args.pages or _any_multipage(files):
+        if len(files) < len(args.images):
+            raise ConfigError("standard input ('-') is read as one image, in text or json on standard output; pass "
+                              "a file for documents, pages or --output-dir. Received: images=['-', ...]")
         return _read_documents(reader, args, fmt)
-    results = reader.read(args.images, beam_width=args.beam, layout=args.layout,
-                          progress=len(args.images) > 20 and sys.stderr.isatty())
+    with stdin_inputs(args.images, what="images") as (images, rename):
+        results = [rename(r) for r in reader.read(images, beam_width=args.beam, layout=args.layout,
+                                                  progress=len(images) > 20 and sys.stderr.isatty())]
     for result in results:
-        if not result.ok:
-            continue
         if args.json:
-            print(json.dumps(result.to_dict(), ensure_ascii=False))
+            text = json.dumps(result.to_dict(), ensure_ascii=False)  # a failed image too, with its error
+        elif result.ok:
+            text = result.text
         else:
-            print(result.text)
+            continue
+        if args.with_names and not args.json:
+            print(f"==> {result.source} <==")
+        print(text)
     return report_failures([r.error for r in results if not r.ok], total=len(results), what="images")
 
 
@@ -175,7 +205,7 @@ def _read_documents(reader, args, fmt):
         print(f"error: {message}", file=sys.stderr)
     if failures:
         print(f"{failed_inputs} of {len(args.images)} images failed", file=sys.stderr)
-    return 1 if failures else 0
+    return min(failed_inputs, MAX_FAILURE_STATUS) if failures else 0
 
 
 def _train(args):
@@ -191,25 +221,36 @@ def _train(args):
 
 
 def _eval(args):
+    from common.cli import evaluation_report
     from common.metrics import error_rates
     from ocr.data import load_line_dataset
     from ocr.reader import Reader
 
     examples = load_line_dataset(args.data)
     reader = Reader.load(args.model, lm=args.lm, hotwords=args.hotwords, words=args.words)
-    # Evaluation data are line images, and their references are normalized as in training (the model's rule).
-    results = reader.read([e.image for e in examples], beam_width=args.beam, layout="line",
+    # References are normalized as in training (the model's rule); with page layouts, line breaks count as spaces.
+    results = reader.read([e.image for e in examples], beam_width=args.beam, layout=args.layout,
                           progress=sys.stderr.isatty())
-    pairs = [(reader.preprocessor.normalize_text(e.text), r.text) for e, r in zip(examples, results) if r.ok]
-    print_rates(error_rates([p[0] for p in pairs], [p[1] for p in pairs]), count=len(pairs), as_json=args.json)
+    flat = (lambda text: text) if args.layout == "line" else (lambda text: " ".join(text.split()))
+    kept = [(str(e.image), flat(reader.preprocessor.normalize_text(e.text)), flat(r.text))
+            for e, r in zip(examples, results) if r.ok]
+    names, references, outputs = ([k[i] for k in kept] for i in range(3))
+    report = evaluation_report(names, references, outputs, args.report) if args.report else None
+    print_rates(error_rates(references, outputs), count=len(kept), as_json=args.json, report=report)
     return report_failures([r.error for r in results if not r.ok], total=len(results), what="images")
 
 
 def _synth(args):
-    from ocr.synth import synthesize_dataset
+    from ocr.synth import resolve_fonts, synthesize_dataset
 
-    path = synthesize_dataset(args.out, args.num_lines, seed=args.seed, degrade_fraction=1.0 - args.clean_fraction,
-                              max_chars=args.max_chars)
+    texts = read_text_lines(args.text) if args.text else None
+    num_lines = args.num_lines or (len(texts) if texts else None)
+    if num_lines is None:
+        raise ConfigError("ocr synth needs -n N (lines to render), or --text FILE (one line each). Received: "
+                          "num_lines=None")
+    fonts = resolve_fonts(args.font) if args.font else None
+    path = synthesize_dataset(args.out, num_lines, seed=args.seed, degrade_fraction=1.0 - args.clean_fraction,
+                              max_chars=args.max_chars, fonts=fonts, texts=texts)
     print(path)
     return 0
 

@@ -8,12 +8,11 @@
 """
 
 import common  # noqa: F401  (pins the Keras backend)
-import keras
 import numpy as np
 
 from common.alphabet import normalize_text
 from common.errors import ConfigError
-from common.preprocessor import PACKAGE, Preprocessor
+from common.preprocessor import Preprocessor
 from ocr.defaults import HEIGHT, MIN_CONTRAST, MIN_WIDTH, POLARITIES, POLARITY
 from ocr.images import load_image, preprocess_line
 
@@ -27,7 +26,6 @@ def _check_int(name, value, low, high):
     return int(value)
 
 
-@keras.saving.register_keras_serializable(package=PACKAGE)
 class LinePreprocessor(Preprocessor):
     """Text-line image -> strip ``(width, height)`` float32, ink = 1, background = 0 (see
     :func:`ocr.images.preprocess_line` for the steps).

@@ -8,10 +8,14 @@ Each input (a path or a numpy array) gives one :class:`ReadResult`, in input ord
 batch: its result has ``error`` set and empty text, the others are read.
 """
 
+from __future__ import annotations
+
 import dataclasses
 import os
+from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import Union
 
 import numpy as np
 
@@ -25,7 +29,10 @@ from ocr.layout import analyze_page, crop_lines
 from ocr.pages import DEFAULT_DPI
 from ocr.preprocessor import LinePreprocessor
 
-__all__ = ["Reader", "ReadResult", "LineResult", "Character", "DEFAULT_MODEL", "LAYOUTS", "word_key"]
+__all__ = ["Reader", "ReadResult", "LineResult", "WordResult", "Character", "DEFAULT_MODEL", "LAYOUTS", "word_key"]
+
+ImageInput = Union[str, os.PathLike, np.ndarray]
+"""One input of :meth:`Reader.read`: an image file's path or an image array."""
 
 DEFAULT_MODEL = Path(__file__).resolve().parent / "models" / "default.keras"
 _EDGE_PUNCTUATION = "\"'([{<.,;:!?)]}>-\u2018\u2019\u201c\u201d"
@@ -57,38 +64,68 @@ class Character:
 
 
 @dataclasses.dataclass(frozen=True)
-class LineResult:
-    """One text line: its text, confidence, box ``(left, top, right, bottom)`` in input pixels, characters."""
+class WordResult:
+    """One word of a line (characters between spaces): its text, confidence (mean over its characters) and box
+    ``(left, top, right, bottom)`` in input pixels, from its first character's left to its last one's right."""
 
     text: str
     confidence: float
-    box: tuple
-    characters: tuple
+    box: tuple[int, int, int, int]
+
+
+@dataclasses.dataclass(frozen=True)
+class LineResult:
+    """One text line: its text, confidence, box ``(left, top, right, bottom)`` in input pixels, characters, and
+    ``words`` (:class:`WordResult`, split at spaces)."""
+
+    text: str
+    confidence: float
+    box: tuple[int, int, int, int]
+    characters: tuple[Character, ...]
+
+    @property
+    def words(self) -> tuple[WordResult, ...]:
+        words, current = [], []
+        for char in self.characters + (None,):
+            if char is not None and not char.char.isspace():
+                current.append(char)
+                continue
+            if current:
+                words.append(WordResult("".join(c.char for c in current),
+                                        round(float(np.mean([c.confidence for c in current])), 4),
+                                        (current[0].x0, current[0].top, current[-1].x1, current[-1].bottom)))
+                current = []
+        return tuple(words)
 
 
 @dataclasses.dataclass(frozen=True)
 class ReadResult(InputResult):
     """What was read from one input: ``text`` (lines joined by newlines), ``confidence`` (mean over lines),
-    ``lines``, ``characters`` (all lines), ``error`` (``None`` when the input was read), and ``page``: the
-    document tree (:class:`ocr.document.Page`: blocks, lines, words, characters) when the input was read as a
+    ``lines``, ``words`` and ``characters`` (all lines), ``error`` (``None`` when the input was read), and ``page``:
+    the document tree (:class:`ocr.document.Page`: blocks, lines, words, characters) when the input was read as a
     page, else ``None``."""
 
     confidence: float = 0.0
-    lines: tuple = ()
-    error: str = None
+    lines: tuple[LineResult, ...] = ()
+    error: str | None = None
     page: object = None
 
     @property
-    def characters(self):
+    def characters(self) -> tuple[Character, ...]:
         return tuple(c for line in self.lines for c in line.characters)
 
-    def to_dict(self):
+    @property
+    def words(self) -> tuple[WordResult, ...]:
+        return tuple(w for line in self.lines for w in line.words)
+
+    def to_dict(self) -> dict:
         return {
             "path": self.source,
             "text": self.text,
             "confidence": round(self.confidence, 4),
             "lines": [
                 {"text": line.text, "confidence": round(line.confidence, 4), "box": list(line.box),
+                 "words": [{"text": w.text, "confidence": w.confidence, "box": list(w.box)} for w in line.words],
                  "characters": [dataclasses.asdict(c) for c in line.characters]}
                 for line in self.lines
             ],
@@ -121,8 +158,8 @@ class Reader:
     image-decoding threads too, which end with the call), and the model runs through one traced function.
     """
 
-    def __init__(self, model, *, batch_size=BATCH_SIZE, max_pixels=None, max_batch_mb=DEFAULT_MAX_BATCH_MB, lm=LM,
-                 hotwords=None, words=None):
+    def __init__(self, model, *, batch_size: int = BATCH_SIZE, max_pixels: int | None = None,
+                 max_batch_mb: float | None = DEFAULT_MAX_BATCH_MB, lm=LM, hotwords=None, words=None):
         if model.task != "ocr":
             raise ModelFileError(f"Reader needs an OCR model. Received: task={model.task!r}")
         if max_pixels is not None and (isinstance(max_pixels, bool) or not isinstance(max_pixels, (int, np.integer))
@@ -140,7 +177,7 @@ class Reader:
                                     word_key=word_key)
 
     @classmethod
-    def load(cls, path=None, **kwargs):
+    def load(cls, path: str | os.PathLike | None = None, **kwargs) -> Reader:
         """Load a model file (``None``: the shipped default model) and return a Reader.
 
         The file is a ``.keras`` model, or one exported with the ``export`` command: an ``.onnx`` or
@@ -183,7 +220,8 @@ class Reader:
             lines.append(((left, top, box[0] + crop_box[2], box[1] + crop_box[3]), strip))
         return lines
 
-    def read(self, inputs, *, beam_width=BEAM_WIDTH, layout=LAYOUT, progress=False, chunk_size=CHUNK_SIZE):
+    def read(self, inputs: ImageInput | Sequence[ImageInput], *, beam_width: int = BEAM_WIDTH, layout: str = LAYOUT,
+             progress: bool = False, chunk_size: int = CHUNK_SIZE) -> list[ReadResult]:
         """Read each input; returns one :class:`ReadResult` per input, in order.
 
         Args:

@@ -17,7 +17,7 @@ import numpy as np
 from common.corpus import PRINTABLE_ASCII, TextPool, filter_charset
 from common.errors import ConfigError, DataError, InputError
 
-__all__ = ["find_fonts", "render_line", "degrade_line", "synthesize_dataset", "FONT_DIRS"]
+__all__ = ["find_fonts", "resolve_fonts", "render_line", "degrade_line", "synthesize_dataset", "FONT_DIRS"]
 
 FONT_DIRS = ("/usr/share/fonts", "/usr/local/share/fonts", "~/.local/share/fonts", "~/.fonts")
 """Folders :func:`find_fonts` searches (recursively), besides Matplotlib's bundled fonts when it is installed."""
@@ -96,6 +96,31 @@ def _find_fonts(dirs, required):
         seen_names.add(name)
         fonts.append(Path(path))
     return tuple(fonts)
+
+
+def resolve_fonts(specs, *, charset=None):
+    """Font files for ``specs``, each a path or a name: a name picks the installed fonts (:func:`find_fonts`) whose
+    file name contains it, ignoring case and spaces (``"DejaVu Sans"`` -> ``DejaVuSans.ttf``, ``DejaVuSans-Bold.ttf``).
+
+    Raises:
+        InputError: a spec that is neither an existing file nor the name of an installed font.
+    """
+    installed = None
+    fonts = []
+    for spec in specs:
+        path = Path(os.path.expanduser(str(spec)))
+        if path.is_file():
+            fonts.append(path)
+            continue
+        if installed is None:
+            installed = find_fonts(charset=charset)
+        key = str(spec).replace(" ", "").lower()
+        matches = [font for font in installed if key in font.name.replace(" ", "").lower()]
+        if not matches:
+            raise InputError(f"no such font file, and no installed font is named like it ({len(installed)} fonts "
+                             f"found; pass a .ttf/.otf path, or a name such as 'DejaVuSans')", str(spec))
+        fonts += matches
+    return list(dict.fromkeys(fonts))
 
 
 def find_fonts(*, charset=None, dirs=None):
@@ -329,6 +354,7 @@ def synthesize_dataset(
     max_chars=50,
     charset=None,
     progress=None,
+    texts=None,
 ):
     """Write ``num_lines`` rendered text lines as an OCR training set.
 
@@ -355,6 +381,9 @@ def synthesize_dataset(
         Default: whatever the text pool writes (printable ASCII plus a few symbols and accented letters).
     progress : bool, optional
         Print progress to stderr. Default: when ``num_lines >= 1000``.
+    texts : sequence of str, optional
+        The lines to render, used in order and cycled when fewer than ``num_lines`` (each with its own font, size
+        and degradation); characters no drawn font has are dropped. Default: texts of the text pool.
 
     Returns
     -------
@@ -399,6 +428,11 @@ def synthesize_dataset(
             raise InputError("The font cannot be read; expected a TrueType or OpenType file.", font)
         coverage.append(_Coverage(info[0]))
 
+    if texts is not None:
+        texts = [" ".join(str(t).split()) for t in texts]
+        texts = [t for t in texts if t]
+        if not texts:
+            raise ConfigError("`texts` holds no text to render (only empty lines). Received: texts=[]")
     out_dir.mkdir(parents=True, exist_ok=True)
     pool = TextPool(seed)
     digits = max(6, len(str(num_lines - 1)))
@@ -409,7 +443,10 @@ def synthesize_dataset(
             rng = np.random.default_rng([seed, index])
             text, choice = "", 0
             for _ in range(20):
-                text = pool.line(rng, min_chars=min_chars, max_chars=max_chars, charset=charset)
+                if texts is not None:
+                    text = texts[index % len(texts)]
+                else:
+                    text = pool.line(rng, min_chars=min_chars, max_chars=max_chars, charset=charset)
                 for _ in range(8):
                     choice = int(rng.integers(len(fonts)))
                     if all(c in coverage[choice] for c in text):

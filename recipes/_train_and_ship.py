@@ -1,4 +1,5 @@
-"""The step both recipes end with: run a task's ``train`` command, then copy the best model into the package."""
+"""The step both recipes end with: run a task's ``train`` command, copy the best model into the package, and
+regenerate its ONNX twin (``default.onnx``, what ``read`` / ``transcribe`` run without TensorFlow)."""
 
 import shutil
 import subprocess
@@ -9,7 +10,8 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 def train_and_ship(task, work, ship, options, *, resume=False):
-    """Run ``python -m TASK train --out WORK/model.keras OPTIONS... [--resume]``; on success copy it to ``ship``.
+    """Run ``python -m TASK train --out WORK/model.keras OPTIONS... [--resume]``; on success copy it to ``ship``
+    and export ``ship`` to ONNX beside it (``python -m TASK export``, the same as ``make onnx``).
 
     Returns the command's exit status.
     """
@@ -23,4 +25,9 @@ def train_and_ship(task, work, ship, options, *, resume=False):
         Path(ship).parent.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(work / "model.keras", ship)
         print(f"copied the best model to {ship}")
+        twin = Path(ship).with_suffix(".onnx")
+        status = subprocess.call([sys.executable, "-m", task, "export", "--model", str(ship), "--out", str(twin),
+                                  "--overwrite"], cwd=ROOT)
+        if status == 0:
+            print(f"wrote its ONNX twin {twin}")
     return status

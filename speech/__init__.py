@@ -5,8 +5,9 @@
 """
 
 import common  # noqa: F401  (pins Keras to the TensorFlow backend before anything imports Keras)
+from common import __version__
 
-__all__ = ["Transcriber", "Transcript"]
+__all__ = ["__version__", "Transcriber", "Transcript"]
 
 
 def __getattr__(name):

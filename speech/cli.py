@@ -1,11 +1,11 @@
 """``speech``: transcribe audio files, train and evaluate models, synthesize training speech.
 
-    speech transcribe FILES... [--model M] [--format txt|json|srt|vtt] [--beam N] [--lm default|none|PATH]
-                      [--hotwords "Kubernetes,nginx:5"] [--words FILE]
+    speech transcribe FILES...|- [--model M] [--format txt|json|srt|vtt|tsv|all] [--output-dir DIR] [--beam N]
+                      [--lm default|none|PATH] [--hotwords "Kubernetes,nginx:5"] [--words FILE]
     speech lm build --text corpus.txt --order 4 --out my.lm
     speech train --data D [--val V] --out M [--from M0|default] [--max-minutes N] [--resume] ...
-    speech eval --data D [--model M]
-    speech synth --out D -n N
+    speech eval --data D [--model M] [--report N]
+    speech synth --out D -n N | --text FILE [--voice NAME]
     speech export --out PATH [--model M] [--format savedmodel|tflite|onnx] [--batch-size N]
 """
 
@@ -13,8 +13,11 @@ import argparse
 import json
 import sys
 
-from common.cli import (MAX_GENERATED, add_decoding_arguments, add_lm_command, add_train_arguments, batch_size_arg,
-                        beam_width_arg, model_size_args, print_rates, report_failures, run_main, seed_arg)
+from common.cli import (MAX_GENERATED, add_decoding_arguments, add_lm_command, add_output_arguments,
+                        add_report_argument, add_train_arguments, add_version, batch_size_arg, beam_width_arg,
+                        command_options, model_size_args, plan_outputs, print_rates, read_text_lines,
+                        report_failures, run_main, seed_arg, stdin_inputs, write_text)
+from common.errors import ConfigError
 from common.export import add_export_arguments
 from common.limits import count_arg
 from speech import defaults
@@ -25,20 +28,27 @@ LM_HELP = ("default (the shipped English 4-gram; greedy if it cannot be loaded),
            "binary file, e.g. from 'speech lm build'")
 BEAM_HELP = "beam width (default: the LM's tuned width; without an LM, 1 = greedy)"
 
-FORMATS = ("txt", "json", "srt", "vtt")
+FORMATS = ("txt", "json", "srt", "vtt", "tsv")
+"""Output formats of ``transcribe`` (``--format all`` writes each of them)."""
+SUFFIXES = {name: f".{name}" for name in FORMATS}
 
 
 def build_parser():
     units_arg, layers_arg = model_size_args()
     parser = argparse.ArgumentParser(prog="speech", description="Transcribe speech with a BiLSTM-CTC model.")
+    add_version(parser)
     commands = parser.add_subparsers(dest="command", required=True)
+    options = command_options()
 
-    transcribe = commands.add_parser("transcribe", help="transcribe audio files (WAV, FLAC, OGG, MP3)")
-    transcribe.add_argument("files", nargs="+")
+    transcribe = commands.add_parser("transcribe", help="transcribe audio files (WAV, FLAC, OGG, MP3)",
+                                     parents=[options])
+    transcribe.add_argument("files", nargs="+", help="audio files; '-' reads one from stdin")
     transcribe.add_argument("--model", help="model file (default: the shipped model)")
-    transcribe.add_argument("--format", choices=FORMATS, default="txt",
-                            help="txt: one line per file; json: one object per file with segments and words; "
-                                 "srt / vtt: subtitles (several files are separated by a comment line)")
+    transcribe.add_argument("--format", choices=FORMATS + ("all",), default="txt",
+                            help="txt: one line per file; json: one object per file with segments and words (and "
+                                 "the error of a file that failed); srt / vtt: subtitles; tsv: start, end (ms) and "
+                                 "text per segment; all: every format (needs --output-dir). Several files as "
+                                 "srt, vtt or tsv need --output-dir (one file each)")
     transcribe.add_argument("--beam", type=beam_width_arg, default=defaults.BEAM_WIDTH,
                             help=BEAM_HELP)
     add_decoding_arguments(transcribe, lm_default=defaults.LM, lm_help=LM_HELP)
@@ -50,54 +60,89 @@ def build_parser():
     transcribe.add_argument("--max-batch-mb", type=float,
                             help="cap on one padded batch of features in MiB (chunks x frames x mels x 4 bytes); "
                                  "batches are split to fit, a chunk that alone exceeds it is an error (default: 4)")
+    add_output_arguments(transcribe, what="file")
 
-    train = commands.add_parser("train", help="train or fine-tune a model on audio + transcripts")
+    train = commands.add_parser("train", help="train or fine-tune a model on audio + transcripts", parents=[options])
     add_train_arguments(train)
     train.add_argument("--units", type=units_arg, default=defaults.ENCODER["units"],
                        help=f"LSTM units per direction (new model; default {defaults.ENCODER['units']})")
     train.add_argument("--layers", type=layers_arg, default=defaults.ENCODER["num_layers"],
                        help=f"BiLSTM layers (new model; default {defaults.ENCODER['num_layers']})")
 
-    evaluate = commands.add_parser("eval", help="WER and CER on a labelled data set")
+    evaluate = commands.add_parser("eval", help="WER and CER on a labelled data set", parents=[options])
     evaluate.add_argument("--data", required=True, help="LJSpeech / LibriSpeech folder, Common Voice TSV, manifest")
     evaluate.add_argument("--model", help="model file (default: the shipped model)")
     evaluate.add_argument("--beam", type=beam_width_arg, default=defaults.BEAM_WIDTH, help=BEAM_HELP)
     add_decoding_arguments(evaluate, lm_default=defaults.LM, lm_help=LM_HELP)
     evaluate.add_argument("--json", action="store_true", help="print the figures as JSON")
+    add_report_argument(evaluate)
 
-    synth = commands.add_parser("synth", help="synthesize a training set with the TTS engines on this machine")
+    synth = commands.add_parser("synth", help="synthesize a training set with the TTS engines on this machine",
+                                parents=[options])
     synth.add_argument("--out", required=True, help="output folder (LJSpeech layout)")
     synth.add_argument("-n", "--num-utterances", type=count_arg("num_utterances", maximum=MAX_GENERATED),
-                       required=True)
+                       help="utterances to speak (required without --text; with it, default: one per line)")
+    synth.add_argument("--voice", action="append", metavar="NAME",
+                       help="speak with this voice: 'engine:name' (espeak-ng:en-us+f2), a name or a family "
+                            "(en-gb-scotland); repeat for several (default: every voice installed)")
+    synth.add_argument("--text", metavar="FILE",
+                       help="speak these sentences (one per line of a UTF-8 file) instead of generated text")
     synth.add_argument("--seed", type=seed_arg, default=0)
 
     add_lm_command(commands, task="speech", tokenize_help="Each line is normalized as transcripts are (lowercase, "
                    "numbers spelled out, punctuation removed).")
 
     export = commands.add_parser("export", help="write the model as SavedModel, TFLite or ONNX for deployment "
-                                                "(the network only; 'transcribe --model' runs the result)")
+                                                "(the network only; 'transcribe --model' runs the result)",
+                                 parents=[options])
     add_export_arguments(export)
     return parser
 
 
+def _render(result, format):
+    """One transcript in one format (text ending in a newline)."""
+    from speech.formats import to_srt, to_tsv, to_vtt
+
+    if format == "txt":
+        return result.text + "\n"
+    if format == "json":
+        return json.dumps(result.to_dict(), ensure_ascii=False) + "\n"
+    return {"srt": to_srt, "vtt": to_vtt, "tsv": to_tsv}[format](result.segments)
+
+
 def _transcribe(args):
-    from speech.formats import to_srt, to_vtt
     from speech.transcriber import Transcriber
 
+    formats = list(FORMATS) if args.format == "all" else [args.format]
+    if args.output_dir is None and (args.format == "all" or (args.format in ("srt", "vtt", "tsv")
+                                                              and len(args.files) > 1)):
+        many = "several formats" if args.format == "all" else f"several files as {args.format}"
+        raise ConfigError(f"{many} cannot share one stream (it would not be a valid file); pass --output-dir DIR "
+                          f"for one file per input and format. Received: format={args.format!r}, "
+                          f"files={len(args.files)}")
+    plans = None
+    if args.output_dir is not None:
+        plans = plan_outputs(args.files, args.output_dir, [SUFFIXES[f] for f in formats], overwrite=args.overwrite)
     transcriber = Transcriber.load(args.model, batch_size=args.batch_size, max_chunk_seconds=args.max_chunk_seconds,
-                                  max_seconds=args.max_seconds, max_batch_mb=args.max_batch_mb, lm=args.lm,
-                                  hotwords=args.hotwords, words=args.words)
-    results = transcriber.transcribe(args.files, beam_width=args.beam, progress=sys.stderr.isatty())
-    good = [r for r in results if r.ok]
-    for result in good:
-        if args.format == "txt":
-            print(result.text)
-        elif args.format == "json":
-            print(json.dumps(result.to_dict(), ensure_ascii=False))
-        else:
-            if len(good) > 1:
-                print(f"{'NOTE' if args.format == 'vtt' else '#'} {result.source}")
-            print((to_srt if args.format == "srt" else to_vtt)(result.segments))
+                                   max_seconds=args.max_seconds, max_batch_mb=args.max_batch_mb, lm=args.lm,
+                                   hotwords=args.hotwords, words=args.words)
+    with stdin_inputs(args.files, what="files") as (files, rename):
+        results = [rename(r) for r in transcriber.transcribe(files, beam_width=args.beam,
+                                                            progress=sys.stderr.isatty())]
+    for index, result in enumerate(results):
+        if plans is not None:
+            if result.ok:
+                for format, path in zip(formats, plans[index]):
+                    write_text(path, _render(result, format))
+            continue
+        if args.format == "json":
+            sys.stdout.write(_render(result, "json"))  # a failed file too, with its error
+            continue
+        if not result.ok:
+            continue
+        if args.with_names and args.format == "txt":
+            print(f"==> {result.source} <==")
+        sys.stdout.write(_render(result, args.format))
     return report_failures([r.error for r in results if not r.ok], total=len(results), what="files")
 
 
@@ -114,6 +159,7 @@ def _train(args):
 
 
 def _eval(args):
+    from common.cli import evaluation_report
     from common.metrics import error_rates
     from speech.data import load_speech_dataset
     from speech.transcriber import Transcriber
@@ -122,15 +168,23 @@ def _eval(args):
     transcriber = Transcriber.load(args.model, lm=args.lm, hotwords=args.hotwords, words=args.words)
     results = transcriber.transcribe([u.audio for u in utterances], beam_width=args.beam,
                                      progress=sys.stderr.isatty())
-    pairs = [(transcriber.preprocessor.normalize_text(u.text), r.text) for u, r in zip(utterances, results) if r.ok]
-    print_rates(error_rates([p[0] for p in pairs], [p[1] for p in pairs]), count=len(pairs), as_json=args.json)
+    kept = [(str(u.audio), transcriber.preprocessor.normalize_text(u.text), r.text)
+            for u, r in zip(utterances, results) if r.ok]
+    names, references, outputs = ([k[i] for k in kept] for i in range(3))
+    report = evaluation_report(names, references, outputs, args.report) if args.report else None
+    print_rates(error_rates(references, outputs), count=len(kept), as_json=args.json, report=report)
     return report_failures([r.error for r in results if not r.ok], total=len(results), what="files")
 
 
 def _synth(args):
     from speech.synth import synthesize_dataset
 
-    print(synthesize_dataset(args.out, args.num_utterances, seed=args.seed))
+    texts = read_text_lines(args.text) if args.text else None
+    count = args.num_utterances or (len(texts) if texts else None)
+    if count is None:
+        raise ConfigError("speech synth needs -n N (utterances to speak), or --text FILE (one sentence each). "
+                          "Received: num_utterances=None")
+    print(synthesize_dataset(args.out, count, seed=args.seed, texts=texts, voices=args.voice))
     return 0
 
 

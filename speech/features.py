@@ -51,11 +51,36 @@ def _frame_sizes(sample_rate, hop_seconds=HOP_SECONDS, win_seconds=WIN_SECONDS):
     return win, hop, 1 << (win - 1).bit_length()
 
 
+def _hz_to_mel(hz):
+    """Slaney's mel scale (librosa's default, ``htk=False``): linear below 1 kHz, logarithmic above."""
+    hz = np.asarray(hz, dtype=np.float64)
+    linear = hz / (200.0 / 3)
+    log_part = 15.0 + np.log(np.maximum(hz, 1e-10) / 1000.0) / (np.log(6.4) / 27.0)
+    return np.where(hz >= 1000.0, log_part, linear)
+
+
+def _mel_to_hz(mel):
+    mel = np.asarray(mel, dtype=np.float64)
+    return np.where(mel >= 15.0, 1000.0 * np.exp((np.log(6.4) / 27.0) * (mel - 15.0)), mel * (200.0 / 3))
+
+
 @functools.lru_cache(maxsize=8)
 def _mel_basis(sample_rate, n_fft, num_mels):
-    import librosa
+    """Triangular mel filters ``(num_mels, 1 + n_fft // 2)`` from 0 Hz to Nyquist, area-normalized (Slaney).
 
-    return librosa.filters.mel(sr=sample_rate, n_fft=n_fft, n_mels=num_mels).astype(np.float32)
+    The same matrix as ``librosa.filters.mel(sr=sample_rate, n_fft=n_fft, n_mels=num_mels)`` (a test compares
+    them), computed here because importing librosa's filters pulls in SciPy's signal module and numba: ~3 s on
+    every ``transcribe``.
+    """
+    fft_hz = np.linspace(0.0, sample_rate / 2.0, 1 + n_fft // 2)
+    edges = _mel_to_hz(np.linspace(_hz_to_mel(0.0), _hz_to_mel(sample_rate / 2.0), num_mels + 2))
+    widths = np.diff(edges)
+    ramps = edges[:, None] - fft_hz[None, :]
+    rising = -ramps[:-2] / widths[:-1, None]
+    falling = ramps[2:] / widths[1:, None]
+    weights = np.maximum(0.0, np.minimum(rising, falling)).astype(np.float32)
+    weights *= (2.0 / (edges[2:] - edges[:-2]))[:, None].astype(np.float32)
+    return weights
 
 
 @functools.lru_cache(maxsize=8)

@@ -1,4 +1,4 @@
-"""Transcripts as plain text, JSON and subtitles (SRT, WebVTT).
+"""Transcripts as plain text, JSON, subtitles (SRT, WebVTT) and tab-separated segments (TSV).
 
 Times are seconds from the start of the file (float). Subtitle cues hold at most two lines of
 ``MAX_LINE_CHARS`` characters and last at most ``MAX_CUE_SECONDS``: longer segments are split between words,
@@ -28,6 +28,7 @@ __all__ = [
     "to_json",
     "to_srt",
     "to_vtt",
+    "to_tsv",
     "format_timestamp",
 ]
 
@@ -252,3 +253,29 @@ def to_vtt(segments):
         blocks.append(f"{format_timestamp(start, separator='.')} --> {format_timestamp(end, separator='.')}\n"
                       + "\n".join(_vtt_escape(line) for line in lines))
     return "\n\n".join(blocks) + "\n"
+
+
+def to_tsv(segments):
+    """Tab-separated ``start``, ``end`` (integer milliseconds) and ``text``, one segment per row, after a header row
+    (the layout of Whisper's ``--output_format tsv``).
+
+    Parameters
+    ----------
+    segments : iterable of Segment
+
+    Returns
+    -------
+    text : str
+        The header row alone when there are no segments.
+    """
+    rows = ["start\tend\ttext"]
+    for segment in segments:
+        text = " ".join(segment.text.split())
+        if text:
+            rows.append(f"{_millis(segment.start)}\t{_millis(segment.end)}\t{text}")
+    return "\n".join(rows) + "\n"
+
+
+def _millis(seconds):
+    seconds = float(seconds)
+    return max(0, int(round(seconds * 1000.0))) if math.isfinite(seconds) else 0

@@ -9,11 +9,10 @@
 import math
 
 import common  # noqa: F401  (pins the Keras backend)
-import keras
 import numpy as np
 
 from common.errors import ConfigError
-from common.preprocessor import PACKAGE, Preprocessor
+from common.preprocessor import Preprocessor
 from speech.audio import MAX_SOURCE_RATE, MIN_SOURCE_RATE, load_audio
 from speech.defaults import HOP_SECONDS, NUM_MELS, SAMPLE_RATE, WIN_SECONDS
 from speech.features import log_mel, num_frames
@@ -27,7 +26,6 @@ def _is_number(value):
         and math.isfinite(value)
 
 
-@keras.saving.register_keras_serializable(package=PACKAGE)
 class AudioPreprocessor(Preprocessor):
     """Audio -> normalized log-mel features ``(frames, num_mels)`` (see :func:`speech.features.log_mel`).
 

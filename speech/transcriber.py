@@ -9,9 +9,13 @@ through the model, and the results stitched back with times global to the file. 
 :class:`Transcript`, in input order; a bad input has ``error`` set and the others are still transcribed.
 """
 
+from __future__ import annotations
+
 import dataclasses
 import os
+from collections.abc import Sequence
 from pathlib import Path
+from typing import Union
 
 import numpy as np
 
@@ -28,6 +32,9 @@ from speech.text import normalize_transcript
 
 __all__ = ["Transcriber", "Transcript", "DEFAULT_MODEL", "DEFAULT_LM"]
 
+AudioInput = Union[str, os.PathLike, np.ndarray]
+"""One input of :meth:`Transcriber.transcribe`: an audio file's path or an array of samples."""
+
 DEFAULT_MODEL = Path(__file__).resolve().parent / "models" / "default.keras"
 DEFAULT_LM = Path(__file__).resolve().parent / "models" / "english.lm"
 """The shipped English word 4-gram (``recipes/speech_lm.py``), with its tuned settings in ``english.lm.json``."""
@@ -38,15 +45,15 @@ class Transcript(InputResult):
     """One input's transcript: ``text``, ``segments`` and ``words`` (times in seconds from the file's start),
     ``duration`` (seconds), and ``error`` (``None`` when the input was transcribed)."""
 
-    segments: tuple = ()
+    segments: tuple[Segment, ...] = ()
     duration: float = 0.0
-    error: str = None
+    error: str | None = None
 
     @property
-    def words(self):
+    def words(self) -> tuple[Word, ...]:
         return tuple(w for segment in self.segments for w in segment.words)
 
-    def to_dict(self):
+    def to_dict(self) -> dict:
         return {
             "path": self.source,
             "text": self.text,
@@ -75,7 +82,8 @@ def _normalized_hotwords(hotwords):
 
 
 def _words(decoded, offset, seconds_per_frame):
-    """Group decoded characters into words with times: a word spans its first to its last character's frames."""
+    """Group decoded characters into words with times: a word spans its first to its last character's frames.
+    Times are rounded to milliseconds (finer is noise: a frame is 40 ms)."""
     words, current = [], []
 
     def flush():
@@ -83,7 +91,7 @@ def _words(decoded, offset, seconds_per_frame):
             start = offset + current[0].start * seconds_per_frame
             end = offset + (current[-1].end + 1) * seconds_per_frame
             confidence = float(np.mean([c.confidence for c in current]))
-            words.append(Word("".join(c.char for c in current), start, end, confidence))
+            words.append(Word("".join(c.char for c in current), round(start, 3), round(end, 3), confidence))
             current.clear()
 
     for char in decoded.characters:
@@ -118,8 +126,9 @@ class Transcriber:
     model runs through one traced function.
     """
 
-    def __init__(self, model, *, batch_size=BATCH_SIZE, max_chunk_seconds=MAX_CHUNK_SECONDS, max_seconds=None,
-                 max_batch_mb=DEFAULT_MAX_BATCH_MB, lm=LM, hotwords=None, words=None):
+    def __init__(self, model, *, batch_size: int = BATCH_SIZE, max_chunk_seconds: float = MAX_CHUNK_SECONDS,
+                 max_seconds: float | None = None, max_batch_mb: float | None = DEFAULT_MAX_BATCH_MB, lm=LM,
+                 hotwords=None, words=None):
         if model.task != "speech":
             raise ModelFileError(f"Transcriber needs a speech model. Received: task={model.task!r}")
         if not is_real_number(max_chunk_seconds) or max_chunk_seconds < MIN_CHUNK_SECONDS:
@@ -141,7 +150,7 @@ class Transcriber:
                                     hotwords=_normalized_hotwords(hotwords), words=_normalized_words(words))
 
     @classmethod
-    def load(cls, path=None, **kwargs):
+    def load(cls, path: str | os.PathLike | None = None, **kwargs) -> Transcriber:
         """Load a model file (``None``: the shipped default model) and return a Transcriber.
 
         The file is a ``.keras`` model, or one exported with the ``export`` command: an ``.onnx`` or
@@ -155,21 +164,22 @@ class Transcriber:
         return self.predictor.alphabet
 
     @property
-    def num_mels(self):
+    def num_mels(self) -> int:
         return self.preprocessor.num_mels
 
     @property
-    def hop_seconds(self):
+    def hop_seconds(self) -> float:
         """Seconds between feature frames (the model's preprocessing)."""
         return self.preprocessor.hop_seconds
 
     @property
-    def seconds_per_frame(self):
+    def seconds_per_frame(self) -> float:
         """Seconds of audio per model output frame."""
         return self.hop_seconds * self.predictor.time_downsampling
 
-    def transcribe(self, inputs, *, sample_rate=None, beam_width=BEAM_WIDTH, progress=False,
-                   files_per_group=FILES_PER_GROUP):
+    def transcribe(self, inputs: AudioInput | Sequence[AudioInput], *, sample_rate: float | None = None,
+                   beam_width: int = BEAM_WIDTH, progress: bool = False,
+                   files_per_group: int = FILES_PER_GROUP) -> list[Transcript]:
         """Transcribe each input; returns one :class:`Transcript` per input, in order.
 
         Args:
@@ -179,10 +189,21 @@ class Transcriber:
                 hotwords, 1 (``None``) is greedy decoding and more is plain beam search.
             progress: show a progress bar over the files on stderr.
             files_per_group: files decoded and held in memory at once (memory stays flat over many files).
+
+        Raises:
+            ConfigError: a numpy input without ``sample_rate``, or an invalid ``sample_rate``.
         """
+        inputs = as_input_list(inputs)
+        if sample_rate is None and any(isinstance(source, np.ndarray) for source in inputs):
+            raise ConfigError("transcribe() got audio samples (a numpy array) but not their rate: pass "
+                              "sample_rate= (Hz), e.g. transcriber.transcribe(y, sample_rate=16000). "
+                              "Received: sample_rate=None")
+        if sample_rate is not None and (not is_real_number(sample_rate) or sample_rate <= 0):
+            raise ConfigError(f"Received an invalid value for `sample_rate`, expected the arrays' rate in Hz (a "
+                              f"positive number). Received: sample_rate={sample_rate!r}")
         beam_width = check_beam_width(beam_width, flag="--beam")
         return map_in_groups(lambda group, offset: self._transcribe_group(group, offset, sample_rate, beam_width),
-                             as_input_list(inputs), group_size=files_per_group, progress=progress, unit="file",
+                             inputs, group_size=files_per_group, progress=progress, unit="file",
                              setting="files_per_group")
 
     def _prepare(self, source, is_path, sample_rate):

@@ -91,12 +91,20 @@ def test_ocr_read_json_and_bad_inputs(trained, tmp_path, capsys):
     status = ocr_main(["read", "--model", str(model_path), "--json", good[0], str(empty),
                        str(tmp_path / "missing.png"), str(text_file), good[1]])
     out, err = capsys.readouterr()
-    assert status == 1
+    assert status == 3  # the number of images that failed
     records = [json.loads(line) for line in out.splitlines()]
-    assert [r["text"] for r in records] == TEXTS[:2]
-    assert records[0]["path"] == good[0]
+    assert [r["text"] for r in records if r["error"] is None] == TEXTS[:2]
+    assert [r["path"] for r in records] == [good[0], str(empty), str(tmp_path / "missing.png"), str(text_file),
+                                            good[1]]
+    assert [r["path"] for r in records if r["error"]] == [str(empty), str(tmp_path / "missing.png"), str(text_file)]
+    assert "missing.png" in records[2]["error"] and records[2]["text"] == ""
     assert set(records[0]) >= {"path", "text", "confidence", "lines"}
     assert records[0]["lines"][0]["characters"][0]["char"] == TEXTS[0][0]
+    words = records[0]["lines"][0]["words"]
+    assert [w["text"] for w in words] == TEXTS[0].split()
+    line_box = records[0]["lines"][0]["box"]
+    assert all(line_box[0] <= w["box"][0] < w["box"][2] <= line_box[2] for w in words)
+    assert all(a["box"][2] <= b["box"][0] for a, b in zip(words, words[1:]))  # left to right, not overlapping
     assert "Traceback" not in err
     errors = [line for line in err.splitlines() if line.startswith("error:")]
     assert len(errors) == 3

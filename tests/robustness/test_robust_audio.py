@@ -175,10 +175,10 @@ def test_speech_transcribe_cli_outputs_the_rest_and_exits_nonzero(tiny_models, c
     status = speech_main(["transcribe", "--model", str(tiny_models["speech"]), "--format", "json",
                           *(str(case_files[n]) for n in names)])
     out, err = capfd.readouterr()
-    assert status == 1
     assert "Traceback" not in err
     good = [n for n in names if CASES[n][2] == "ok"]
     bad = [n for n in names if CASES[n][2] == "error"]
+    assert status == min(len(bad), 100)  # the exit status counts the failed inputs
     assert len([line for line in out.splitlines() if line.startswith("{")]) >= len(good)
     errors = [line for line in err.splitlines() if line.startswith("error:")]
     for name in bad:

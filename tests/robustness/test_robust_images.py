@@ -218,10 +218,10 @@ def test_ocr_read_cli_outputs_the_rest_and_exits_nonzero(tiny_models, case_files
     names = sorted(case_files)
     status = ocr_main(["read", "--model", str(tiny_models["ocr"]), "--json", *(str(case_files[n]) for n in names)])
     out, err = capfd.readouterr()
-    assert status == 1
     assert "Traceback" not in err and "Warning" not in err
     good = [n for n in names if CASES[n][2] == "ok"]
     bad = [n for n in names if CASES[n][2] == "error"]
+    assert status == min(len(bad), 100)  # the exit status counts the failed inputs
     printed = [line for line in out.splitlines() if line.startswith("{")]
     assert len(printed) >= len(good)
     errors = [line for line in err.splitlines() if line.startswith("error:")]

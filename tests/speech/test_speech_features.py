@@ -66,6 +66,18 @@ def test_spec_augment():
     assert spec_augment(features[:1], np.random.default_rng(0)).shape == (1, NUM_MELS)
 
 
+@pytest.mark.parametrize("sample_rate, n_fft, num_mels", [(16000, 512, 80), (22050, 1024, 64), (8000, 256, 40)])
+def test_mel_filterbank_equals_librosas(sample_rate, n_fft, num_mels):
+    """Ours is computed with NumPy (importing librosa's filters costs ~3 s of start-up); it must stay librosa's."""
+    librosa = pytest.importorskip("librosa")
+    from speech.features import _mel_basis
+
+    ours = _mel_basis(sample_rate, n_fft, num_mels)
+    theirs = librosa.filters.mel(sr=sample_rate, n_fft=n_fft, n_mels=num_mels)
+    assert ours.shape == theirs.shape and ours.dtype == np.float32
+    np.testing.assert_allclose(ours, theirs, rtol=0, atol=1e-7)
+
+
 def test_telephone_channel_keeps_the_voice_band_and_removes_what_is_above_4_khz():
     from speech.features import telephone_channel
 
