@@ -6,15 +6,17 @@ process of ``ocr_vs_tesseract.py`` never loads TensorFlow.
 
 import contextlib
 import datetime
+import json
 import os
 import platform
 import shlex
+import subprocess
 import sys
 import time
 import unicodedata
 from pathlib import Path
 
-__all__ = ["ROOT", "Stopwatch", "stopwatch", "markdown_table", "describe_machine", "print_header", "fold_text",
+__all__ = ["ROOT", "Stopwatch", "stopwatch", "run_json_worker", "markdown_table", "describe_machine", "print_header", "fold_text",
            "set_tf_threads", "package_version"]
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -122,3 +124,15 @@ def set_tf_threads(num_threads):
 
         tf.config.threading.set_intra_op_parallelism_threads(int(num_threads))
         tf.config.threading.set_inter_op_parallelism_threads(1)
+
+
+def run_json_worker(script, paths, scratch, out_name, env):
+    """Run ``python SCRIPT --tesseract-worker PATHS.json OUT.json`` in a child process (its own OpenMP settings in
+    ``env``) and return what it wrote to ``scratch/out_name`` as JSON; its last stderr line on failure."""
+    paths_file, out_file = Path(scratch) / "paths.json", Path(scratch) / out_name
+    paths_file.write_text(json.dumps([str(p) for p in paths]))
+    done = subprocess.run([sys.executable, str(script), "--tesseract-worker", str(paths_file), str(out_file)], env=env,
+                          stderr=subprocess.PIPE, text=True)
+    if done.returncode != 0:
+        raise RuntimeError(done.stderr.strip().splitlines()[-1] if done.stderr.strip() else f"exit {done.returncode}")
+    return json.loads(out_file.read_text())

@@ -26,14 +26,14 @@ import importlib.util
 import json
 import os
 import shutil
-import subprocess
 import sys
 import tempfile
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from benchmarks._common import fold_text, markdown_table, print_header, set_tf_threads, stopwatch  # noqa: E402
+from benchmarks._common import (fold_text, markdown_table, print_header, run_json_worker, set_tf_threads,  # noqa: E402
+                               stopwatch)
 
 KINDS = ("leading-0.9", "leading-1.1", "leading-1.3", "leading-1.5", "two-columns", "headings", "scan",
          "screenshot-light", "screenshot-dark")
@@ -282,14 +282,7 @@ def tesseract_worker(paths_file, out_file):
 
 def run_tesseract(paths, scratch):
     env = dict(os.environ, OMP_THREAD_LIMIT="1")
-    paths_file, out_file = scratch / "paths.json", scratch / "tesseract.json"
-    paths_file.write_text(json.dumps([str(p) for p in paths]))
-    done = subprocess.run([sys.executable, __file__, "--tesseract-worker", str(paths_file), str(out_file)], env=env,
-                          stderr=subprocess.PIPE, text=True)
-    if done.returncode != 0:
-        raise RuntimeError(done.stderr.strip().splitlines()[-1] if done.stderr.strip() else f"exit {done.returncode}")
-    result = json.loads(out_file.read_text())
-    return result
+    return run_json_worker(__file__, paths, scratch, "tesseract.json", env)
 
 
 GROUPS = KINDS + ("all", "all but scan")

@@ -18,14 +18,14 @@ import importlib.util
 import json
 import os
 import shutil
-import subprocess
 import sys
 import tempfile
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from benchmarks._common import ROOT, fold_text, markdown_table, print_header, set_tf_threads, stopwatch  # noqa: E402
+from benchmarks._common import (ROOT, fold_text, markdown_table, print_header, run_json_worker,  # noqa: E402
+                               set_tf_threads, stopwatch)
 
 KIND_GROUPS = {  # rows of the per-kind table: groups of common.corpus.KINDS
     "prose, words": ("prose", "words"),
@@ -121,13 +121,7 @@ def run_tesseract(paths, threads, scratch):
     env.pop("OMP_THREAD_LIMIT", None)
     if threads:
         env["OMP_THREAD_LIMIT"] = str(threads)
-    paths_file, out_file = scratch / "paths.json", scratch / f"tesseract-{threads or 'default'}.json"
-    paths_file.write_text(json.dumps([str(p) for p in paths]))
-    done = subprocess.run([sys.executable, __file__, "--tesseract-worker", str(paths_file), str(out_file)], env=env,
-                          stderr=subprocess.PIPE, text=True)
-    if done.returncode != 0:
-        raise RuntimeError(done.stderr.strip().splitlines()[-1] if done.stderr.strip() else f"exit {done.returncode}")
-    result = json.loads(out_file.read_text())
+    result = run_json_worker(__file__, paths, scratch, f"tesseract-{threads or 'default'}.json", env)
     return result["texts"], result["seconds"], result["version"]
 
 
