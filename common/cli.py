@@ -17,7 +17,8 @@ __all__ = ["add_train_arguments", "train_config_from_args", "run_main", "print_r
            "positive_int", "beam_width_arg", "batch_size_arg", "model_size_args", "seed_arg",
            "command_options", "add_version", "add_output_arguments", "stdin_inputs", "plan_outputs",
            "write_text", "STDIN", "add_report_argument", "evaluation_report", "read_text_lines",
-           "add_decoding_arguments", "add_lm_command", "run_lm_build"]
+           "add_decoding_arguments", "add_lm_command", "run_lm_build", "add_batch_arguments",
+           "absolute_path_options", "run_batch_command"]
 
 STDIN = "-"
 """The input name that means standard input (one image or audio file's bytes)."""
@@ -386,3 +387,73 @@ def run_lm_build(args, *, tokenize):
     counts = build_arpa(lines(), args.out, order=args.order)
     print(f"wrote {args.out} ({', '.join(f'{n}-grams: {c:,}' for n, c in counts.items())}) and {args.out}.json")
     return 0
+
+
+def add_batch_arguments(parser, *, what):
+    """The options of ``ocr batch`` and ``speech batch`` (:mod:`common.scale`) besides the task's own."""
+    from common.scale import SHARD_FORMATS
+
+    parser.add_argument("--output-dir", required=True, metavar="DIR",
+                        help=f"where the result shards go (part-RRRR-NNNNNN.jsonl, one JSON object per {what} as "
+                             f"with --json, errors included); run the same command again to resume a stopped run")
+    parser.add_argument("--address", metavar="auto|HOST:PORT",
+                        help="the Ray cluster: auto (the one 'ray start' started on this machine) or the head's "
+                             "HOST:PORT (default: RAY_ADDRESS if set, else a Ray instance started for this run)")
+    parser.add_argument("--local", action="store_true",
+                        help="run in this process without Ray (same shards, same resume)")
+    parser.add_argument("--workers", type=count_arg("workers", maximum=MAX_BATCH_SIZE),
+                        help="model copies (Ray actors) working at once (default: the cluster's CPUs, or its GPUs)")
+    parser.add_argument("--cpus-per-worker", type=float, default=1.0,
+                        help="CPUs Ray reserves for each worker (default 1)")
+    parser.add_argument("--gpus-per-worker", type=float,
+                        help="GPUs per worker (default: 1 when the cluster has GPUs, else 0)")
+    parser.add_argument("--files-per-shard", type=count_arg("files_per_shard", maximum=10**6), default=100,
+                        help=f"{what}s per shard: the unit of work, of writing and of resuming (default 100)")
+    parser.add_argument("--shard-format", choices=SHARD_FORMATS, default="jsonl",
+                        help="jsonl (default) or parquet (columns path, text, error, record)")
+    parser.add_argument("--retry-failed", action="store_true",
+                        help=f"on resume, process again the {what}s that failed before")
+    return parser
+
+
+def absolute_path_options(options, names, *, keep=("none", "default")):
+    """``options`` with the values of ``names`` that name existing files made absolute (Ray's workers do not run
+    in this folder); other values (``none``, ``default``, hotword lists) unchanged."""
+    import os
+
+    result = dict(options)
+    for name in names:
+        value = result.get(name)
+        if isinstance(value, str) and value not in keep and os.path.exists(value):
+            result[name] = os.path.abspath(value)
+    return result
+
+
+def run_batch_command(args, *, task, factory, options, settings, suffixes, source_keys, what):
+    """Run ``ocr batch`` / ``speech batch`` (see :func:`common.scale.run_batch`): one line per finished shard on
+    stderr, then each failed input's error and a summary. Returns the exit status (as :func:`report_failures`)."""
+    from common.scale import collect_inputs, run_batch
+
+    for name in ("cpus_per_worker", "gpus_per_worker"):
+        value = getattr(args, name)
+        if value is not None and not (value >= 0 and value < float("inf")):
+            raise ConfigError(f"Received an invalid value for `{name}` (--{name.replace('_', '-')}), expected a "
+                              f"number >= 0. Received: {name}={value!r}")
+    inputs = collect_inputs(args.inputs, suffixes=suffixes, source_keys=source_keys, what=what)
+
+    def progress(summary, report, num_shards):
+        failed = f", {summary['failed']} failed" if summary["failed"] else ""
+        print(f"[{len(report.shards)}/{num_shards}] {summary['shard']}: {summary['files']} {what}s{failed} in "
+              f"{summary['seconds']:.1f} s on node {str(summary['node'])[:8]}", file=sys.stderr, flush=True)
+
+    report = run_batch(inputs, args.output_dir, task=task, factory=factory, options=options, settings=settings,
+                       address=args.address, local=args.local, num_workers=args.workers,
+                       files_per_shard=args.files_per_shard, shard_format=args.shard_format,
+                       retry_failed=args.retry_failed, cpus_per_worker=args.cpus_per_worker,
+                       gpus_per_worker=args.gpus_per_worker, verbose=args.verbose, on_shard=progress)
+    skipped = f"; {report.skipped} done before, skipped" if report.skipped else ""
+    nodes = f" on {len(report.nodes)} node(s)" if report.nodes and not args.local else ""
+    rate = f" ({report.processed / report.seconds:.1f} {what}s/s)" if report.processed and report.seconds else ""
+    print(f"{report.processed} of {report.total} {what}s processed in {report.seconds:.1f} s{rate}{nodes}{skipped}; "
+          f"results in {args.output_dir}", file=sys.stderr)
+    return report_failures(report.errors, total=report.processed, what=f"{what}s")

@@ -4,8 +4,8 @@ TensorFlow's C++ code writes straight to file descriptor 2, before and regardles
 (TF 2.21 logs ``WARNING: All log messages before absl::InitializeLog() ...`` and ``I0000 ... oneDNN custom
 operations are on`` at import, and ``E0000 ... oneDNN supports DT_BOOL only ...`` at the first prediction).
 :func:`quiet_native_stderr` routes descriptor 2 through a pipe for the length of a command and drops exactly those
-lines; everything else (Python's ``sys.stderr``, progress bars, warnings, a native fatal error) reaches the terminal
-unchanged. ``--verbose`` on the command line turns the filter off.
+lines (and one routine notice of Ray's, when a batch run starts its workers); everything else (Python's
+``sys.stderr``, progress bars, warnings, a native fatal error) reaches the terminal unchanged. ``--verbose`` on the command line turns the filter off.
 
 Turning oneDNN off (``TF_ENABLE_ONEDNN_OPTS=0``) would also remove a line, but it changes the kernels that run.
 """
@@ -25,6 +25,9 @@ _NOISE = re.compile(
     r"|[IWE]\d{4} \d\d:\d\d:\d+\.\d+\s+\d+ [\w.-]+:\d+\] "  # absl's prefix: I/W/E (fatal F lines pass)
     r"|To enable the following instructions: .* rebuild TensorFlow"
     r"|This TensorFlow binary is optimized to use available CPU instructions"
+    # Ray's (``ocr batch``, ``speech batch``): Ray Data's actors always get their arguments through the object store
+    r"|\[[\d\- :,.]+ E \d+ \d+\] core_worker\.cc:\d+: Actor with class name: .* has constructor arguments in the "
+    r"object store and max_restarts > 0"
 )
 
 

@@ -3,6 +3,8 @@
     ocr read IMAGES... [--model M] [--json] [--beam N] [--layout line|page|auto] [--lm none|PATH]
              [--hotwords "Kubernetes,nginx:5"] [--words FILE]
              [--format text|json|hocr|alto|page|tsv|pdf] [--output-dir DIR] [--pages 1-3] [--dpi 300]
+    ocr batch FOLDER|GLOB|MANIFEST... --output-dir DIR [--address auto|HOST:PORT] [--workers N] [--local]
+              [--files-per-shard N] [--shard-format jsonl|parquet] [--retry-failed] [read's model options]
     ocr lm build --text corpus.txt --order 4 --out my.lm
     ocr train --data D [--val V] --out M [--from M0|default] [--max-minutes N] [--resume] ...
     ocr eval --data D [--model M] [--layout line|page|auto] [--report N]
@@ -14,9 +16,9 @@ import argparse
 import json
 import sys
 
-from common.cli import (MAX_FAILURE_STATUS, MAX_GENERATED, add_decoding_arguments, add_lm_command,
-                        add_report_argument, add_train_arguments, add_version, batch_size_arg, beam_width_arg,
-                        command_options, model_size_args, positive_int, print_rates, read_text_lines,
+from common.cli import (MAX_FAILURE_STATUS, MAX_GENERATED, add_batch_arguments, add_decoding_arguments,
+                        add_lm_command, add_report_argument, add_train_arguments, add_version, batch_size_arg,
+                        beam_width_arg, command_options, model_size_args, positive_int, print_rates, read_text_lines,
                         report_failures, run_main, seed_arg, stdin_inputs)
 from common.errors import ConfigError
 from common.export import add_export_arguments
@@ -32,6 +34,23 @@ DOCUMENT_FORMATS = {"text": ".txt", "json": ".json", "hocr": ".hocr", "alto": ".
                     "tsv": ".tsv", "pdf": ".pdf"}
 
 
+def add_reading_arguments(parser):
+    """The options of ``read`` and ``batch`` that choose the model and how it reads."""
+    parser.add_argument("--model", help="model file (default: the shipped model)")
+    parser.add_argument("--beam", type=beam_width_arg, default=defaults.BEAM_WIDTH, help=BEAM_HELP)
+    add_decoding_arguments(parser, lm_default=defaults.LM, lm_help=LM_HELP)
+    parser.add_argument("--layout", choices=defaults.LAYOUTS, default=defaults.LAYOUT,
+                        help=f"line: each image is one line; page: split into lines; auto: decide per image "
+                             f"(default {defaults.LAYOUT})")
+    parser.add_argument("--batch-size", type=batch_size_arg, default=defaults.BATCH_SIZE)
+    parser.add_argument("--max-pixels", type=positive_int,
+                        help="refuse larger images (decompression bombs; default: 89,478,485 as in Pillow)")
+    parser.add_argument("--max-batch-mb", type=float,
+                        help="cap on one padded batch of line strips in MiB (lines x width x height x 4 bytes); "
+                             "batches are split to fit, a line that alone exceeds it is an error (default: 4)")
+    return parser
+
+
 def build_parser():
     units_arg, layers_arg = model_size_args()
     parser = argparse.ArgumentParser(prog="ocr", description="Read text from images with a BiLSTM-CTC model.")
@@ -43,16 +62,10 @@ def build_parser():
     read.add_argument("images", nargs="+", help="image files (PNG, JPEG, TIFF, BMP, WebP, GIF), PDF files and "
                                                 "multi-page TIFF files (one result per page); '-' reads one image "
                                                 "from stdin")
-    read.add_argument("--model", help="model file (default: the shipped model)")
+    add_reading_arguments(read)
     read.add_argument("--json", action="store_true",
                       help="one JSON object per image, with lines, words and characters and their boxes, and the "
                            "error of an image that failed")
-    read.add_argument("--beam", type=beam_width_arg, default=defaults.BEAM_WIDTH,
-                      help=BEAM_HELP)
-    add_decoding_arguments(read, lm_default=defaults.LM, lm_help=LM_HELP)
-    read.add_argument("--layout", choices=defaults.LAYOUTS, default=defaults.LAYOUT,
-                      help=f"line: each image is one line; page: split into lines; auto: decide per image "
-                           f"(default {defaults.LAYOUT})")
     read.add_argument("--format", choices=tuple(DOCUMENT_FORMATS), default="text",
                       help="text (default), json (one object per image or page), hocr, alto (ALTO v4), page "
                            "(PAGE-XML 2019, one file per page), tsv (Tesseract's columns), pdf (the pages with an "
@@ -61,14 +74,16 @@ def build_parser():
                                            ".page.xml, .tsv, .pdf) instead of printing")
     read.add_argument("--pages", help="pages of PDF and multi-page TIFF inputs to read, e.g. 1-3,5 (default: all)")
     read.add_argument("--dpi", type=float, default=300.0, help="resolution PDF pages are rendered at (300)")
-    read.add_argument("--batch-size", type=batch_size_arg, default=defaults.BATCH_SIZE)
-    read.add_argument("--max-pixels", type=positive_int,
-                      help="refuse larger images (decompression bombs; default: 89,478,485 as in Pillow)")
-    read.add_argument("--max-batch-mb", type=float,
-                      help="cap on one padded batch of line strips in MiB (lines x width x height x 4 bytes); "
-                           "batches are split to fit, a line that alone exceeds it is an error (default: 4)")
     read.add_argument("--with-names", action="store_true",
                       help="plain text on stdout: put a '==> NAME <==' line (as head does) before each text")
+
+    batch = commands.add_parser("batch", help="read a large collection (folder, glob, manifest) on a Ray cluster "
+                                              "into resumable JSONL/Parquet shards", parents=[options])
+    batch.add_argument("inputs", nargs="+", metavar="INPUT",
+                       help="folders (their images, in subfolders too), glob patterns ('scans/**/*.png'), manifests "
+                            "(.tsv/.csv/.jsonl with an image, path or file column) or image files")
+    add_reading_arguments(batch)
+    add_batch_arguments(batch, what="image")
 
     train = commands.add_parser("train", help="train or fine-tune a model on line images + transcripts",
                                 parents=[options])
@@ -208,6 +223,19 @@ def _read_documents(reader, args, fmt):
     return min(failed_inputs, MAX_FAILURE_STATUS) if failures else 0
 
 
+def _batch(args):
+    from common.cli import absolute_path_options, run_batch_command
+    from ocr.batch import IMAGE_COLUMNS, IMAGE_SUFFIXES, reader_worker
+
+    options = absolute_path_options(
+        {"model": args.model, "beam_width": args.beam, "layout": args.layout, "lm": args.lm,
+         "hotwords": args.hotwords, "words": args.words, "max_pixels": args.max_pixels,
+         "max_batch_mb": args.max_batch_mb, "batch_size": args.batch_size}, ("model", "lm", "words"))
+    settings = {key: value for key, value in options.items() if key != "batch_size"}  # batch size: same text
+    return run_batch_command(args, task="ocr", factory=reader_worker, options=options, settings=settings,
+                             suffixes=IMAGE_SUFFIXES, source_keys=IMAGE_COLUMNS, what="image")
+
+
 def _train(args):
     from common.training import train
     from ocr.reader import DEFAULT_MODEL
@@ -269,7 +297,8 @@ def _lm(args):
     return run_lm_build(args, tokenize=lambda line: [w for w in map(word_key, line.split()) if w])
 
 
-COMMANDS = {"read": _read, "train": _train, "eval": _eval, "synth": _synth, "export": _export, "lm": _lm}
+COMMANDS = {"read": _read, "batch": _batch, "train": _train, "eval": _eval, "synth": _synth, "export": _export,
+            "lm": _lm}
 
 
 def main(argv=None):

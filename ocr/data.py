@@ -24,7 +24,7 @@ from pathlib import Path
 from common.errors import DataError
 from common.manifest import read_manifest
 
-__all__ = ["LineExample", "load_line_dataset", "IMAGE_SUFFIXES", "MANIFEST_SUFFIXES"]
+__all__ = ["LineExample", "load_line_dataset", "IMAGE_SUFFIXES", "IMAGE_COLUMNS", "MANIFEST_SUFFIXES"]
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp", ".webp")
 """Image file name endings recognized in a data folder (any letter case)."""
@@ -34,7 +34,8 @@ MANIFEST_SUFFIXES = (".tsv", ".csv", ".jsonl")
 
 _GT_SUFFIX = ".gt.txt"
 _SECONDARY_SUFFIXES = (".bin", ".nrm")  # OCRopus: name.bin.png (binarized), name.nrm.png (normalized)
-_IMAGE_COLUMNS = ("image", "path", "file")
+IMAGE_COLUMNS = ("image", "path", "file")
+"""Names of a manifest's image column (any letter case), in order of preference."""
 _TEXT_COLUMNS = ("text", "transcript")
 _MAX_LISTED = 5
 
@@ -167,7 +168,7 @@ def _read_manifest(path):
             f"Expected a data folder or a manifest ending in {', '.join(MANIFEST_SUFFIXES)}. "
             f"Received: path={str(path)!r}"
         )
-    rows, problems = read_manifest(path, source_keys=_IMAGE_COLUMNS, text_keys=_TEXT_COLUMNS, allow_empty_text=True,
+    rows, problems = read_manifest(path, source_keys=IMAGE_COLUMNS, text_keys=_TEXT_COLUMNS, allow_empty_text=True,
                                    headerless=True, source_name="image")
     problems.raise_if_any()
     if not rows:

@@ -2,6 +2,8 @@
 
     speech transcribe FILES...|- [--model M] [--format txt|json|srt|vtt|tsv|all] [--output-dir DIR] [--beam N]
                       [--lm default|none|PATH] [--hotwords "Kubernetes,nginx:5"] [--words FILE]
+    speech batch FOLDER|GLOB|MANIFEST... --output-dir DIR [--address auto|HOST:PORT] [--workers N] [--local]
+                 [--files-per-shard N] [--shard-format jsonl|parquet] [--retry-failed] [transcribe's model options]
     speech lm build --text corpus.txt --order 4 --out my.lm
     speech train --data D [--val V] --out M [--from M0|default] [--max-minutes N] [--resume] ...
     speech eval --data D [--model M] [--report N]
@@ -13,9 +15,9 @@ import argparse
 import json
 import sys
 
-from common.cli import (MAX_GENERATED, add_decoding_arguments, add_lm_command, add_output_arguments,
-                        add_report_argument, add_train_arguments, add_version, batch_size_arg, beam_width_arg,
-                        command_options, model_size_args, plan_outputs, print_rates, read_text_lines,
+from common.cli import (MAX_GENERATED, add_batch_arguments, add_decoding_arguments, add_lm_command,
+                        add_output_arguments, add_report_argument, add_train_arguments, add_version, batch_size_arg,
+                        beam_width_arg, command_options, model_size_args, plan_outputs, print_rates, read_text_lines,
                         report_failures, run_main, seed_arg, stdin_inputs, write_text)
 from common.errors import ConfigError
 from common.export import add_export_arguments
@@ -33,6 +35,22 @@ FORMATS = ("txt", "json", "srt", "vtt", "tsv")
 SUFFIXES = {name: f".{name}" for name in FORMATS}
 
 
+def add_transcribing_arguments(parser):
+    """The options of ``transcribe`` and ``batch`` that choose the model and how it transcribes."""
+    parser.add_argument("--model", help="model file (default: the shipped model)")
+    parser.add_argument("--beam", type=beam_width_arg, default=defaults.BEAM_WIDTH, help=BEAM_HELP)
+    add_decoding_arguments(parser, lm_default=defaults.LM, lm_help=LM_HELP)
+    parser.add_argument("--max-chunk-seconds", type=float, default=defaults.MAX_CHUNK_SECONDS,
+                        help=f"longest piece of audio run at once; long files are split at silences "
+                             f"(default {defaults.MAX_CHUNK_SECONDS:g})")
+    parser.add_argument("--batch-size", type=batch_size_arg, default=defaults.BATCH_SIZE)
+    parser.add_argument("--max-seconds", type=float, help="refuse files longer than this (default: no limit)")
+    parser.add_argument("--max-batch-mb", type=float,
+                        help="cap on one padded batch of features in MiB (chunks x frames x mels x 4 bytes); "
+                             "batches are split to fit, a chunk that alone exceeds it is an error (default: 4)")
+    return parser
+
+
 def build_parser():
     units_arg, layers_arg = model_size_args()
     parser = argparse.ArgumentParser(prog="speech", description="Transcribe speech with a BiLSTM-CTC model.")
@@ -43,24 +61,21 @@ def build_parser():
     transcribe = commands.add_parser("transcribe", help="transcribe audio files (WAV, FLAC, OGG, MP3)",
                                      parents=[options])
     transcribe.add_argument("files", nargs="+", help="audio files; '-' reads one from stdin")
-    transcribe.add_argument("--model", help="model file (default: the shipped model)")
+    add_transcribing_arguments(transcribe)
     transcribe.add_argument("--format", choices=FORMATS + ("all",), default="txt",
                             help="txt: one line per file; json: one object per file with segments and words (and "
                                  "the error of a file that failed); srt / vtt: subtitles; tsv: start, end (ms) and "
                                  "text per segment; all: every format (needs --output-dir). Several files as "
                                  "srt, vtt or tsv need --output-dir (one file each)")
-    transcribe.add_argument("--beam", type=beam_width_arg, default=defaults.BEAM_WIDTH,
-                            help=BEAM_HELP)
-    add_decoding_arguments(transcribe, lm_default=defaults.LM, lm_help=LM_HELP)
-    transcribe.add_argument("--max-chunk-seconds", type=float, default=defaults.MAX_CHUNK_SECONDS,
-                            help=f"longest piece of audio run at once; long files are split at silences "
-                                 f"(default {defaults.MAX_CHUNK_SECONDS:g})")
-    transcribe.add_argument("--batch-size", type=batch_size_arg, default=defaults.BATCH_SIZE)
-    transcribe.add_argument("--max-seconds", type=float, help="refuse files longer than this (default: no limit)")
-    transcribe.add_argument("--max-batch-mb", type=float,
-                            help="cap on one padded batch of features in MiB (chunks x frames x mels x 4 bytes); "
-                                 "batches are split to fit, a chunk that alone exceeds it is an error (default: 4)")
     add_output_arguments(transcribe, what="file")
+
+    batch = commands.add_parser("batch", help="transcribe a large collection (folder, glob, manifest) on a Ray "
+                                              "cluster into resumable JSONL/Parquet shards", parents=[options])
+    batch.add_argument("inputs", nargs="+", metavar="INPUT",
+                       help="folders (their audio files, in subfolders too), glob patterns ('calls/**/*.wav'), "
+                            "manifests (.tsv/.csv/.jsonl with an audio, path or file column) or audio files")
+    add_transcribing_arguments(batch)
+    add_batch_arguments(batch, what="file")
 
     train = commands.add_parser("train", help="train or fine-tune a model on audio + transcripts", parents=[options])
     add_train_arguments(train)
@@ -146,6 +161,19 @@ def _transcribe(args):
     return report_failures([r.error for r in results if not r.ok], total=len(results), what="files")
 
 
+def _batch(args):
+    from common.cli import absolute_path_options, run_batch_command
+    from speech.batch import AUDIO_KEYS, AUDIO_SUFFIXES, transcriber_worker
+
+    options = absolute_path_options(
+        {"model": args.model, "beam_width": args.beam, "lm": args.lm, "hotwords": args.hotwords,
+         "words": args.words, "max_chunk_seconds": args.max_chunk_seconds, "max_seconds": args.max_seconds,
+         "max_batch_mb": args.max_batch_mb, "batch_size": args.batch_size}, ("model", "lm", "words"))
+    settings = {key: value for key, value in options.items() if key != "batch_size"}  # batch size: same text
+    return run_batch_command(args, task="speech", factory=transcriber_worker, options=options,
+                             settings=settings, suffixes=AUDIO_SUFFIXES, source_keys=AUDIO_KEYS, what="file")
+
+
 def _train(args):
     from common.cli import train_config_from_args
     from common.training import train
@@ -202,8 +230,8 @@ def _lm(args):
     return run_lm_build(args, tokenize=lambda line: normalize_transcript(line).split())
 
 
-COMMANDS = {"transcribe": _transcribe, "train": _train, "eval": _eval, "synth": _synth, "export": _export,
-            "lm": _lm}
+COMMANDS = {"transcribe": _transcribe, "batch": _batch, "train": _train, "eval": _eval, "synth": _synth,
+            "export": _export, "lm": _lm}
 
 
 def main(argv=None):
