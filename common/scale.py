@@ -21,6 +21,7 @@ refused (one folder, one consistent set of results).
 Ray is imported only inside :func:`run_on_ray`; ``--local`` runs the same shards in this process without it.
 """
 
+import contextlib
 import dataclasses
 import glob
 import json
@@ -35,7 +36,7 @@ from common.limits import check_count
 
 __all__ = ["SCALE_INSTALL_HINT", "SHARD_FORMATS", "SETTINGS_FILE", "collect_inputs", "check_run_settings",
            "read_records", "load_results", "plan_shards", "write_shard", "ShardWorker", "BatchReport",
-           "run_batch", "run_locally", "run_on_ray", "import_ray"]
+           "run_batch", "run_locally", "run_on_ray", "import_ray", "local_cluster"]
 
 SCALE_INSTALL_HINT = "pip install 'ctc-toolkit[scale]'"
 SHARD_FORMATS = ("jsonl", "parquet")
@@ -440,3 +441,75 @@ def run_batch(inputs, output_dir, *, task, factory, options, settings=None, addr
                 on_shard(summary, report, len(shards))
     report.seconds = time.perf_counter() - start
     return report
+
+
+def _ray_command():
+    """The ``ray`` command of the Ray installed beside this Python (a venv's ``bin/ray``), else the one on PATH."""
+    import shutil
+
+    beside = Path(sys.executable).parent / "ray"
+    found = str(beside) if beside.is_file() else shutil.which("ray")
+    if found is None:
+        import_ray()  # the one-line message naming the extra, when Ray is missing altogether
+        raise ConfigError(f"the 'ray' command is not on PATH (Ray is importable, its scripts are not installed); "
+                          f"reinstall it with {SCALE_INSTALL_HINT}. Received: ray=None")
+    return found
+
+
+def _free_port():
+    import socket
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+@contextlib.contextmanager
+def local_cluster(num_nodes=2, *, cpus_per_node=1, temp_dir=None, timeout=180):
+    """Start a real Ray cluster of ``num_nodes`` nodes on this machine (``ray start --head``, then ``ray start
+    --address`` for each other node, all on 127.0.0.1), yield its address, and ``ray stop`` it afterwards, even on
+    failure. For tests, benchmarks and trying a cluster out; on real machines run the same two commands on each.
+
+    Each node has ``cpus_per_node`` CPUs and its own custom resource ``node_<i>`` (1). The cluster uses token
+    authentication with a fresh token, set in this process's environment (``RAY_AUTH_MODE``, ``RAY_AUTH_TOKEN``)
+    for the length of the block, so that drivers started here or by child processes can connect.
+
+    ``ray stop`` stops every Ray process of this machine's user: do not use it beside another Ray cluster.
+    """
+    import secrets
+    import subprocess
+    import tempfile
+
+    ray = _ray_command()
+    saved = {key: os.environ.get(key) for key in ("RAY_AUTH_MODE", "RAY_AUTH_TOKEN", "RAY_USAGE_STATS_ENABLED",
+                                                  "RAY_ADDRESS")}
+    os.environ.update(RAY_AUTH_MODE="token", RAY_AUTH_TOKEN=secrets.token_hex(16), RAY_USAGE_STATS_ENABLED="0")
+    os.environ.pop("RAY_ADDRESS", None)
+    folder = tempfile.mkdtemp(prefix="ctc-ray-") if temp_dir is None else str(temp_dir)
+    port = _free_port()
+    address = f"127.0.0.1:{port}"
+
+    def start(arguments, node):
+        command = [ray, "start", "--node-ip-address", "127.0.0.1", "--num-cpus", str(cpus_per_node),
+                   "--resources", json.dumps({f"node_{node}": 1}), "--disable-usage-stats", *arguments]
+        done = subprocess.run(command, capture_output=True, text=True, timeout=timeout)
+        if done.returncode != 0:
+            tail = " | ".join((done.stderr or done.stdout).strip().splitlines()[-3:])
+            raise RuntimeError(f"'ray start' of node {node} failed with status {done.returncode}: {tail}")
+
+    try:
+        start(["--head", "--port", str(port), "--temp-dir", folder, "--include-dashboard", "false"], 0)
+        for node in range(1, num_nodes):
+            start(["--address", address], node)
+        yield address
+    finally:
+        subprocess.run([ray, "stop"], capture_output=True, timeout=timeout)
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+        if temp_dir is None:
+            import shutil
+
+            shutil.rmtree(folder, ignore_errors=True)
