@@ -471,8 +471,10 @@ def local_cluster(num_nodes=2, *, cpus_per_node=1, temp_dir=None, timeout=180):
     failure. For tests, benchmarks and trying a cluster out; on real machines run the same two commands on each.
 
     Each node has ``cpus_per_node`` CPUs and its own custom resource ``node_<i>`` (1). The cluster uses token
-    authentication with a fresh token, set in this process's environment (``RAY_AUTH_MODE``, ``RAY_AUTH_TOKEN``)
-    for the length of the block, so that drivers started here or by child processes can connect.
+    authentication: ``RAY_AUTH_TOKEN`` when set, else a fresh token, set in this process's environment (with
+    ``RAY_AUTH_MODE=token``) for the length of the block, so that drivers started here or by child processes can
+    connect. Ray reads both when it is imported: a process that imports Ray itself (rather than leaving the work
+    to child processes) must set ``RAY_AUTH_MODE=token`` and ``RAY_AUTH_TOKEN`` before that.
 
     ``ray stop`` stops every Ray process of this machine's user: do not use it beside another Ray cluster.
     """
@@ -483,7 +485,9 @@ def local_cluster(num_nodes=2, *, cpus_per_node=1, temp_dir=None, timeout=180):
     ray = _ray_command()
     saved = {key: os.environ.get(key) for key in ("RAY_AUTH_MODE", "RAY_AUTH_TOKEN", "RAY_USAGE_STATS_ENABLED",
                                                   "RAY_ADDRESS")}
-    os.environ.update(RAY_AUTH_MODE="token", RAY_AUTH_TOKEN=secrets.token_hex(16), RAY_USAGE_STATS_ENABLED="0")
+    # Ray reads the token when it is imported: a process that did so keeps talking with the token it set then.
+    token = os.environ.get("RAY_AUTH_TOKEN") or secrets.token_hex(16)
+    os.environ.update(RAY_AUTH_MODE="token", RAY_AUTH_TOKEN=token, RAY_USAGE_STATS_ENABLED="0")
     os.environ.pop("RAY_ADDRESS", None)
     folder = tempfile.mkdtemp(prefix="ctc-ray-") if temp_dir is None else str(temp_dir)
     port = _free_port()
