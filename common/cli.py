@@ -140,6 +140,9 @@ def run_main(build_parser, commands, argv=None):
         if getattr(args, "command", None) == "train" and getattr(args, "out", None):
             print(f"interrupted; the run's last finished epoch is kept: add --resume to the same command to "
                   f"continue it (the best model so far is {args.out})", file=sys.stderr)
+        elif getattr(args, "command", None) == "batch" and getattr(args, "output_dir", None):
+            print(f"interrupted; the finished shards are kept in {args.output_dir}: run the same command again to "
+                  f"do the rest", file=sys.stderr)
         else:
             print("interrupted", file=sys.stderr)
         return 130
@@ -439,6 +442,9 @@ def run_batch_command(args, *, task, factory, options, settings, suffixes, sourc
         if value is not None and not (value >= 0 and value < float("inf")):
             raise ConfigError(f"Received an invalid value for `{name}` (--{name.replace('_', '-')}), expected a "
                               f"number >= 0. Received: {name}={value!r}")
+    if args.local and args.address:
+        raise ConfigError(f"--local runs in this process, without a cluster: drop --address or --local. "
+                          f"Received: address={args.address!r}")
     inputs = collect_inputs(args.inputs, suffixes=suffixes, source_keys=source_keys, what=what)
 
     def progress(summary, report, num_shards):

@@ -201,3 +201,23 @@ def test_batch_gives_the_same_records_as_the_command_line(task, tmp_path, capsys
     status, again = _cli_lines(main, ["batch", str(tmp_path / "in"), "--output-dir", str(out), "--local"], capsys)
     assert status == 0 and f"{len(inputs)} done before, skipped" in again.err
     assert load_results(out) == expected
+
+
+def test_an_interrupted_batch_command_says_how_to_resume(monkeypatch, tmp_path, capsys):
+    import common.scale
+    from ocr.cli import main
+
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(common.scale, "run_batch", interrupted)
+    status = main(["batch", "ocr/samples", "--output-dir", str(tmp_path / "out"), "--local"])
+    assert status == 130
+    assert capsys.readouterr().err == (f"interrupted; the finished shards are kept in {tmp_path / 'out'}: run the "
+                                       f"same command again to do the rest\n")
+    with pytest.raises(SystemExit):
+        main(["batch", "ocr/samples", "--output-dir", str(tmp_path / "out"), "--local", "--address", "auto",
+              "--workers", "0"])
+    assert "--workers" in capsys.readouterr().err
+    assert main(["batch", "ocr/samples", "--output-dir", str(tmp_path / "out"), "--local", "--address", "auto"]) == 2
+    assert "error: --local runs in this process, without a cluster" in capsys.readouterr().err
