@@ -449,7 +449,8 @@ def run_batch_command(args, *, task, factory, options, settings, suffixes, sourc
 
     def progress(summary, report, num_shards):
         failed = f", {summary['failed']} failed" if summary["failed"] else ""
-        print(f"[{len(report.shards)}/{num_shards}] {summary['shard']}: {summary['files']} {what}s{failed} in "
+        files = f"{summary['files']} {what}" + ("s" if summary["files"] != 1 else "")
+        print(f"[{len(report.shards)}/{num_shards}] {summary['shard']}: {files}{failed} in "
               f"{summary['seconds']:.1f} s on node {str(summary['node'])[:8]}", file=sys.stderr, flush=True)
 
     report = run_batch(inputs, args.output_dir, task=task, factory=factory, options=options, settings=settings,

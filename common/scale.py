@@ -251,11 +251,9 @@ def write_shard(output_dir, name, records, *, shard_format="jsonl"):
 
 def _node_id():
     """The Ray node this runs on, or ``"local"`` outside Ray."""
-    if "ray" in sys.modules:
-        import ray
-
-        if ray.is_initialized():
-            return ray.get_runtime_context().get_node_id()
+    ray = sys.modules.get("ray")  # imported by Ray's worker processes; never imported here
+    if ray is not None and ray.is_initialized():
+        return ray.get_runtime_context().get_node_id()
     return "local"
 
 

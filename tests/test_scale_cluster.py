@@ -90,3 +90,25 @@ def test_a_two_node_run_gives_the_command_lines_text_on_both_nodes(cluster, task
     again = _run(task, "batch", str(tmp_path / "in"), "--output-dir", str(out), "--address", cluster)
     assert again.returncode == 0, again.stderr
     assert f"0 of {len(files)}" in again.stderr and f"{len(files)} done before, skipped" in again.stderr
+
+
+def test_without_an_address_a_ray_instance_is_started_for_the_run(tmp_path):
+    pytest.importorskip("ray", reason="Ray is not installed: pip install 'ctc-toolkit[scale]'")
+    import secrets
+
+    env = {key: value for key, value in os.environ.items() if key != "RAY_ADDRESS"}
+    # Ray's own token for the instance it starts (without one, Ray writes ~/.ray/auth_token)
+    env.update(RAY_AUTH_MODE="token", RAY_AUTH_TOKEN=secrets.token_hex(16), RAY_USAGE_STATS_ENABLED="0")
+    out = tmp_path / "out"
+    done = subprocess.run([sys.executable, "-m", "ocr", "batch", "ocr/samples", "--output-dir", str(out),
+                           "--workers", "1", "--shard-format", "parquet"], cwd=ROOT, capture_output=True, text=True,
+                          timeout=600, env=env)
+    assert done.returncode == 0, done.stderr
+    assert "2 of 2 images processed" in done.stderr and "on 1 node(s)" in done.stderr
+
+    from common.scale import load_results
+    from ocr.reader import Reader
+
+    expected = {r.source: r.to_dict() for r in Reader.load().read([str(ROOT / "ocr/samples/line.png"),
+                                                                    str(ROOT / "ocr/samples/paragraph.png")])}
+    assert load_results(out) == expected

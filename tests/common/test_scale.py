@@ -221,3 +221,24 @@ def test_an_interrupted_batch_command_says_how_to_resume(monkeypatch, tmp_path, 
     assert "--workers" in capsys.readouterr().err
     assert main(["batch", "ocr/samples", "--output-dir", str(tmp_path / "out"), "--local", "--address", "auto"]) == 2
     assert "error: --local runs in this process, without a cluster" in capsys.readouterr().err
+
+
+def test_parquet_shards_hold_the_same_records_as_jsonl(tmp_path):
+    pytest.importorskip("pyarrow", reason="Parquet shards need pyarrow (the 'scale' extra)")
+    paths = _files(tmp_path / "in", ["a.txt", "bad.txt", "c.txt"])
+    for shard_format in ("jsonl", "parquet"):
+        run_batch(paths, tmp_path / shard_format, task="toy", factory=toy_worker, options={}, local=True,
+                  files_per_shard=2, shard_format=shard_format)
+    assert sorted(p.suffix for p in (tmp_path / "parquet").glob("part-*")) == [".parquet", ".parquet"]
+    assert load_results(tmp_path / "parquet") == load_results(tmp_path / "jsonl")
+    # A folder may hold both (a resumed run that changed --shard-format): all of it is read.
+    report = run_batch(paths + _files(tmp_path / "in", ["d.txt"]), tmp_path / "parquet", task="toy",
+                       factory=toy_worker, options={}, local=True)
+    assert (report.processed, report.skipped) == (1, 3)
+    assert len(load_results(tmp_path / "parquet")) == 4
+
+
+def test_parquet_without_pyarrow_names_the_extra(monkeypatch, tmp_path):
+    monkeypatch.setitem(sys.modules, "pyarrow", None)
+    with pytest.raises(ConfigError, match=r"Parquet shards need pyarrow.*ctc-toolkit\[scale\].*--shard-format jsonl"):
+        run_batch([], tmp_path, task="toy", factory=toy_worker, options={}, local=True, shard_format="parquet")
