@@ -418,6 +418,7 @@ def run_batch(inputs, output_dir, *, task, factory, options, settings=None, addr
     if shard_format == "parquet":
         _parquet()
     files_per_shard = check_count("files_per_shard", files_per_shard, flag="--files-per-shard")
+    output_dir = os.path.abspath(output_dir)  # Ray's workers do not run in this folder
     start = time.perf_counter()
     check_run_settings(output_dir, task=task, settings=options if settings is None else settings)
     done = {path for path, record in load_results(output_dir).items()

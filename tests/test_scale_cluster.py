@@ -98,11 +98,13 @@ def test_without_an_address_a_ray_instance_is_started_for_the_run(tmp_path):
 
     env = {key: value for key, value in os.environ.items() if key != "RAY_ADDRESS"}
     # Ray's own token for the instance it starts (without one, Ray writes ~/.ray/auth_token)
-    env.update(RAY_AUTH_MODE="token", RAY_AUTH_TOKEN=secrets.token_hex(16), RAY_USAGE_STATS_ENABLED="0")
+    env.update(RAY_AUTH_MODE="token", RAY_AUTH_TOKEN=secrets.token_hex(16), RAY_USAGE_STATS_ENABLED="0",
+               PYTHONPATH=os.pathsep.join(p for p in (str(ROOT), os.environ.get("PYTHONPATH")) if p))
     out = tmp_path / "out"
-    done = subprocess.run([sys.executable, "-m", "ocr", "batch", "ocr/samples", "--output-dir", str(out),
-                           "--workers", "1", "--shard-format", "parquet"], cwd=ROOT, capture_output=True, text=True,
-                          timeout=600, env=env)
+    # Run from another folder, with a relative --output-dir: the workers must write where the driver means.
+    done = subprocess.run([sys.executable, "-m", "ocr", "batch", str(ROOT / "ocr/samples"), "--output-dir", "out",
+                           "--workers", "1", "--shard-format", "parquet"], cwd=tmp_path, capture_output=True,
+                          text=True, timeout=600, env=env)
     assert done.returncode == 0, done.stderr
     assert "2 of 2 images processed" in done.stderr and "on 1 node(s)" in done.stderr
 

@@ -14,9 +14,14 @@ from common.scale import (SETTINGS_FILE, check_run_settings, collect_inputs, imp
 CALLS = []  # what the toy worker was asked to process, shard by shard
 
 
-def toy_worker(*, suffix="!", stop_after=None):
-    """A worker factory: 'reads' a text file into its upper-cased content; a file named bad* fails."""
+def toy_worker(*, suffix="!", stop_after=None, chdir=None):
+    """A worker factory: 'reads' a text file into its upper-cased content; a file named bad* fails. ``chdir``: work
+    in another folder, as Ray's workers on other machines do."""
+    import os
     from pathlib import Path
+
+    if chdir is not None:
+        os.chdir(chdir)
 
     def process(paths):
         if stop_after is not None and len(CALLS) >= stop_after:
@@ -242,3 +247,13 @@ def test_parquet_without_pyarrow_names_the_extra(monkeypatch, tmp_path):
     monkeypatch.setitem(sys.modules, "pyarrow", None)
     with pytest.raises(ConfigError, match=r"Parquet shards need pyarrow.*ctc-toolkit\[scale\].*--shard-format jsonl"):
         run_batch([], tmp_path, task="toy", factory=toy_worker, options={}, local=True, shard_format="parquet")
+
+
+def test_a_relative_output_dir_is_where_the_driver_means_whatever_the_workers_folder(tmp_path, monkeypatch):
+    paths = _files(tmp_path / "in", ["a.txt"])
+    (tmp_path / "elsewhere").mkdir()
+    monkeypatch.chdir(tmp_path)
+    run_batch(paths, "out", task="toy", factory=toy_worker, options={"chdir": str(tmp_path / "elsewhere")},
+              local=True)
+    assert [p.name for p in (tmp_path / "out").glob("part-*")] == ["part-0001-000000.jsonl"]
+    assert not (tmp_path / "elsewhere" / "out").exists()
