@@ -437,11 +437,6 @@ def run_batch_command(args, *, task, factory, options, settings, suffixes, sourc
     stderr, then each failed input's error and a summary. Returns the exit status (as :func:`report_failures`)."""
     from common.scale import collect_inputs, run_batch
 
-    for name in ("cpus_per_worker", "gpus_per_worker"):
-        value = getattr(args, name)
-        if value is not None and not (value >= 0 and value < float("inf")):
-            raise ConfigError(f"Received an invalid value for `{name}` (--{name.replace('_', '-')}), expected a "
-                              f"number >= 0. Received: {name}={value!r}")
     if args.local and args.address:
         raise ConfigError(f"--local runs in this process, without a cluster: drop --address or --local. "
                           f"Received: address={args.address!r}")

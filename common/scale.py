@@ -25,13 +25,14 @@ import contextlib
 import dataclasses
 import glob
 import json
+import math
 import os
 import re
 import sys
 import time
 from pathlib import Path
 
-from common.errors import ConfigError, DataError
+from common.errors import ConfigError, DataError, ToolkitError
 from common.limits import check_count
 
 __all__ = ["SCALE_INSTALL_HINT", "SHARD_FORMATS", "SETTINGS_FILE", "collect_inputs", "check_run_settings",
@@ -131,7 +132,7 @@ def check_run_settings(output_dir, *, task, settings):
                           f"Received: output_dir={str(folder)!r}")
     wanted = {"task": task, "settings": settings}
     record = folder / SETTINGS_FILE
-    if record.is_file():
+    if record.is_file() and _shards(folder):  # (a run that wrote no shard yet binds nothing: its settings go)
         try:
             stored = json.loads(record.read_text(encoding="utf-8"))
         except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
@@ -146,7 +147,7 @@ def check_run_settings(output_dir, *, task, settings):
             raise ConfigError(f"{folder}: holds {what}; resume it with the same command, or choose another "
                               f"--output-dir. Received: {', '.join(f'{k}={settings.get(k)!r}' for k in differ)}")
         return
-    if any(_SHARD_NAME.match(p.name) for p in folder.glob("part-*")):
+    if _shards(folder) and not record.is_file():
         raise ConfigError(f"{folder}: holds result shards but no {SETTINGS_FILE}; choose another --output-dir. "
                           f"Received: output_dir={str(folder)!r}")
     text = json.dumps(wanted, indent=2, sort_keys=True) + "\n"
@@ -265,14 +266,20 @@ class ShardWorker:
     """
 
     def __init__(self, factory, options, output_dir, shard_format="jsonl"):
-        self.process = factory(**options)
         self.output_dir = str(output_dir)
         self.shard_format = shard_format
         self.node = _node_id()
+        self.fatal = None
+        try:
+            self.process = factory(**options)
+        except ToolkitError as error:  # a setting of the whole run (a missing model...): the driver reports it
+            self.fatal = error
 
     def run(self, name, paths):
         """Process one shard and write it; returns its summary (``shard``, ``files``, ``failed``, ``errors`` as a
         JSON list, ``node``, ``seconds``)."""
+        if self.fatal is not None:
+            raise self.fatal
         start = time.perf_counter()
         records = list(self.process(list(paths)))
         if len(records) != len(paths) or any(r.get("path") != p for r, p in zip(records, paths)):
@@ -281,11 +288,28 @@ class ShardWorker:
         write_shard(self.output_dir, name, records, shard_format=self.shard_format)
         errors = [r["error"] for r in records if r.get("error")]
         return {"shard": name, "files": len(records), "failed": len(errors), "errors": json.dumps(errors),
-                "node": self.node, "seconds": time.perf_counter() - start}
+                "node": self.node, "seconds": time.perf_counter() - start, "fatal": ""}
 
     def __call__(self, batch):
-        rows = [self.run(str(name), json.loads(paths)) for name, paths in zip(batch["shard"], batch["paths"])]
+        rows = []
+        for name, paths in zip(batch["shard"], batch["paths"]):
+            try:
+                rows.append(self.run(str(name), json.loads(paths)))
+            except ToolkitError as error:  # sent back as data: Ray would hand the driver a traceback instead
+                rows.append({"shard": str(name), "files": 0, "failed": 0, "errors": "[]", "node": self.node,
+                             "seconds": 0.0, "fatal": f"{type(error).__name__}:{error}"})
         return {key: [row[key] for row in rows] for key in rows[0]} if rows else {}
+
+
+def _raise_fatal(summary):
+    """Raise the error a worker sent back (``"TypeName:message"``) as the toolkit's error of that type."""
+    import common.errors
+
+    kind, _, message = str(summary.get("fatal") or "").partition(":")
+    if kind:
+        error_type = getattr(common.errors, kind, None)
+        raise (error_type if isinstance(error_type, type) and issubclass(error_type, ToolkitError)
+               else ToolkitError)(message)
 
 
 @dataclasses.dataclass
@@ -331,7 +355,7 @@ def import_ray():
             raise
         raise ConfigError(f"batch runs on Ray Data, which is not installed (no module {error.name!r}); install it "
                           f"with {SCALE_INSTALL_HINT}, or pass --local to run in this process without Ray. "
-                          f"Received: address=ray") from None
+                          f"Received: local=False") from None
     return ray, ray.data
 
 
@@ -418,6 +442,11 @@ def run_batch(inputs, output_dir, *, task, factory, options, settings=None, addr
     if shard_format == "parquet":
         _parquet()
     files_per_shard = check_count("files_per_shard", files_per_shard, flag="--files-per-shard")
+    for name, value, least in (("cpus_per_worker", cpus_per_worker, "> 0"),
+                               ("gpus_per_worker", gpus_per_worker, ">= 0")):
+        if value is not None and not (0 < value < math.inf if least == "> 0" else 0 <= value < math.inf):
+            raise ConfigError(f"Received an invalid value for `{name}` (--{name.replace('_', '-')}), expected a "
+                              f"number {least}. Received: {name}={value!r}")
     output_dir = os.path.abspath(output_dir)  # Ray's workers do not run in this folder
     start = time.perf_counter()
     check_run_settings(output_dir, task=task, settings=options if settings is None else settings)
@@ -435,6 +464,7 @@ def run_batch(inputs, output_dir, *, task, factory, options, settings=None, addr
                                    cpus_per_worker=cpus_per_worker, gpus_per_worker=gpus_per_worker,
                                    verbose=verbose)
         for summary in summaries:
+            _raise_fatal(summary)
             report.add(summary)
             if on_shard is not None:
                 on_shard(summary, report, len(shards))

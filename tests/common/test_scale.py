@@ -134,7 +134,10 @@ def test_an_interrupted_run_keeps_its_finished_shards_and_the_next_run_finishes(
 
 
 def test_a_resume_with_other_settings_or_another_task_is_refused(tmp_path):
+    check_run_settings(tmp_path, task="ocr", settings={"model": "typo.keras", "layout": "auto"})
+    # A run that wrote no shard (it stopped at a bad setting) binds nothing: the corrected command goes ahead.
     check_run_settings(tmp_path, task="ocr", settings={"model": None, "layout": "auto"})
+    write_shard(tmp_path, "part-0001-000000", [{"path": "/a", "text": "", "error": None}])
     check_run_settings(tmp_path, task="ocr", settings={"model": None, "layout": "auto"})  # the same: fine
     with pytest.raises(ConfigError, match=r"holds a run with other settings \(layout\).*Received: layout='line'"):
         check_run_settings(tmp_path, task="ocr", settings={"model": None, "layout": "line"})
@@ -257,3 +260,27 @@ def test_a_relative_output_dir_is_where_the_driver_means_whatever_the_workers_fo
               local=True)
     assert [p.name for p in (tmp_path / "out").glob("part-*")] == ["part-0001-000000.jsonl"]
     assert not (tmp_path / "elsewhere" / "out").exists()
+
+
+def test_a_setting_that_fails_in_a_worker_comes_back_as_the_toolkits_error(tmp_path):
+    """On Ray a worker's exception reaches the driver as a traceback: ShardWorker sends a ToolkitError back as data,
+    and the driver raises it again, the command line printing its one line."""
+    import numpy as np
+
+    from common.errors import ModelFileError
+    from common.scale import ShardWorker, _raise_fatal
+
+    def bad_model(**options):
+        raise ModelFileError("/x.keras: model file not found. Received: path='/x.keras'")
+
+    worker = ShardWorker(bad_model, {}, tmp_path)
+    rows = worker({"shard": np.array(["part-0001-000000"]), "paths": np.array(['["/a.png"]'])})
+    assert rows["fatal"] == ["ModelFileError:/x.keras: model file not found. Received: path='/x.keras'"]
+    assert not list(tmp_path.iterdir())
+    with pytest.raises(ModelFileError, match=r"^/x.keras: model file not found"):
+        _raise_fatal({"fatal": rows["fatal"][0]})
+    _raise_fatal({"fatal": ""})  # a shard that went well
+    with pytest.raises(ModelFileError, match="model file not found"):  # in this process: raised as it is
+        run_batch(["/a.png"], tmp_path / "out", task="toy", factory=bad_model, options={}, local=True)
+    with pytest.raises(ConfigError, match=r"`cpus_per_worker` \(--cpus-per-worker\), expected a number > 0"):
+        run_batch(["/a.png"], tmp_path / "out", task="toy", factory=bad_model, options={}, cpus_per_worker=0)
