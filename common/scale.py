@@ -447,27 +447,34 @@ def run_batch(inputs, output_dir, *, task, factory, options, settings=None, addr
         if value is not None and not (0 < value < math.inf if least == "> 0" else 0 <= value < math.inf):
             raise ConfigError(f"Received an invalid value for `{name}` (--{name.replace('_', '-')}), expected a "
                               f"number {least}. Received: {name}={value!r}")
+    from common.model_file import lock_folder
+
     output_dir = os.path.abspath(output_dir)  # Ray's workers do not run in this folder
+    if os.path.exists(output_dir) and not os.path.isdir(output_dir):
+        raise ConfigError(f"{output_dir}: --output-dir must be a folder, and this is a file. "
+                          f"Received: output_dir={output_dir!r}")
     start = time.perf_counter()
-    check_run_settings(output_dir, task=task, settings=options if settings is None else settings)
-    done = {path for path, record in load_results(output_dir).items()
-            if not (retry_failed and record.get("error"))}
-    shards = plan_shards(inputs, done=done, files_per_shard=files_per_shard, run=_next_run(output_dir))
-    report = BatchReport(total=len(inputs), skipped=sum(1 for path in inputs if path in done))
-    if shards:
-        if local:
-            summaries = run_locally(shards, factory=factory, options=options, output_dir=output_dir,
-                                    shard_format=shard_format)
-        else:
-            summaries = run_on_ray(shards, factory=factory, options=options, output_dir=output_dir,
-                                   shard_format=shard_format, address=address, num_workers=num_workers,
-                                   cpus_per_worker=cpus_per_worker, gpus_per_worker=gpus_per_worker,
-                                   verbose=verbose)
-        for summary in summaries:
-            _raise_fatal(summary)
-            report.add(summary)
-            if on_shard is not None:
-                on_shard(summary, report, len(shards))
+    # One run per folder at a time: two would plan the same shard names and do the same files twice.
+    with lock_folder(output_dir, what="batch run", option="--output-dir"):
+        check_run_settings(output_dir, task=task, settings=options if settings is None else settings)
+        done = {path for path, record in load_results(output_dir).items()
+                if not (retry_failed and record.get("error"))}
+        shards = plan_shards(inputs, done=done, files_per_shard=files_per_shard, run=_next_run(output_dir))
+        report = BatchReport(total=len(inputs), skipped=sum(1 for path in inputs if path in done))
+        if shards:
+            if local:
+                summaries = run_locally(shards, factory=factory, options=options, output_dir=output_dir,
+                                        shard_format=shard_format)
+            else:
+                summaries = run_on_ray(shards, factory=factory, options=options, output_dir=output_dir,
+                                       shard_format=shard_format, address=address, num_workers=num_workers,
+                                       cpus_per_worker=cpus_per_worker, gpus_per_worker=gpus_per_worker,
+                                       verbose=verbose)
+            for summary in summaries:
+                _raise_fatal(summary)
+                report.add(summary)
+                if on_shard is not None:
+                    on_shard(summary, report, len(shards))
     report.seconds = time.perf_counter() - start
     return report
 

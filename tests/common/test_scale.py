@@ -284,3 +284,14 @@ def test_a_setting_that_fails_in_a_worker_comes_back_as_the_toolkits_error(tmp_p
         run_batch(["/a.png"], tmp_path / "out", task="toy", factory=bad_model, options={}, local=True)
     with pytest.raises(ConfigError, match=r"`cpus_per_worker` \(--cpus-per-worker\), expected a number > 0"):
         run_batch(["/a.png"], tmp_path / "out", task="toy", factory=bad_model, options={}, cpus_per_worker=0)
+
+
+def test_two_runs_into_one_folder_at_once_are_refused(tmp_path):
+    from common.model_file import lock_folder
+
+    paths = _files(tmp_path / "in", ["a.txt"])
+    with lock_folder(tmp_path / "out", what="batch run", option="--output-dir"):
+        with pytest.raises(ConfigError, match=r"out: another batch run \(PID \d+\) is writing into this folder"):
+            run_batch(paths, tmp_path / "out", task="toy", factory=toy_worker, options={}, local=True)
+    assert run_batch(paths, tmp_path / "out", task="toy", factory=toy_worker, options={}, local=True).processed == 1
+    assert not (tmp_path / "out" / ".lock").exists()
