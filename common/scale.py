@@ -45,6 +45,8 @@ SETTINGS_FILE = "batch.json"
 _SHARD_NAME = re.compile(r"^part-(\d{4,})-(\d{6,})\.(jsonl|parquet)$")
 _GLOB_CHARS = set("*?[")
 _MANIFEST_SUFFIXES = (".tsv", ".csv", ".jsonl", ".json", ".ndjson")
+ACTOR_START_TIMEOUT_S = 600
+"""How long a Ray run waits for its workers to start and load their model before it gives up."""
 
 
 # --- inputs -------------------------------------------------------------------------------------------------------
@@ -396,6 +398,9 @@ def run_on_ray(shards, *, factory, options, output_dir, shard_format="jsonl", ad
     try:
         context = data.DataContext.get_current()
         context.enable_progress_bars = verbose
+        # Start every worker (its model loaded) before the first shard goes out, so that the work spreads over all
+        # of them from the start instead of going to whichever came up first.
+        context.wait_for_min_actors_s = ACTOR_START_TIMEOUT_S
         logging.getLogger("ray.data").setLevel(logging.INFO if verbose else logging.ERROR)
         resources = ray.cluster_resources()
         if gpus_per_worker is None:
@@ -404,6 +409,11 @@ def run_on_ray(shards, *, factory, options, output_dir, shard_format="jsonl", ad
             num_workers = (int(resources.get("GPU", 0) // gpus_per_worker) if gpus_per_worker
                            else int(resources.get("CPU", 1) // cpus_per_worker))
         num_workers = max(1, min(int(num_workers), len(shards)))
+        for kind, each in (("CPU", cpus_per_worker), ("GPU", gpus_per_worker)):
+            if each and num_workers * each > resources.get(kind, 0) + 1e-9:
+                raise ConfigError(f"{num_workers} workers need {num_workers * each:g} {kind}s and the cluster has "
+                                  f"{resources.get(kind, 0):g}; lower --workers or --{kind.lower()}s-per-worker, or "
+                                  f"add nodes. Received: workers={num_workers}")
         items = [{"shard": name, "paths": json.dumps(paths)} for name, paths in shards]
         dataset = data.from_items(items, override_num_blocks=len(items))
         results = dataset.map_batches(
