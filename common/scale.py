@@ -16,9 +16,11 @@ A run::
 A stopped run (Ctrl-C, a lost node) is resumed by running the same command again: files recorded in a finished
 shard are skipped; a shard is written whole or not at all (a temporary file, then a rename), so nothing is half
 done. ``batch.json`` in the output folder keeps the task and its settings, and a resume with other settings is
-refused (one folder, one consistent set of results).
+refused (one folder, one consistent set of results); a second run into a folder while one runs is refused too.
+A setting that fails in a worker (a missing model file) comes back to the driver as the toolkit's own error.
 
-Ray is imported only inside :func:`run_on_ray`; ``--local`` runs the same shards in this process without it.
+Ray is imported only inside :func:`run_on_ray` (and :func:`local_cluster`, which starts a real multi-node cluster on
+this machine for tests and benchmarks); ``--local`` runs the same shards in this process without Ray.
 """
 
 import contextlib
