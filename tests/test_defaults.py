@@ -81,3 +81,29 @@ def test_max_items_zero_is_refused_not_all(capsys):
     assert "expected an integer >= 1" in capsys.readouterr().err
     with pytest.raises(ConfigError, match="--max-items must be >= 1.*max_items=0"):
         TrainConfig(data="d", out="m.keras", max_items=0)
+
+
+@pytest.mark.parametrize("task", ["ocr", "speech"])
+def test_batch_reads_as_read_and_transcribe_do(task):
+    """``batch`` takes the model options of ``read`` / ``transcribe`` with their defaults, and its worker decodes
+    with the API's defaults."""
+    if task == "ocr":
+        from ocr.batch import reader_worker as worker
+        from ocr.reader import Reader
+
+        parser, single, method = ocr_parser, OCR_READ, Reader.read
+        names = ("model", "beam", "lm", "hotwords", "words", "layout", "batch_size", "max_pixels", "max_batch_mb")
+    else:
+        from speech.batch import transcriber_worker as worker
+        from speech.transcriber import Transcriber
+
+        parser, single, method = speech_parser, SPEECH_TRANSCRIBE, Transcriber.transcribe
+        names = ("model", "beam", "lm", "hotwords", "words", "max_chunk_seconds", "batch_size", "max_seconds",
+                 "max_batch_mb")
+    batch = ["batch", "folder", "--output-dir", "out"]
+    for name in names:
+        assert _cli_default(parser, batch, name) == _cli_default(parser, single, name), name
+    assert _default(worker, "beam_width") == _default(method, "beam_width")
+    if task == "ocr":
+        assert _default(worker, "layout") == _default(method, "layout")
+    assert "beam_width" in inspect.signature(worker).parameters
