@@ -62,11 +62,34 @@ def _font_info(path):
         with TTFont(path, lazy=True, fontNumber=0) as font:
             if any(table.platformID == 3 and table.platEncID == 0 for table in font["cmap"].tables):
                 return None  # symbol-encoded: ASCII code points map to pictures
-            codepoints = frozenset(font.getBestCmap() or ())
+            cmap = dict(font.getBestCmap() or {})
             family = font["name"].getBestFamilyName() or ""
     except Exception:  # fontTools raises many types for damaged or exotic files
         return None
-    return codepoints, family
+    return _truly_covered(cmap), family
+
+
+_AGL_NAMES = {code: name for code, name in ((c, {"0": "zero", "1": "one", "2": "two", "3": "three", "4": "four",
+                                                  "5": "five", "6": "six", "7": "seven", "8": "eight",
+                                                  "9": "nine"}.get(chr(c), chr(c))) for c in range(48, 123))}
+
+
+def _truly_covered(cmap):
+    """The code points of ``cmap`` whose glyphs draw them: not ASCII code points whose glyph is named for another
+    character (TeX-encoded fonts such as Matplotlib's cmr10 draw an em dash for ``{``), and nothing of a font that
+    draws one placeholder for every letter (Matplotlib's LastResortHE)."""
+    from fontTools.agl import AGL2UV
+
+    ascii_glyphs = {code: name for code, name in cmap.items() if 33 <= code <= 126}
+    if ascii_glyphs and len(set(ascii_glyphs.values())) < 0.9 * len(ascii_glyphs):
+        return frozenset()
+    alnum = [(code, name) for code, name in ascii_glyphs.items() if chr(code).isalnum()]
+    named_for = lambda code, name: name.split(".")[0].split("_")[0] in (  # noqa: E731
+        chr(code), _AGL_NAMES.get(code), f"uni{code:04X}", f"u{code:04X}")
+    if sum(not named_for(code, name) for code, name in alnum) > 0.1 * max(len(alnum), 1):
+        return frozenset()  # letters and digits named for other things: math extension or symbol glyphs
+    wrong = {code for code, name in ascii_glyphs.items() if AGL2UV.get(name, code) != code}
+    return frozenset(cmap) - wrong
 
 
 @functools.lru_cache(maxsize=256)

@@ -221,3 +221,19 @@ def test_choose_degradations():
     assert all(c and list(c) == sorted(c, key=DEGRADATIONS.index) for c in chosen)
     assert set().union(*chosen) == set(DEGRADATIONS)  # every one of them happens
     assert chosen[:5] == [choose_degradations(np.random.default_rng(seed)) for seed in range(5)]
+
+
+def test_fonts_that_draw_other_glyphs_for_ascii_are_not_used():
+    matplotlib = pytest.importorskip("matplotlib")
+    folder = Path(matplotlib.__file__).parent / "mpl-data" / "fonts" / "ttf"
+    if not (folder / "cmr10.ttf").exists():
+        pytest.skip("Matplotlib ships no TeX fonts here")
+    from ocr.synth import _font_info
+
+    assert ord("{") not in _font_info(str(folder / "cmr10.ttf"))[0]  # OT1 encoding: an em dash
+    assert ord("a") in _font_info(str(folder / "cmr10.ttf"))[0]
+    for junk in ("LastResortHE-Regular.ttf", "cmex10.ttf", "cmsy10.ttf"):  # placeholders, math symbols
+        if (folder / junk).exists():
+            assert ord("A") not in _font_info(str(folder / junk))[0]
+    names = {f.name for f in find_fonts()}
+    assert "DejaVuSans.ttf" in names and not names & {"LastResortHE-Regular.ttf", "cmr10.ttf", "cmsy10.ttf"}
