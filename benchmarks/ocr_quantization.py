@@ -68,7 +68,8 @@ def calibration_features(model, num_lines, seed):
 
 
 def narrow_models(work, widths):
-    """``{label: (onnx path, params, config)}`` of new, untrained OCR models of other encoder widths."""
+    """``{label: (onnx path, parameters, front end config, encoder config)}`` of new, untrained OCR models."""
+    import numpy as np
     from common.alphabet import Alphabet
     from common.corpus import PRINTABLE_ASCII
     from common.export import export_model
@@ -77,10 +78,7 @@ def narrow_models(work, widths):
     out = {}
     for units, filters in widths:
         model = build_ocr_model(Alphabet(PRINTABLE_ASCII), units=units, filters=filters)
-        model.build_for_inference() if hasattr(model, "build_for_inference") else None
-        import numpy as np
-
-        model({"features": np.zeros((1, 64, 32), np.float32), "lengths": np.array([64], np.int32)})
+        model({"features": np.zeros((1, 64, 32), np.float32), "lengths": np.array([64], np.int32)})  # builds it
         path = export_model(model, work / f"narrow_{units}_{'-'.join(map(str, filters))}.onnx", overwrite=True)
         out[f"untrained, filters {'-'.join(map(str, filters))}, BiLSTM 2 x {units}"] = (
             path, model.count_params(), model.frontend.get_config(), {"units": units, "num_layers": 2})
