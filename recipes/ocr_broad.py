@@ -15,8 +15,9 @@ and photo degradations, through the one trainer (``python -m ocr train --from ..
 3. Rendering: training lines by Pillow (half), Pango/Cairo and ImageMagick; validation lines by all four including
    Ghostscript; 70% degraded (``ocr.synth.DEGRADATIONS``); ``--workers`` processes render shards in parallel.
    Each shard's ``manifest.tsv`` records every line's font, rasteriser, dpi, size and degradations.
-4. Trains from ``--from`` (default: the shipped model) with ``python -m ocr train`` and copies the best model and
-   its ONNX twin to ``--ship`` (``recipes/_train_and_ship.py``). ``--resume`` continues a stopped run.
+4. Trains from ``--from`` (default: the shipped model), or a new model of ``--units`` per direction, with
+   ``python -m ocr train`` and copies the best model and its ONNX twin to ``--ship``
+   (``recipes/_train_and_ship.py``). ``--resume`` continues a stopped run (``--lines`` etc. are then ignored).
 """
 
 import argparse
@@ -115,20 +116,24 @@ def main():
     parser.add_argument("--workers", type=int, default=1, help="rendering processes")
     parser.add_argument("--max-minutes", type=float, default=120)
     parser.add_argument("--epochs", type=int, default=40)
-    parser.add_argument("--lr", type=float, default=5e-4)
+    parser.add_argument("--lr", type=float, help="peak learning rate (default: 5e-4 from --from, 1e-3 new)")
+    parser.add_argument("--units", type=int, help="train a new model with this many LSTM units per direction "
+                        "instead of continuing --from (a narrower encoder reads faster: results_ocr_vs_tesseract.md)")
     parser.add_argument("--batch-size", type=int, default=32)
     parser.add_argument("--resume", action="store_true", help="resume training (skips rendering)")
     args = parser.parse_args()
-    for name in ("lines", "val_lines", "workers", "epochs", "batch_size"):
-        if getattr(args, name) < 1:
+    for name in ("lines", "val_lines", "workers", "epochs", "batch_size", "units"):
+        if getattr(args, name) is not None and getattr(args, name) < 1:
             parser.error(f"--{name.replace('_', '-')} must be a positive integer. Received: {getattr(args, name)}")
 
     work = Path(args.work)
     if not args.resume:
         render(work, args)
-    options = ["--from", args.base, "--data", str(work / "train"), "--val", str(work / "val"),
-               "--epochs", str(args.epochs), "--max-minutes", str(args.max_minutes), "--lr", str(args.lr),
-               "--warmup-steps", "200", "--batch-size", str(args.batch_size), "--patience", "100", "--quiet"]
+    start = ["--units", str(args.units)] if args.units else ["--from", args.base]
+    lr = args.lr or (1e-3 if args.units else 5e-4)
+    options = start + ["--data", str(work / "train"), "--val", str(work / "val"), "--epochs", str(args.epochs),
+                       "--max-minutes", str(args.max_minutes), "--lr", str(lr), "--warmup-steps", "200",
+                       "--batch-size", str(args.batch_size), "--patience", "100", "--quiet"]
     return train_and_ship("ocr", work, args.ship, options, resume=args.resume)
 
 
