@@ -1,0 +1,29 @@
+"""``ocr serve`` / ``speech serve``: build the application and run it on uvicorn."""
+
+import sys
+
+from common.errors import ConfigError
+
+__all__ = ["run_serve"]
+
+SERVE_INSTALL_HINT = "pip install 'ctc-toolkit[serve]'"
+
+
+def run_serve(args, *, task):
+    """Serve ``task`` (and ``--with`` tasks) as the parsed ``serve`` command line says; returns when stopped."""
+    from common.serving.options import settings_from_args
+
+    settings = settings_from_args(args, task=task)
+    try:
+        import uvicorn
+
+        from common.serving.app import create_app
+    except ModuleNotFoundError as error:
+        raise ConfigError(f"serving needs {error.name}, which is not installed: {SERVE_INSTALL_HINT}. "
+                          f"Received: missing={error.name!r}") from None
+    app = create_app(settings)
+    print(f"serving {', '.join(settings.tasks)} on http://{settings.host}:{settings.port}/ (the page; API "
+          f"documentation at /docs); Ctrl-C stops", file=sys.stderr)
+    uvicorn.run(app, host=settings.host, port=settings.port, log_level="warning", access_log=False,
+                timeout_graceful_shutdown=5)
+    return 0
