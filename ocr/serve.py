@@ -12,10 +12,10 @@ import dataclasses
 import io
 import warnings
 
-from common.errors import ConfigError, InputError
+from common.errors import InputError
 from common.serving.batcher import DynamicBatcher
 from common.serving.options import QueryOptions
-from common.serving.registry import ServeError, TaskService
+from common.serving.registry import DecoderVariants, ServeError, TaskService, named_after_upload
 from ocr import defaults
 
 __all__ = ["OcrService", "SERVICE", "OPTIONS"]
@@ -24,9 +24,6 @@ OPTIONS = {"layout": "--layout", "beam": "--beam", "lm": "--lm", "hotwords": "--
            "pages": "--pages", "dpi": "--dpi"}
 """Query parameter -> ``ocr read`` option. ``--model``, ``--words`` and LM paths name server-side files: left out
 (``lm`` is ``none`` or ``default`` only)."""
-
-_MAX_VARIANTS = 32  # decoders kept for requests with their own hotwords or LM choice
-
 
 def _identify(data):
     """``(kind, (width, height) or None, frames)``: ``"pdf"``, ``"image"`` (what Pillow recognises without
@@ -59,8 +56,8 @@ class OcrService(TaskService):
 
         self.options = QueryOptions(build_parser(), "read", OPTIONS, restrict={"lm": ("none", "default")})
         self.reader = None
+        self.readers = None
         self.batcher = None
-        self._variants = {}
 
     def load(self):
         import numpy as np
@@ -69,6 +66,10 @@ class OcrService(TaskService):
 
         self.reader = Reader.load(self.settings.model_for("ocr"), max_pixels=self.settings.max_pixels)
         self.reader.read([np.full((32, 96), 255, np.uint8)], layout="line")  # first run: allocate, trace
+        self.readers = DecoderVariants(
+            self.reader, lambda **decoding: Reader(self.reader.model, batch_size=self.reader.predictor.batch_size,
+                                                   max_pixels=self.settings.max_pixels, **decoding),
+            default_lm=defaults.LM)
         self.batcher = DynamicBatcher(self._process, window_ms=self.settings.window_ms,
                                       max_items=self.settings.max_batch, name="ocr-batcher")
 
@@ -96,28 +97,10 @@ class OcrService(TaskService):
 
     # --- in the batcher's worker thread --------------------------------------------------------------------------
 
-    def _reader_for(self, lm, hotwords):
-        """The base Reader, or one sharing its network with another decoder (a request's hotwords or LM)."""
-        from ocr.reader import Reader
-
-        if lm == defaults.LM and not hotwords:
-            return self.reader
-        key = (lm, hotwords)
-        if key not in self._variants:
-            if len(self._variants) >= _MAX_VARIANTS:
-                self._variants.pop(next(iter(self._variants)))
-            base_lm = self.reader.decoder.lm if self.reader.decoder is not None else None
-            spec = (base_lm or "none") if lm == defaults.LM else lm
-            variant = Reader(self.reader.model, batch_size=self.reader.predictor.batch_size,
-                             max_pixels=self.settings.max_pixels, lm=spec, hotwords=hotwords)
-            variant.predictor = self.reader.predictor  # one network, one traced function
-            self._variants[key] = variant
-        return self._variants[key]
-
     def _process(self, key, payloads):
         if key[0] == "read":
             _, beam, layout, lm, hotwords = key
-            return self._reader_for(lm, hotwords).read(payloads, beam_width=beam, layout=layout)
+            return self.readers.get(lm, hotwords).read(payloads, beam_width=beam, layout=layout)
         results = []
         for payload in payloads:  # documents: one at a time (each is many pages already)
             try:
@@ -130,7 +113,7 @@ class OcrService(TaskService):
         from common.input_files import bytes_as_file
         from ocr.pages import page_count, parse_page_ranges, select_pages
 
-        reader = self._reader_for(args.lm, args.hotwords)
+        reader = self.readers.get(args.lm, args.hotwords)
         with bytes_as_file(data, suffix=".pdf" if _identify(data)[0] == "pdf" else "") as path:
             try:
                 count = page_count(path)
@@ -198,14 +181,10 @@ class OcrService(TaskService):
 
 
 def _renamed(result, temporary, filename):
-    """A result named after the upload instead of ``bytes #0`` or the temporary file it was read from."""
-    old = result.source
-    error = None if result.error is None else filename + result.error[len(old):] if result.error.startswith(old) \
-        else result.error
-    if temporary is not None and error is not None:
-        error = error.replace(temporary, filename)
+    """A result (and its page tree) named after the upload instead of ``bytes #0`` or a temporary file."""
+    result = named_after_upload(result, filename, temporary=temporary)
     page = dataclasses.replace(result.page, source=filename) if result.page is not None else None
-    return dataclasses.replace(result, source=filename, error=error, page=page)
+    return dataclasses.replace(result, page=page)
 
 
 def _failed(filename, reason):
@@ -223,5 +202,3 @@ def _refusal(error, kind):
 SERVICE = OcrService
 """What ``ctc_toolkit.services`` (setup.cfg) and ``--with ocr`` resolve to."""
 
-if __name__ == "__main__":  # pragma: no cover
-    raise ConfigError("run the service with: ocr serve")

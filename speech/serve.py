@@ -8,13 +8,11 @@ through the CLI's own parser. Concurrent requests with the same options share on
 as ``speech transcribe`` writes it.
 """
 
-import dataclasses
 import io
 
-from common.errors import ConfigError
 from common.serving.batcher import DynamicBatcher
 from common.serving.options import QueryOptions
-from common.serving.registry import ServeError, TaskService
+from common.serving.registry import DecoderVariants, ServeError, TaskService, named_after_upload
 from speech import defaults
 
 __all__ = ["SpeechService", "SERVICE", "OPTIONS"]
@@ -22,9 +20,6 @@ __all__ = ["SpeechService", "SERVICE", "OPTIONS"]
 OPTIONS = {"beam": "--beam", "lm": "--lm", "hotwords": "--hotwords", "format": "--format"}
 """Query parameter -> ``speech transcribe`` option. ``--model``, ``--words`` and LM paths name server-side files:
 left out (``lm`` is ``none`` or ``default`` only)."""
-
-_MAX_VARIANTS = 32  # decoders kept for requests with their own hotwords or LM choice
-
 
 def _duration(data):
     """Seconds of audio the file's header announces, or ``None`` when soundfile does not recognise it."""
@@ -52,8 +47,8 @@ class SpeechService(TaskService):
         self.options = QueryOptions(build_parser(), "transcribe", OPTIONS,
                                     restrict={"lm": ("none", "default"), "format": FORMATS})
         self.transcriber = None
+        self.transcribers = None
         self.batcher = None
-        self._variants = {}
 
     def load(self):
         import numpy as np
@@ -62,6 +57,12 @@ class SpeechService(TaskService):
 
         self.transcriber = Transcriber.load(self.settings.model_for("speech"), max_seconds=self.settings.max_seconds)
         self.transcriber.transcribe([np.zeros(8000, np.float32)], sample_rate=16000)  # first run: allocate
+        base = self.transcriber
+        self.transcribers = DecoderVariants(
+            base, lambda **decoding: Transcriber(base.model, batch_size=base.predictor.batch_size,
+                                                 max_chunk_seconds=base.max_chunk_seconds,
+                                                 max_seconds=self.settings.max_seconds, **decoding),
+            default_lm=defaults.LM)
         self.batcher = DynamicBatcher(self._process, window_ms=self.settings.window_ms,
                                       max_items=self.settings.max_batch, name="speech-batcher")
 
@@ -87,29 +88,9 @@ class SpeechService(TaskService):
                             description="The options are `speech transcribe`'s. `format=json` gives segments and "
                                         "words with their start and end times in seconds.")
 
-    def _transcriber_for(self, lm, hotwords):
-        """The base Transcriber, or one sharing its network with another decoder (a request's hotwords or LM)."""
-        from speech.transcriber import Transcriber
-
-        if lm == defaults.LM and not hotwords:
-            return self.transcriber
-        key = (lm, hotwords)
-        if key not in self._variants:
-            if len(self._variants) >= _MAX_VARIANTS:
-                self._variants.pop(next(iter(self._variants)))
-            base = self.transcriber
-            base_lm = base.decoder.lm if base.decoder is not None else None
-            spec = (base_lm or "none") if lm == defaults.LM else lm
-            variant = Transcriber(base.model, batch_size=base.predictor.batch_size,
-                                  max_chunk_seconds=base.max_chunk_seconds, max_seconds=self.settings.max_seconds,
-                                  lm=spec, hotwords=hotwords)
-            variant.predictor = base.predictor  # one network, one traced function
-            self._variants[key] = variant
-        return self._variants[key]
-
     def _process(self, key, payloads):
         _, beam, lm, hotwords = key
-        return self._transcriber_for(lm, hotwords).transcribe(payloads, beam_width=beam)
+        return self.transcribers.get(lm, hotwords).transcribe(payloads, beam_width=beam)
 
     async def transcribe(self, upload, args):
         from common.serving.endpoints import document_response
@@ -121,10 +102,7 @@ class SpeechService(TaskService):
             raise ServeError(422, f"{upload.filename}: the audio is {duration:.1f} s long, more than this server's "
                                   f"limit of {limit:g} s (serve --max-seconds); cut it into shorter files")
         result = await self.batcher.run(("transcribe", args.beam, args.lm, args.hotwords), upload.data)
-        old = result.source
-        result = dataclasses.replace(result, source=upload.filename, error=None if result.ok else
-                                     upload.filename + result.error[len(old):] if result.error.startswith(old)
-                                     else result.error)
+        result = named_after_upload(result, upload.filename)
         if not result.ok:
             status = 415 if duration is None else 422
             prefix = "not an audio file this server reads: " if duration is None else ""
@@ -137,5 +115,3 @@ class SpeechService(TaskService):
 SERVICE = SpeechService
 """What ``ctc_toolkit.services`` (setup.cfg) and ``--with speech`` resolve to."""
 
-if __name__ == "__main__":  # pragma: no cover
-    raise ConfigError("run the service with: speech serve")

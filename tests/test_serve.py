@@ -112,6 +112,8 @@ def browser():
     for flag in ("--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
                  "--disable-background-networking", "--disable-component-update", "--disable-sync",
                  "--disable-dev-shm-usage", "--autoplay-policy=no-user-gesture-required", "--window-size=1280,900",
+                 # a fake microphone (a tone) that needs no permission prompt: the recording test
+                 "--use-fake-device-for-media-stream", "--use-fake-ui-for-media-stream",
                  f"--user-data-dir={profile}"):
         options.add_argument(flag)
     driver = webdriver.Chrome(service=Service(executable_path=CHROMEDRIVER), options=options)
@@ -196,3 +198,19 @@ def test_the_page_transcribes_a_clip_and_follows_the_audio(server, browser, tmp_
         == ["txt", "json", "srt", "vtt", "tsv"]
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     browser.save_screenshot(str(ARTIFACTS / "serve_page_speech.png"))
+
+
+def test_the_page_records_from_the_microphone(server, browser):
+    browser.get(server + "/")
+    wait_for(browser, "return document.body.dataset.ready")
+    record = browser.find_element("id", "record")
+    assert record.is_displayed()
+    record.click()
+    wait_for(browser, "return document.getElementById('record').textContent === 'Stop'")
+    time.sleep(1.5)
+    record.click()  # MediaRecorder's WebM is decoded in the page and sent as 16-bit WAV
+    wait_for(browser, "return document.getElementById('text').dataset.ready")
+    status = browser.execute_script("return document.getElementById('status').textContent")
+    assert status.startswith("Done"), status
+    assert browser.execute_script("return document.getElementById('source').textContent") == "(recording.wav)"
+    assert browser.execute_script("return document.getElementById('audio').hidden") is False

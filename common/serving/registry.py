@@ -6,13 +6,16 @@ declares it as a ``ctc_toolkit.services`` entry point (setup.cfg). :func:`load_s
 was not reinstalled), so that ``ocr serve --with speech`` never needs ``ocr`` to import ``speech``.
 """
 
+import collections
+import dataclasses
 import importlib
 import importlib.metadata
 import re
 
 from common.errors import ConfigError
 
-__all__ = ["TaskService", "ServeError", "load_service_class", "ENTRY_POINT_GROUP"]
+__all__ = ["TaskService", "ServeError", "DecoderVariants", "named_after_upload", "load_service_class",
+           "ENTRY_POINT_GROUP"]
 
 ENTRY_POINT_GROUP = "ctc_toolkit.services"
 _NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
@@ -75,6 +78,53 @@ class TaskService:
         if not self.ready:
             raise ServeError(503, f"the {self.name} model is still loading; retry in a few seconds (GET /readyz "
                                   f"answers 200 when every model is loaded)")
+
+
+class DecoderVariants:
+    """A task's base Reader or Transcriber, and copies of it that decode differently (a request's own ``hotwords``
+    or ``lm``) while sharing its network: one model in memory, one traced function.
+
+    Args:
+        base: the loaded object (it has ``predictor`` and ``decoder``).
+        make: ``make(lm=..., hotwords=...)`` builds a copy on ``base.model`` with the task's settings.
+        default_lm: what the task's CLI means by default (``defaults.LM``): a request asking for it gets the LM the
+            server loaded, without loading it again.
+        size: copies kept (the oldest is dropped).
+
+    Used from one thread (a batcher's worker).
+    """
+
+    def __init__(self, base, make, *, default_lm, size=32):
+        self.base = base
+        self._make = make
+        self._default_lm = default_lm
+        self._size = size
+        self._copies = collections.OrderedDict()
+
+    def get(self, lm, hotwords):
+        if lm == self._default_lm and not hotwords:
+            return self.base
+        key = (lm, hotwords)
+        if key not in self._copies:
+            if len(self._copies) >= self._size:
+                self._copies.popitem(last=False)
+            loaded = self.base.decoder.lm if self.base.decoder is not None else None
+            copy = self._make(lm=(loaded or "none") if lm == self._default_lm else lm, hotwords=hotwords)
+            copy.predictor = self.base.predictor  # one network, one traced function
+            self._copies[key] = copy
+        return self._copies[key]
+
+
+def named_after_upload(result, filename, *, temporary=None):
+    """``result`` (an :class:`~common.inference.InputResult`) named after the upload instead of ``bytes #0`` or the
+    ``temporary`` file it was read from, in its ``source`` and its ``error``."""
+    error = result.error
+    if error is not None:
+        if error.startswith(result.source):
+            error = filename + error[len(result.source):]
+        if temporary is not None:
+            error = error.replace(temporary, filename)
+    return dataclasses.replace(result, source=filename, error=error)
 
 
 def load_service_class(name):

@@ -1,5 +1,6 @@
 """``ocr serve`` / ``speech serve``: build the application and run it on uvicorn."""
 
+import os
 import sys
 
 from common.errors import ConfigError
@@ -13,7 +14,11 @@ def run_serve(args, *, task):
     """Serve ``task`` (and ``--with`` tasks) as the parsed ``serve`` command line says; returns when stopped."""
     from common.serving.options import settings_from_args
 
+    from common.export import ONNX_SPINNING_VARIABLE
+
     settings = settings_from_args(args, task=task)
+    # Many small batches beside the HTTP loop: ONNX Runtime's spinning threads would take the CPU they wait for.
+    os.environ.setdefault(ONNX_SPINNING_VARIABLE, "0")
     try:
         import uvicorn
 
