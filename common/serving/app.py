@@ -13,6 +13,7 @@ Every refusal is JSON ``{"error": "one line naming the problem", "status": code}
 """
 
 import contextlib
+import sys
 import threading
 from pathlib import Path
 
@@ -124,8 +125,6 @@ def create_app(settings, *, services=None, load=True):
                     service.ready = True
             except Exception as error:  # noqa: BLE001 (reported by /readyz and on stderr)
                 failures.append(f"{service.name}: {error}")
-                import sys
-
                 print(f"error: cannot load the {service.name} model: {error}", file=sys.stderr)
         loaded.set()
 
