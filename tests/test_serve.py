@@ -89,17 +89,25 @@ def test_vanishing_and_garbage_clients_do_not_take_it_down(server):
     assert line.status_code == 200 and "quick brown fox" in line.text
 
 
-def test_an_unknown_task_is_one_line_and_status_2():
+def test_an_unknown_task_or_a_missing_model_is_one_line_and_status_2():
     done = subprocess.run([sys.executable, "-m", "speech", "serve", "--with", "nosuchtask", "--port", "1"],
                           cwd=ROOT, capture_output=True, text=True, timeout=120)
     assert done.returncode == 2
     assert "No service named 'nosuchtask'" in done.stderr and "Traceback" not in done.stderr
+    done = subprocess.run([sys.executable, "-m", "ocr", "serve", "--model", "missing.keras", "--port", "1"],
+                          cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 2 and "the ocr model file missing.keras does not exist" in done.stderr
 
 
 # --- the page in a real browser --------------------------------------------------------------------------------------
 
 @pytest.fixture(scope="module")
-def browser():
+def downloads(tmp_path_factory):
+    return tmp_path_factory.mktemp("downloads")
+
+
+@pytest.fixture(scope="module")
+def browser(downloads):
     if not (CHROMIUM and CHROMEDRIVER):
         pytest.skip("no browser: install Debian's chromium and chromium-driver (apt-get install chromium "
                     "chromium-driver; .ci/run does) to run the web page test")
@@ -116,6 +124,8 @@ def browser():
                  "--use-fake-device-for-media-stream", "--use-fake-ui-for-media-stream",
                  f"--user-data-dir={profile}"):
         options.add_argument(flag)
+    options.add_experimental_option("prefs", {"download.default_directory": str(downloads),
+                                              "download.prompt_for_download": False})
     driver = webdriver.Chrome(service=Service(executable_path=CHROMEDRIVER), options=options)
     driver.set_page_load_timeout(60)
     try:
@@ -182,7 +192,18 @@ def test_the_page_reads_a_rendered_line(server, browser, tmp_path):
     browser.save_screenshot(str(ARTIFACTS / "serve_page_ocr.png"))
 
 
-def test_the_page_transcribes_a_clip_and_follows_the_audio(server, browser, tmp_path):
+def test_the_page_reads_a_pdf(server, browser, tmp_path):
+    searchable = httpx.post(f"{server}/ocr/read?format=pdf", files={"file": ("line.png", LINE.read_bytes())},
+                            timeout=60)
+    pdf = tmp_path / "scan.pdf"
+    pdf.write_bytes(searchable.content)
+    expected = httpx.post(f"{server}/ocr/read?format=json", files={"file": ("scan.pdf", pdf.read_bytes())},
+                          timeout=60).json()
+    shown = upload(browser, server, pdf)
+    assert expected["pages"] and expected["text"] and shown == f"page 1{expected['text']}\n"
+
+
+def test_the_page_transcribes_a_clip_and_follows_the_audio(server, browser, downloads, tmp_path):
     clip = synthesised_clip(tmp_path)
     expected = httpx.post(f"{server}/speech/transcribe?format=json", files={"file": (clip.name, clip.read_bytes())},
                           timeout=60).json()
@@ -196,6 +217,15 @@ def test_the_page_transcribes_a_clip_and_follows_the_audio(server, browser, tmp_
     assert json.loads(browser.execute_script(
         "return JSON.stringify([...document.querySelectorAll('#downloads button')].map(b => b.dataset.format))")) \
         == ["txt", "json", "srt", "vtt", "tsv"]
+    browser.find_element("css selector", "#downloads button[data-format='srt']").click()
+    saved = downloads / f"{clip.stem}.srt"
+    deadline = time.monotonic() + 30
+    while not saved.exists():
+        assert time.monotonic() < deadline, f"no download in {downloads}: {list(downloads.iterdir())}"
+        time.sleep(0.2)
+    served = httpx.post(f"{server}/speech/transcribe?format=srt", files={"file": (clip.name, clip.read_bytes())},
+                        timeout=60)
+    assert saved.read_text(encoding="utf-8") == served.text
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     browser.save_screenshot(str(ARTIFACTS / "serve_page_speech.png"))
 

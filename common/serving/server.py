@@ -17,6 +17,11 @@ def run_serve(args, *, task):
     from common.export import ONNX_SPINNING_VARIABLE
 
     settings = settings_from_args(args, task=task)
+    for name, path in settings.models.items():  # a missing file: one line now, not a server that never gets ready
+        if not os.path.exists(path):
+            raise ConfigError(f"the {name} model file {path} does not exist; pass an existing .keras, .onnx, .tflite "
+                              f"file or SavedModel folder to --model, or leave it out for the shipped model. "
+                              f"Received: model={path!r}")
     # Many small batches beside the HTTP loop: ONNX Runtime's spinning threads would take the CPU they wait for.
     os.environ.setdefault(ONNX_SPINNING_VARIABLE, "0")
     try:
