@@ -1,22 +1,35 @@
-"""Our OCR Reader against Tesseract 5 (LSTM engine, through tesserocr) on printed text lines.
+"""Our OCR Reader against Tesseract 5 (LSTM engine, through tesserocr) on held-out printed text lines, per slice.
 
-    python benchmarks/ocr_vs_tesseract.py                      # 300 lines, shipped model, held-out fonts
-    python benchmarks/ocr_vs_tesseract.py --lines 20 --model runs/ocr_default/model.keras
+    OMP_THREAD_LIMIT=1 python benchmarks/ocr_vs_tesseract.py                  # 100 lines per slice, shipped model
+    python benchmarks/ocr_vs_tesseract.py --lines 20 --model runs/ocr_broad/model.keras
 
-Renders ``--lines`` lines (text from ``common.corpus.TextPool``, cycling through its kinds of text: prose, names,
-numbers, prices, dates, codes, ...; sizes 18-48 px like the training data) in the fonts the default model's recipe
-held out (``runs/ocr_default/fonts.json``, "validation"), each twice: clean, and degraded with
-``ocr.synth.degrade_line``. Both systems read the same PNG files. Our Reader reads all lines in one call (batch)
-and one line per call; Tesseract runs in-process (tesserocr, ``PSM.SINGLE_LINE``, ``OEM.LSTM_ONLY``) in a
-child process with one thread (``OMP_THREAD_LIMIT=1``) and in another with OpenMP's default thread count.
-Speeds are steady-state (after one warm-up line) and include reading the PNG file. Texts are compared after
-``fold_text`` (NFKC, typographic quotes and dashes to ASCII, whitespace collapsed) on both sides.
+Everything is held out from training (``recipes/ocr_broad.py``, which also holds out what the shipped model never
+saw):
+
+- **fonts**: the held-out families of ``recipes/ocr_broad.split_fonts`` (drawn family first, then a font of it);
+- **rasteriser**: every slice is drawn by Pillow/FreeType (what the shipped model trained on) and by Ghostscript
+  (``ocr_broad.HELD_OUT_RASTERISER``, PostScript Type 1 twins where installed);
+- **text** of three kinds: ``prose``: Moby-Dick chapters 61-135 (no training text or LM of this project reads
+  Moby-Dick, and the recipes validate on chapters 1-60); ``technical``: lines of Debian changelogs
+  (``/usr/share/doc/*/changelog.Debian.gz``: versions, e-mail addresses, dates, bug numbers, file names, code) and
+  Perl's ``perldiag.pod`` (messages with ``%s``, ``$var``, ``->``, ``{}``): sources that training text must never
+  come from, so evaluation only; ``numbers``: numbers, prices, dates, phone numbers and table rows of
+  ``common.corpus.TextPool`` with this benchmark's own seed (generated: digits have no "source");
+- **condition**: clean, or degraded by ``ocr.synth.degrade_line`` (random :data:`ocr.synth.DEGRADATIONS`).
+
+That is 12 slices of ``--lines`` lines; both systems read the same PNG files. Our Reader reads all lines in one
+call (batch) and one line per call; Tesseract runs in-process (tesserocr, ``PSM.SINGLE_LINE``, ``OEM.LSTM_ONLY``)
+in a child process with one thread (``OMP_THREAD_LIMIT=1``), one line per call (its only mode). Speeds are over all
+lines (after a warm-up) and include reading the PNG file. Texts are compared after ``fold_text`` (NFKC, typographic
+quotes and dashes to ASCII, whitespace collapsed) on both sides; references are printable ASCII.
 """
 
 import argparse
+import gzip
 import importlib.util
 import json
 import os
+import re
 import shutil
 import sys
 import tempfile
@@ -27,54 +40,145 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from benchmarks._common import (ROOT, fold_text, markdown_table, print_header, run_json_worker,  # noqa: E402
                                set_tf_threads, stopwatch)
 
-KIND_GROUPS = {  # rows of the per-kind table: groups of common.corpus.KINDS
-    "prose, words": ("prose", "words"),
-    "names, addresses": ("name", "address"),
-    "numbers, prices, dates, phones": ("number", "price", "date", "phone"),
-    "codes, web, punctuation": ("code", "web", "punctuation"),
-}
+TEXTS = ("prose", "technical", "numbers")
+RASTERISERS = ("pillow", "ghostscript")
+CONDITIONS = ("clean", "degraded")
+NUMBER_KINDS = ("number", "price", "date", "phone", "table")
 INSTALL_TESSERACT = ("apt-get install tesseract-ocr tesseract-ocr-eng libtesseract-dev libleptonica-dev pkg-config "
                      "&& pip install --no-binary tesserocr tesserocr")
 TESSDATA_GLOBS = ("/usr/share/tesseract-ocr/*/tessdata", "/usr/share/tessdata", "/usr/local/share/tessdata")
+PERLDIAG_GLOB = "/usr/share/perl/*/pod/perldiag.pod"
+_TECHNICAL_MARK = re.compile(r"[()\[\]{}<>_=/\\@#$%&*|~`]|\d")
 
 
-def held_out_fonts(fonts_json):
-    """The validation fonts of the default OCR model's recipe (recomputed the recipe's way if the file is missing)."""
-    if Path(fonts_json).is_file():
-        return json.loads(Path(fonts_json).read_text())["validation"], f"held out in {fonts_json}"
-    from ocr.synth import find_fonts
-    from recipes.ocr_default import PRINTABLE, split_fonts
+# --- held-out text ------------------------------------------------------------------------------------------------
 
-    fonts = [f for f in find_fonts(charset=PRINTABLE) if "hairline" not in Path(f).stem.lower()]
-    return [str(f) for f in split_fonts(fonts, 7)[1]], "held out the recipe's way (every 7th family)"
+def _window(words, rng, max_chars):
+    """A run of whole words of at most ``max_chars`` characters starting at a random word."""
+    start = int(rng.integers(len(words)))
+    out = []
+    for word in words[start:]:
+        if len(" ".join(out + [word])) > max_chars:
+            break
+        out.append(word)
+    return " ".join(out)
 
 
-def render_set(out_dir, num_lines, fonts, seed, max_chars):
-    """Write ``clean/NNNN.png`` and ``degraded/NNNN.png`` (+ ``.gt.txt``); returns (texts, kinds)."""
+def _printable(line):
+    from common.corpus import PRINTABLE_ASCII
+
+    return line and all(c in PRINTABLE_ASCII for c in line)
+
+
+def prose_lines(num_lines, rng, max_chars):
+    """Lines of Moby-Dick chapters 61-135 (word windows of its sentences, printable ASCII)."""
+    sys.path.insert(0, str(ROOT / "recipes"))
+    from english_text import documents, split_sentences
+
+    sentences = [s for chapter in documents("moby_dick")[60:] for s in split_sentences(chapter)
+                 if len(s.split()) >= 4]
+    lines = []
+    while len(lines) < num_lines:
+        line = _window(sentences[int(rng.integers(len(sentences)))].split(), rng, max_chars)
+        if _printable(line) and len(line) >= 8:
+            lines.append(line)
+    return lines
+
+
+def technical_lines(num_lines, rng, max_chars):
+    """Lines of Debian changelogs and perldiag.pod that hold code-like characters (evaluation-only sources)."""
+    import glob
+
+    candidates = []
+    for path in sorted(glob.glob("/usr/share/doc/*/changelog.Debian.gz"))[:400]:
+        try:
+            with gzip.open(path, "rt", encoding="utf-8", errors="replace") as changelog:
+                candidates += [line.strip().lstrip("*+- ").strip() for line in changelog.read().splitlines()[:60]]
+        except (OSError, EOFError):
+            continue
+    for path in sorted(glob.glob(PERLDIAG_GLOB))[:1]:
+        candidates += [line.strip() for line in Path(path).read_text(encoding="utf-8", errors="replace").splitlines()
+                       if not line.startswith("=") or line.startswith("=item ")]
+        candidates = [line[6:] if line.startswith("=item ") else line for line in candidates]
+    candidates = sorted({" ".join(c.split()) for c in candidates
+                         if _printable(" ".join(c.split())) and _TECHNICAL_MARK.search(c) and len(c.split()) >= 2})
+    if not candidates:
+        raise RuntimeError("no Debian changelogs or perldiag.pod on this machine to take technical lines from")
+    lines = []
+    while len(lines) < num_lines:
+        words = candidates[int(rng.integers(len(candidates)))].split()
+        line = " ".join(words) if len(" ".join(words)) <= max_chars else _window(words, rng, max_chars)
+        if len(line) >= 6:
+            lines.append(line)
+    return lines
+
+
+def number_lines(num_lines, rng, max_chars, seed):
+    from common.corpus import PRINTABLE_ASCII, TextPool
+
+    pool = TextPool(seed)
+    return [pool.line(rng, min_chars=4, max_chars=max_chars, charset=PRINTABLE_ASCII,
+                      kind=NUMBER_KINDS[i % len(NUMBER_KINDS)]) for i in range(num_lines)]
+
+
+# --- rendering ----------------------------------------------------------------------------------------------------
+
+def held_out_fonts():
+    """The held-out fonts of ``recipes/ocr_broad.py``, grouped by family (file-name prefix)."""
+    sys.path.insert(0, str(ROOT / "recipes"))
+    from ocr_broad import NEW_HELD_OUT, SHIPPED_HELD_OUT, split_fonts
+
+    fonts = split_fonts()[1]
+    families = {}
+    for font in fonts:
+        prefix = next(p for p in SHIPPED_HELD_OUT + NEW_HELD_OUT if Path(font).name.startswith(p))
+        families.setdefault(prefix, []).append(font)
+    return families
+
+
+def render_slices(out_dir, num_lines, families, seed, max_chars):
+    """Write ``TEXT-RASTERISER-CONDITION/NNNN.png`` (+ ``.gt.txt``); returns {slice: (paths, texts)}."""
     import cv2
     import numpy as np
-    from common.corpus import KINDS, PRINTABLE_ASCII, TextPool
-    from ocr.synth import degrade_line, render_line
+    from ocr.synth import can_render, degrade_line, render_line
 
-    pool, texts, kinds = TextPool(seed), [], []
-    for index in range(num_lines):
-        rng = np.random.default_rng([seed, index])
-        kind = KINDS[index % len(KINDS)]
-        text = pool.line(rng, max_chars=max_chars, charset=PRINTABLE_ASCII, kind=kind)
-        font, size = fonts[int(rng.integers(len(fonts)))], int(rng.integers(18, 49))
-        clean = render_line(text, font, size=size, rng=rng, degrade=False)
-        for name, image in (("clean", clean), ("degraded", degrade_line(clean, rng=rng, size=size))):
-            (out_dir / name).mkdir(parents=True, exist_ok=True)
-            cv2.imwrite(str(out_dir / name / f"{index:04d}.png"), image)
-            (out_dir / name / f"{index:04d}.gt.txt").write_text(text, encoding="utf-8")
-        texts.append(text)
-        kinds.append(kind)
-    return texts, kinds
+    slices = {}
+    for t, text_kind in enumerate(TEXTS):
+        rng = np.random.default_rng([seed, t])
+        if text_kind == "prose":
+            texts = prose_lines(num_lines, rng, max_chars)
+        elif text_kind == "technical":
+            texts = technical_lines(num_lines, rng, max_chars)
+        else:
+            texts = number_lines(num_lines, rng, max_chars, seed)
+        for r, rasteriser in enumerate(RASTERISERS):
+            usable = {name: [f for f in fonts if can_render(rasteriser, f)] for name, fonts in families.items()}
+            usable = {name: fonts for name, fonts in usable.items() if fonts}
+            names = sorted(usable)
+            for index, text in enumerate(texts):
+                line_rng = np.random.default_rng([seed, t, r, index])
+                family = usable[names[int(line_rng.integers(len(names)))]]
+                font = family[int(line_rng.integers(len(family)))]
+                dpi = int(line_rng.choice([150, 200, 300]))
+                size = int(line_rng.integers(18, 49))
+                clean = render_line(text, font, size=size, rng=line_rng, degrade=False, rasteriser=rasteriser,
+                                    dpi=dpi)
+                for condition, image in (("clean", clean), ("degraded", degrade_line(clean, rng=line_rng, size=size))):
+                    folder = out_dir / f"{text_kind}-{rasteriser}-{condition}"
+                    folder.mkdir(parents=True, exist_ok=True)
+                    cv2.imwrite(str(folder / f"{index:04d}.png"), image)
+                    (folder / f"{index:04d}.gt.txt").write_text(text, encoding="utf-8")
+                    paths, refs = slices.setdefault((text_kind, rasteriser, condition), ([], []))
+                    paths.append(str(folder / f"{index:04d}.png"))
+                    refs.append(text)
+    return slices
 
+
+# --- the two systems ----------------------------------------------------------------------------------------------
 
 def run_ours(reader, paths, beam_width):
     """Returns {mode: (texts, seconds)} for one call over all paths (batch) and one call per path (single)."""
-    reader.read(paths[:64], beam_width=beam_width)  # warm-up: traces the network, first calls of the decoder
+    reader.read(paths[:64], beam_width=beam_width, layout="line")  # warm-up: first calls of the network, decoder
     with stopwatch() as batch:
         batch_texts = [r.text for r in reader.read(paths, beam_width=beam_width, layout="line")]
     single_texts = []
@@ -115,24 +219,56 @@ def tesseract_worker(paths_file, out_file):
     Path(out_file).write_text(json.dumps({"texts": texts, "seconds": watch.seconds, "version": version}))
 
 
-def run_tesseract(paths, threads, scratch):
-    """Run :func:`tesseract_worker` in a child process; ``threads`` None = OpenMP's default."""
-    env = dict(os.environ)
-    env.pop("OMP_THREAD_LIMIT", None)
-    if threads:
-        env["OMP_THREAD_LIMIT"] = str(threads)
-    result = run_json_worker(__file__, paths, scratch, f"tesseract-{threads or 'default'}.json", env)
+def run_tesseract(paths, scratch):
+    """Run :func:`tesseract_worker` in a child process with one OpenMP thread."""
+    env = dict(os.environ, OMP_THREAD_LIMIT="1")
+    result = run_json_worker(__file__, paths, scratch, "tesseract-1.json", env)
     return result["texts"], result["seconds"], result["version"]
+
+
+# --- report -------------------------------------------------------------------------------------------------------
+
+def _scores(refs, hyps):
+    from common.metrics import cer, exact_rate
+
+    refs, hyps = [fold_text(r) for r in refs], [fold_text(h) for h in hyps]
+    bad = sum(cer([r], [h]) > 0.5 for r, h in zip(refs, hyps))
+    return cer(refs, hyps), exact_rate(refs, hyps), bad
+
+
+def report(slices, outputs, systems):
+    """Markdown tables: per slice, per group of slices, and the worst lines of each system."""
+    headers = ["text", "rasteriser", "condition", "lines"] + [f"{s} CER" for s in systems] + \
+        [f"{s} exact" for s in systems] + [f"{s} lines >50% CER" for s in systems]
+    rows = []
+    for key, (paths, refs) in slices.items():
+        scored = [_scores(refs, outputs[s][key]) for s in systems]
+        rows.append(list(key) + [str(len(refs))] + [f"{c:.2%}" for c, _, _ in scored] +
+                    [f"{e:.1%}" for _, e, _ in scored] + [str(b) for _, _, b in scored])
+    text = [markdown_table(headers, rows)]
+    groups = {"all clean": lambda k: k[2] == "clean", "all degraded": lambda k: k[2] == "degraded",
+              "Pillow (trained rasteriser)": lambda k: k[1] == "pillow",
+              "Ghostscript (held-out rasteriser)": lambda k: k[1] == "ghostscript"}
+    groups.update({f"{t} (both rasterisers, both conditions)": (lambda t: lambda k: k[0] == t)(t) for t in TEXTS})
+    groups["everything"] = lambda k: True
+    rows = []
+    for name, member in groups.items():
+        keys = [k for k in slices if member(k)]
+        refs = [r for k in keys for r in slices[k][1]]
+        row = [name, str(len(refs))]
+        for system in systems:
+            hyps = [h for k in keys for h in outputs[system][k]]
+            row.append(f"{_scores(refs, hyps)[0]:.2%}")
+        rows.append(row)
+    text.append("\nGroups of slices (CER):\n\n" + markdown_table(["slices", "lines"] + list(systems), rows))
+    return "\n".join(text)
 
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--model", help="OCR model file (default: the shipped ocr/models/default.keras)")
-    parser.add_argument("--lines", type=int, default=300, help="lines to render (each clean and degraded)")
+    parser.add_argument("--model", help="OCR model file: .keras or exported .onnx (default: the shipped model)")
+    parser.add_argument("--lines", type=int, default=100, help="lines per slice (12 slices)")
     parser.add_argument("--max-chars", type=int, default=50, help="longest line, in characters")
-    parser.add_argument("--fonts", nargs="+", help="font files to render with (default: the held-out fonts)")
-    parser.add_argument("--fonts-json", default=str(ROOT / "runs" / "ocr_default" / "fonts.json"),
-                        help="the recipe's font split, read when --fonts is not given")
     parser.add_argument("--seed", type=int, default=0, help="seed of the texts, fonts, sizes and degradations")
     parser.add_argument("--beam-width", type=int, default=1, help="our decoder: 1 greedy, more for beam search")
     parser.add_argument("--tf-threads", type=int, help="TensorFlow threads for our model (default: TF's own)")
@@ -145,64 +281,49 @@ def main():
     if args.lines < 1:
         parser.error(f"--lines must be a positive integer. Received: --lines={args.lines}")
 
-    print_header("OCR: our Reader vs Tesseract 5", ("tensorflow", "keras", "tesserocr"))
-    fonts, where = (args.fonts, "given with --fonts") if args.fonts else held_out_fonts(args.fonts_json)
-    if not fonts:
-        parser.error("no font to render with: pass --fonts FILE ... (e.g. /usr/share/fonts/truetype/dejavu/*.ttf)")
-    print(f"{args.lines} lines x 2 sets, {len(fonts)} font(s) {where}; seed {args.seed}\n", flush=True)
+    print_header("OCR: our Reader vs Tesseract 5, per held-out slice", ("tensorflow", "keras", "onnxruntime",
+                                                                        "tesserocr"))
+    from ocr.synth import rasteriser_problem
+
+    for rasteriser in RASTERISERS:
+        if rasteriser_problem(rasteriser):
+            parser.error(f"rasteriser {rasteriser}: {rasteriser_problem(rasteriser)}")
+    families = held_out_fonts()
+    print(f"{args.lines} lines x {len(TEXTS) * len(RASTERISERS) * len(CONDITIONS)} slices; "
+          f"{sum(map(len, families.values()))} held-out fonts in {len(families)} families "
+          f"({', '.join(sorted(families))}); seed {args.seed}; model {args.model or 'shipped default'}\n", flush=True)
 
     set_tf_threads(args.tf_threads)
-    from common.metrics import cer, exact_rate
     from ocr import Reader
 
     reader = Reader.load(args.model)
     work = Path(args.work) if args.work else Path(tempfile.mkdtemp(prefix="ocr-bench-"))
     try:
-        texts, kinds = render_set(work, args.lines, fonts, args.seed, args.max_chars)
-        refs = [fold_text(t) for t in texts]
-        outputs = {}  # (system, set) -> (texts, seconds)
+        slices = render_slices(work, args.lines, families, args.seed, args.max_chars)
+        keys = list(slices)
+        paths = [p for k in keys for p in slices[k][0]]
+        split = lambda texts: {k: texts[i * args.lines:(i + 1) * args.lines] for i, k in enumerate(keys)}  # noqa: E731
+        outputs, speeds = {}, []
+        for mode, (texts, seconds) in run_ours(reader, paths, args.beam_width).items():
+            outputs[f"ours ({mode})"] = split(texts)
+            speeds.append([f"ours ({mode})", f"{len(paths) / seconds:.1f}"])
         tesseract_problem = "--skip-tesseract" if args.skip_tesseract else (
             None if importlib.util.find_spec("tesserocr") else "tesserocr is not installed")
-        for name in ("clean", "degraded"):
-            paths = sorted((work / name).glob("*.png"))
-            for mode, result in run_ours(reader, [str(p) for p in paths], args.beam_width).items():
-                outputs[(f"ours ({mode})", name)] = result
-            for threads in (1, None) if tesseract_problem is None else ():
-                try:
-                    hyp, seconds, version = run_tesseract(paths, threads, work)
-                except RuntimeError as error:
-                    tesseract_problem = f"Tesseract failed: {error}"
-                    break
-                label = f"Tesseract {version} LSTM ({'1 thread' if threads else 'default threads'})"
-                outputs[(label, name)] = (hyp, seconds)
+        if tesseract_problem is None:
+            try:
+                texts, seconds, version = run_tesseract(paths, work)
+                outputs[f"Tesseract {version}"] = split(texts)
+                speeds.append([f"Tesseract {version} LSTM, 1 thread (1 line/call)", f"{len(paths) / seconds:.1f}"])
+            except RuntimeError as error:
+                tesseract_problem = f"Tesseract failed: {error}"
         if tesseract_problem and not args.skip_tesseract:
-            print(f"No Tesseract rows ({tesseract_problem}). Install it with:\n    {INSTALL_TESSERACT}\n"
-                  "(--no-binary builds against the system's Tesseract; PyPI's binary wheel bundles its own)\n")
-        outputs = {key: value for key, value in outputs.items() if tesseract_problem is None or "ours" in key[0]}
-
-        rows = []
-        for (system, name), (hyp, seconds) in outputs.items():
-            hyp = [fold_text(h) for h in hyp]
-            rows.append([system, name, f"{cer(refs, hyp):.2%}", f"{exact_rate(refs, hyp):.1%}",
-                         f"{len(hyp) / seconds:.1f}"])
-        print(markdown_table(["system", "set", "CER", "exact lines", "lines/s"], rows))
-
-        systems = [s for s, n in outputs if n == "clean" and "line/call" not in s and "default threads" not in s]
-        headers = ["kind of text", "lines"] + [f"{s.split(' (')[0]} CER {n}" for n in ("clean", "degraded")
-                                               for s in systems]
-        rows = []
-        for group, members in KIND_GROUPS.items():
-            index = [i for i, k in enumerate(kinds) if k in members]
-            if not index:
-                continue
-            row = [group, str(len(index))]
-            for name in ("clean", "degraded"):
-                for system in systems:
-                    hyp = outputs[(system, name)][0]
-                    row.append(f"{cer([refs[i] for i in index], [fold_text(hyp[i]) for i in index]):.2%}")
-            rows.append(row)
-        print("\nPer kind of text (batch / one-thread rows):\n")
-        print(markdown_table(headers, rows))
+            print(f"No Tesseract rows ({tesseract_problem}). Install it with:\n    {INSTALL_TESSERACT}\n")
+        systems = [s for s in outputs if s != "ours (1 line/call)"]
+        print(report(slices, outputs, systems))
+        print(f"\nSpeed over all {len(paths)} lines (lines/s, reading the PNG files included):\n")
+        print(markdown_table(["system", "lines/s"], speeds))
+        differ = sum(a != b for k in keys for a, b in zip(outputs["ours (batch)"][k], outputs["ours (1 line/call)"][k]))
+        print(f"\nOur batch and one-line-per-call texts differ on {differ} of {len(paths)} lines.")
     finally:
         if not args.work:
             shutil.rmtree(work, ignore_errors=True)

@@ -5,7 +5,9 @@
 
 For each voice (default: one voice from each family the default speech model's recipe held out,
 ``recipes/speech_default.py: HELD_OUT_FAMILIES``), synthesizes ``--utterances-per-file`` sentences
-(``speech.synth.synthesize_dataset``, text from ``common.corpus.TextPool``), then joins them, in order, with pauses
+(``speech.synth.synthesize_dataset``; ``--text moby``: Moby-Dick chapters 61-135, a text source no training text or
+language model of this project holds (``recipes/lm_eval_data.py``); ``--text grammar``: ``common.corpus.TextPool``'s
+sentences, the kind the model trained on), then joins them, in order, with pauses
 of ``--pause`` seconds (drawn per gap, uniform) into one long WAV file per voice. Both are transcribed with the same
 ``Transcriber``:
 
@@ -65,6 +67,11 @@ def main():
                         help="pause between sentences in the long file, in seconds (default 0.2 0.8)")
     parser.add_argument("--max-chunk-seconds", type=float, default=10.0,
                         help="the Transcriber's chunk limit (default 10, the Transcriber's own)")
+    parser.add_argument("--text", choices=("moby", "grammar"), default="moby",
+                        help="held-out Moby-Dick sentences (default) or the grammar sentences of the training kind")
+    parser.add_argument("--lm", default="none",
+                        help="language model: none (greedy, the default: #12 measures the acoustic model), default, "
+                             "or an .lm file")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--tf-threads", type=int, help="TensorFlow threads (default: TF's own)")
     parser.add_argument("--work", help="keep the audio here (reused when already there)")
@@ -75,13 +82,23 @@ def main():
 
     print_header("Speech: long files against the same speech as short files", ("tensorflow", "keras"))
     set_tf_threads(args.tf_threads)
+    import numpy as np
+
     from common.metrics import cer, wer
     from speech import Transcriber
     from speech.data import load_speech_dataset
     from speech.synth import synthesize_dataset
     from speech.text import normalize_transcript
 
-    transcriber = Transcriber.load(args.model, max_chunk_seconds=args.max_chunk_seconds)
+    transcriber = Transcriber.load(args.model, max_chunk_seconds=args.max_chunk_seconds,
+                                   lm=args.lm)
+    texts = None
+    if args.text == "moby":
+        sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "recipes"))
+        from lm_eval_data import TEST_CHAPTERS, moby_dick_sentences
+
+        texts = moby_dick_sentences(TEST_CHAPTERS)
+    print(f"text: {args.text}; decoding: {'greedy' if args.lm == 'none' else 'LM ' + args.lm}", flush=True)
     work = Path(args.work or tempfile.mkdtemp(prefix="speech-long-"))
     rows = []
     totals = {"short": [[], [], 0.0], "long": [[], [], 0.0]}  # refs, hyps, seconds
@@ -89,7 +106,10 @@ def main():
     for number, voice in enumerate(one_voice_per_family(args.voices)):
         folder = work / f"voice{number}"
         if not (folder / "metadata.csv").is_file():
-            synthesize_dataset(folder, args.utterances_per_file, voices=[voice], seed=args.seed + number)
+            chosen = None if texts is None else [texts[i] for i in np.random.default_rng(args.seed + number).choice(
+                len(texts), args.utterances_per_file, replace=False)]
+            synthesize_dataset(folder, args.utterances_per_file, voices=[voice], seed=args.seed + number,
+                               texts=chosen)
         utterances = load_speech_dataset(folder)
         paths = [str(u.audio) for u in utterances]
         reference = " ".join(normalize_transcript(u.text) for u in utterances)

@@ -140,6 +140,8 @@ def main():
     parser.add_argument("--human", nargs="*", default=[], help="extra data sets of real recordings to transcribe")
     parser.add_argument("--seed", type=int, default=0, help="seed of the texts, voices, rates, pitches and noise")
     parser.add_argument("--tf-threads", type=int, help="TensorFlow threads for our model (default: TF's own)")
+    parser.add_argument("--lm", default="default",
+                        help="our language model: default (the shipped one), none (greedy) or an .lm file")
     parser.add_argument("--work", help="keep the audio here (reused when it already holds the clean set)")
     parser.add_argument("--skip-pocketsphinx", action="store_true", help="our rows only")
     args = parser.parse_args()
@@ -155,7 +157,7 @@ def main():
     from common.metrics import cer, wer
     from speech.text import normalize_transcript
 
-    transcriber = Transcriber.load(args.model)
+    transcriber = Transcriber.load(args.model, lm=args.lm)
     work = Path(args.work) if args.work else Path(tempfile.mkdtemp(prefix="speech-bench-"))
     try:
         if args.data:

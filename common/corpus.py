@@ -12,13 +12,14 @@ Example:
 (3, True)
 """
 
+import re
 import unicodedata
 
 import numpy as np
 
 from common.errors import ConfigError
 
-__all__ = ["TextPool", "PRINTABLE_ASCII", "KINDS", "filter_charset"]
+__all__ = ["TextPool", "PRINTABLE_ASCII", "KINDS", "DEFAULT_KIND_WEIGHTS", "TYPOGRAPHIC", "WIDE_GAP", "filter_charset"]
 
 PRINTABLE_ASCII = "".join(chr(code) for code in range(32, 127))
 """The 95 printable ASCII characters, space included."""
@@ -35,11 +36,27 @@ KINDS = (
     "web",
     "phone",
     "punctuation",
+    "technical",
+    "table",
 )
-"""The kinds of text :meth:`TextPool.line` mixes."""
+"""The kinds of text :meth:`TextPool.line` mixes: ``technical`` is what people scan from manuals, listings and
+mail (code calls, paths, URLs, e-mail headers, hashes, versions, shell commands, format strings, footnote markers,
+look-alike characters in context), ``table`` rows of numbers with wide column gaps (:data:`WIDE_GAP`)."""
 
-_KIND_WEIGHTS = np.array([26, 8, 7, 7, 9, 6, 8, 8, 6, 5, 10], dtype=np.float64)
-_KIND_WEIGHTS /= _KIND_WEIGHTS.sum()
+DEFAULT_KIND_WEIGHTS = {
+    "prose": 26, "words": 8, "name": 7, "address": 7, "number": 9, "price": 6, "date": 8, "code": 8, "web": 6,
+    "phone": 5, "punctuation": 10, "technical": 14, "table": 5,
+}
+"""Relative weights of the kinds in a mixed line (:class:`TextPool` takes others with ``kind_weights``)."""
+
+WIDE_GAP = "\u2003"
+"""An em space: the column gap of ``table`` lines. :func:`filter_charset` turns it into one space; a renderer may
+draw it as several spaces (``ocr.synth`` does), so that a wide gap is read as one space."""
+
+TYPOGRAPHIC = "\u2018\u2019\u201c\u201d\u2013\u2014\u2026\u00b9\u00b2\u00b3" + WIDE_GAP
+"""Characters that look like (sequences of) printable ASCII and that :func:`filter_charset` maps onto it: curly
+quotes, en and em dashes, the ellipsis, superscript 1-3 (footnote markers) and :data:`WIDE_GAP`. A renderer may
+draw them and label the line with the mapped text."""
 
 # Characters outside a charset are first replaced by these (then accents are stripped, then the rest dropped).
 _FALLBACKS = {
@@ -121,6 +138,47 @@ _PUNCTUATION_TEMPLATES = (
     "({D}) {W}, {W} & {W}", "{W} / {W} / {W}", "{w}-{w}-{w}", "Re: {W}", "N.B. {w}", "{W}... {w}.",
 )
 
+# --- vocabulary of technical text ----------------------------------------------------------------------------------
+_IDENTIFIER_WORDS = (
+    "buf len size count index idx item items key value val name path file dir node list map set table row col "
+    "data info config conf opts args argv env user host port addr url uri id uid pid tmp str num total offset "
+    "start end begin next prev head tail left right min max sum avg mean result res ret err error status code "
+    "msg text line lines word token cache queue stack tree parent child root self cls obj ptr ref handle fd "
+    "stream reader writer parser lexer client server request response header body query param params flag "
+    "flags mode level limit timeout retry delay width height depth scale ratio rate step epoch batch layer"
+).split()
+_FUNCTION_NAMES = (
+    "substr strlen strcmp strcpy printf sprintf malloc free memcpy open close read write seek tell fopen fclose "
+    "len range print format join split strip replace append extend insert remove sort sorted map filter reduce "
+    "get set put post update delete find match search parse load dump loads dumps encode decode init run main "
+    "exit assert isinstance getattr setattr hasattr toString valueOf indexOf charAt push pop shift splice slice "
+    "getElementById addEventListener querySelector fetch resolve reject then catch sqrt abs floor ceil round "
+    "exp log sin cos atan2 pow min max mean std argmax reshape transpose concat zeros ones"
+).split()
+_TYPES = ("int", "char", "void", "float", "double", "long", "size_t", "bool", "str", "dict", "list", "uint8_t",
+          "const char *", "std::string", "String", "Optional[int]", "List[str]", "u32", "i64")
+_SHELL_COMMANDS = (
+    "ls -la {p}", "cd {p}", "grep -rn '{w}' {p}", "tar -xzf {w}-{v}.tar.gz", "chmod 755 {p}", "sudo apt-get install {w}",
+    "git commit -m \"{W} {w}\"", "git checkout -b {w}/{w}", "pip install {w}=={v}", "make -j{d} {w}", "cat {p} | wc -l",
+    "find . -name '*.{e}' -print", "ssh {w}@{h}", "curl -sSL https://{h}/{w}", "export {U}={p}", "echo ${U}",
+    "rm -rf {p}", "cp {p} {p}", "mv {w}.{e} {w}.{e}.bak", "python3 -m {w} --{w}={d}", "docker run -p {d}:{d} {w}",
+    "kill -9 {d}", "df -h {p}", "du -sh {p}/*", "sed -i 's/{w}/{w}/g' {p}", "awk -F: '{{print $1}}' {p}",
+    "ps aux | grep {w}", "scp {p} {w}@{h}:{p}", "./configure --prefix={p}", "head -n {d} {p}",
+)
+_EXTENSIONS = ("c", "h", "py", "txt", "log", "conf", "json", "xml", "csv", "md", "sh", "cfg", "ini", "html", "js",
+               "tex", "pdf", "png", "o", "so", "gz", "yaml", "toml", "rs", "go", "java", "cpp")
+_FOLDERS = ("usr", "local", "bin", "lib", "etc", "var", "log", "home", "opt", "tmp", "src", "include", "share",
+            "doc", "build", "dist", "data", "docs", "test", "tests", "config", "scripts", "www", "cache")
+_HEADERS = ("From", "To", "Cc", "Subject", "Date", "Reply-To", "Message-ID", "In-Reply-To", "X-Mailer",
+            "Content-Type", "Received", "Return-Path", "References", "Sender")
+_FORMAT_STRINGS = ("%s", "%d", "%5.2f", "%-10s", "%x", "%08X", "%c", "%u", "%ld", "%%", "%e", "%g", "%3d", "%p",
+                   "{}", "{0}", "{1}", "{:>8}", "{:.2f}", "{name}", "{0:04d}", "{!r}", "${HOME}", "$1", "\\n", "\\t")
+_LOOKALIKES = "lI1|O0o"
+_CONFUSABLE_WORDS = (
+    "Illinois", "illicit", "1llustrate", "O'Brien", "0xFF", "IO", "I/O", "l0g", "lOl", "Ill", "ll", "I1", "l1",
+    "10l", "OO7", "O0O", "CO2", "H2O", "IIl", "Il1I", "all", "till", "Oslo", "1O1", "2OO1", "l-1", "I-l", "OI",
+)
+
 
 def filter_charset(text, charset):
     """Rewrite ``text`` with characters from ``charset`` only.
@@ -155,7 +213,25 @@ def filter_charset(text, charset):
             pieces.append(base)
         elif char.isspace() and " " in allowed:
             pieces.append(" ")
-    return " ".join("".join(pieces).split())
+    text = "".join(pieces)
+    return _collapse_spaces(text) if WIDE_GAP in allowed else " ".join(text.split())
+
+
+def _collapse_spaces(text):
+    """Whitespace runs to one space, except :data:`WIDE_GAP` runs (column gaps), which stay; stripped."""
+    return re.sub(r"[^\S\u2003]+", " ", text).strip(" \t\n\r\u2003")
+
+
+def _typographic(text, rng):
+    """``text`` as a word processor sets it: curly quotes and apostrophes, en or em dashes for ``-``/``--``."""
+    text = re.sub(r"(?<=\w)'(?=\w)", "\u2019", text)
+    text = re.sub(r"(^|(?<=[\s(\[]))'", "\u2018", text).replace("'", "\u2019")
+    text = re.sub(r'(^|(?<=[\s(\[]))"', "\u201c", text).replace('"', "\u201d")
+    dash = "\u2014" if rng.random() < 0.5 else "\u2013"
+    text = text.replace(" -- ", f" {dash} ").replace("--", "\u2014").replace(" - ", f" {dash} ")
+    if rng.random() < 0.3:
+        text = text.replace("...", "\u2026")
+    return text
 
 
 def _plural(noun):
@@ -198,6 +274,10 @@ class TextPool:
 
     Args:
         seed: seeds the pool's own random generator, used when a method gets no ``rng`` or ``seed``.
+        prose: optional sentences or passages of real English (e.g. ``recipes/english_text.py``'s); when given,
+            three ``prose`` lines in four are word windows of them instead of grammar sentences.
+        kind_weights: optional ``{kind: weight}`` for mixed lines; kinds not named are not drawn. Default:
+            :data:`DEFAULT_KIND_WEIGHTS`.
 
     Example:
     >>> pool = TextPool(seed=0)
@@ -205,10 +285,25 @@ class TextPool:
     True
     """
 
-    def __init__(self, seed=0):
+    def __init__(self, seed=0, *, prose=None, kind_weights=None):
         from faker import Faker
         from faker.providers.lorem.en_US import Provider as LoremProvider
 
+        weights = dict(DEFAULT_KIND_WEIGHTS if kind_weights is None else kind_weights)
+        unknown = sorted(set(weights) - set(KINDS))
+        if unknown:
+            raise ConfigError(f"Unknown kind of text in `kind_weights`; expected some of {', '.join(KINDS)}. "
+                              f"Received: kind_weights={kind_weights!r}")
+        values = np.array([float(weights.get(kind, 0.0)) for kind in KINDS])
+        if not np.all(np.isfinite(values)) or (values < 0).any() or values.sum() <= 0:
+            raise ConfigError("`kind_weights` must be non-negative numbers, at least one of them positive. "
+                              f"Received: kind_weights={kind_weights!r}")
+        self._kind_p = values / values.sum()
+        self._prose_texts = None
+        if prose is not None:
+            self._prose_texts = tuple(t for t in (" ".join(str(p).split()) for p in prose) if t)
+            if not self._prose_texts:
+                raise ConfigError("`prose` holds no text (only empty strings). Received: prose=[]")
         self.seed = seed
         self._rng = np.random.default_rng(seed)
         self._faker = Faker("en_US")
@@ -225,6 +320,8 @@ class TextPool:
             "web": self._web,
             "phone": self._phone,
             "punctuation": self._punctuation,
+            "technical": self._technical,
+            "table": self._table,
         }
 
     # --- small helpers -----------------------------------------------------------------------------------------
@@ -245,6 +342,10 @@ class TextPool:
 
     # --- kinds -------------------------------------------------------------------------------------------------
     def _prose(self, rng):
+        if self._prose_texts is not None and rng.random() < 0.75:
+            words = self._pick(rng, self._prose_texts).split(" ")
+            start = 0 if len(words) < 8 or rng.random() < 0.4 else int(rng.integers(len(words) - 4))
+            return " ".join(words[start:])
         roll = rng.random()
         if roll < 0.7:
             return self._grammar_sentence(rng, int(rng.integers(4, 18)), spell_numbers=False)
@@ -456,6 +557,240 @@ class TextPool:
             text = text.replace('"', "\u201c", 1).replace('"', "\u201d", 1)
         return text
 
+
+    # --- technical text ------------------------------------------------------------------------------------------
+    def _identifier(self, rng):
+        words = [self._pick(rng, _IDENTIFIER_WORDS) for _ in range(int(rng.choice([1, 1, 2, 2, 3])))]
+        style = rng.random()
+        if style < 0.4:
+            name = "_".join(words)
+        elif style < 0.65:
+            name = words[0] + "".join(w.capitalize() for w in words[1:])
+        elif style < 0.75:
+            name = "".join(w.capitalize() for w in words)
+        elif style < 0.85:
+            name = "_".join(words).upper()
+        else:
+            name = self._pick(rng, ("i", "j", "k", "n", "x", "y", "s", "p", "l", "I", "O", "a", "b", "c", "_"))
+        if rng.random() < 0.15:
+            name += str(int(rng.integers(0, 20)))
+        return name
+
+    def _argument(self, rng):
+        roll = rng.random()
+        if roll < 0.45:
+            return self._identifier(rng)
+        if roll < 0.65:
+            return str(self._integer(rng, digits=int(rng.integers(1, 4))))
+        if roll < 0.8:
+            quote = '"' if rng.random() < 0.6 else "'"
+            return f"{quote}{self._pick(rng, _FORMAT_STRINGS) if rng.random() < 0.3 else self._word(rng)}{quote}"
+        if roll < 0.9:
+            return f"{self._identifier(rng)}[{self._identifier(rng) if rng.random() < 0.5 else int(rng.integers(10))}]"
+        return self._pick(rng, ("NULL", "None", "null", "true", "false", "True", "0", "-1", "nullptr", "&buf", "*p"))
+
+    def _call(self, rng):
+        name = self._pick(rng, _FUNCTION_NAMES) if rng.random() < 0.6 else self._identifier(rng)
+        if rng.random() < 0.3:
+            name = f"{self._identifier(rng)}{self._pick(rng, ('.', '.', '->', '::'))}{name}"
+        arguments = ", ".join(self._argument(rng) for _ in range(int(rng.choice([0, 1, 1, 2, 2, 3]))))
+        return f"{name}({arguments})"
+
+    def _statement(self, rng):
+        roll = rng.random()
+        var, call = self._identifier(rng), self._call(rng)
+        if roll < 0.2:
+            return f"{var} = {call}" + (";" if rng.random() < 0.5 else "")
+        if roll < 0.3:
+            return f"{self._pick(rng, _TYPES)} {var} = {call};"
+        if roll < 0.4:
+            op = self._pick(rng, ("==", "!=", "<=", ">=", "<", ">", "&&", "||", "is", "in"))
+            return f"if ({var} {op} {self._argument(rng)}) {{"
+        if roll < 0.5:
+            return f"for (i = 0; i < {self._identifier(rng)}; i++) {{"
+        if roll < 0.58:
+            return f"return {self._argument(rng)};"
+        if roll < 0.66:
+            return f"{var}[{self._argument(rng)}] = {self._argument(rng)};"
+        if roll < 0.74:
+            return f"def {self._identifier(rng)}({', '.join(self._identifier(rng) for _ in range(int(rng.integers(0, 3))))}):"
+        if roll < 0.8:
+            return f"#include <{self._word(rng)}.h>"
+        if roll < 0.86:
+            return f"{var} += {self._argument(rng)}  # {self._word(rng)} {self._word(rng)}"
+        if roll < 0.92:
+            return f"// {self._fake(rng).sentence(nb_words=int(rng.integers(3, 8)))}"
+        return call
+
+    def _path(self, rng):
+        parts = [self._pick(rng, _FOLDERS) for _ in range(int(rng.integers(1, 5)))]
+        leaf = f"{self._identifier(rng)}.{self._pick(rng, _EXTENSIONS)}"
+        roll = rng.random()
+        if roll < 0.5:
+            path = "/" + "/".join(parts + [leaf])
+        elif roll < 0.65:
+            path = "~/" + "/".join(parts[1:] + [leaf])
+        elif roll < 0.75:
+            path = "../" + "/".join(parts + [leaf])
+        else:
+            path = "C:\\" + "\\".join([p.capitalize() for p in parts] + [leaf])
+        if rng.random() < 0.15:
+            path += f":{int(rng.integers(1, 2000))}"
+        return path
+
+    def _hex(self, rng, digits, upper=False):
+        text = "".join("0123456789abcdef"[int(d)] for d in rng.integers(0, 16, digits))
+        return text.upper() if upper else text
+
+    def _hash_or_hex(self, rng):
+        roll = rng.random()
+        if roll < 0.2:
+            return self._hex(rng, 8)
+        if roll < 0.35:
+            return f"commit {self._hex(rng, 40 if rng.random() < 0.3 else 12)}"
+        if roll < 0.45:
+            return f"0x{self._hex(rng, int(rng.choice([2, 4, 8, 12])), upper=rng.random() < 0.3)}"
+        if roll < 0.55:
+            return f"{self._pick(rng, ('sha256', 'SHA1', 'md5', 'MD5 checksum'))}: {self._hex(rng, 32)}"
+        if roll < 0.65:
+            return "-".join(self._hex(rng, n) for n in (8, 4, 4, 4, 12))
+        if roll < 0.72:
+            return ":".join(self._hex(rng, 2, upper=rng.random() < 0.5) for _ in range(6))
+        if roll < 0.82:
+            return " ".join(self._hex(rng, 2) for _ in range(int(rng.integers(4, 13))))
+        if roll < 0.9:
+            return f"{self._hex(rng, 8)}  {self._hex(rng, 4)} {self._hex(rng, 4)}"
+        return f"{self._hex(rng, 7)} {self._fake(rng).sentence(nb_words=int(rng.integers(2, 6)))}"
+
+    def _version(self, rng):
+        v = f"{int(rng.integers(0, 13))}.{int(rng.integers(0, 30))}"
+        if rng.random() < 0.7:
+            v += f".{int(rng.integers(0, 120))}"
+        roll = rng.random()
+        if roll < 0.15:
+            v += self._pick(rng, ("-rc1", "-rc.2", "b3", "a1", "-beta", ".dev0", "+git20240311", "-1", "-2ubuntu1"))
+        if roll < 0.4:
+            return "v" + v
+        if roll < 0.6:
+            return f"{self._pick(rng, _FUNCTION_NAMES + _IDENTIFIER_WORDS)} {v}"
+        if roll < 0.75:
+            return f"Version {v} ({self._date_or_time(rng)})"
+        if roll < 0.85:
+            return f"{self._word(rng)}-{v}.tar.gz"
+        return f"{self._word(rng)}>={v},<{int(rng.integers(1, 14))}.0"
+
+    def _mail_header(self, rng):
+        fake = self._fake(rng)
+        header = self._pick(rng, _HEADERS)
+        if header in ("From", "To", "Cc", "Reply-To", "Sender", "Return-Path"):
+            value = f"{fake.name()} <{fake.email()}>" if rng.random() < 0.6 else fake.email()
+        elif header == "Subject":
+            value = self._pick(rng, ("", "Re: ", "Fwd: ", "RE: ", "[PATCH] ")) + fake.sentence(nb_words=5)[:-1]
+        elif header == "Date":
+            value = fake.date_time().strftime("%a, %d %b %Y %H:%M:%S ") + self._pick(rng, ("+0000", "-0500", "+0100"))
+        elif header in ("Message-ID", "In-Reply-To", "References"):
+            value = f"<{self._hex(rng, 12)}.{self._integer(rng)}@{fake.domain_name()}>"
+        elif header == "Content-Type":
+            value = self._pick(rng, ("text/plain; charset=UTF-8", "multipart/mixed; boundary=\"--=_{h}\"",
+                                     "text/html; charset=\"iso-8859-1\"")).replace("{h}", self._hex(rng, 6))
+        else:
+            value = f"from {fake.domain_name()} ([{fake.ipv4()}]) by {fake.hostname()}"
+        return f"{header}: {value}"
+
+    def _shell(self, rng):
+        fake = self._fake(rng)
+        template = self._pick(rng, _SHELL_COMMANDS)
+        fields = {"p": lambda: self._path(rng).split(":")[0] if rng.random() < 0.8 else self._pick(rng, _FOLDERS),
+                  "w": lambda: self._identifier(rng).lower(), "W": lambda: self._word(rng).capitalize(),
+                  "v": lambda: f"{int(rng.integers(0, 10))}.{int(rng.integers(0, 20))}.{int(rng.integers(0, 9))}",
+                  "d": lambda: str(self._integer(rng, digits=int(rng.integers(1, 5)))), "h": fake.domain_name,
+                  "e": lambda: self._pick(rng, _EXTENSIONS), "U": lambda: self._identifier(rng).upper()}
+        command = re.sub(r"\{([a-zA-Z])\}", lambda m: fields[m.group(1)](), template).replace("{{", "{").replace("}}", "}")
+        prompt = self._pick(rng, ("$ ", "$ ", "# ", "", f"{fake.user_name()}@{fake.hostname()}:~$ ", "> ", "% "))
+        return prompt + command
+
+    def _format_string(self, rng):
+        pieces = [self._pick(rng, _FORMAT_STRINGS) if rng.random() < 0.5 else self._word(rng)
+                  for _ in range(int(rng.integers(2, 6)))]
+        text = self._pick(rng, (" ", ": ", ", ", "=", " - ", "/")).join(pieces)
+        args = ", ".join(self._identifier(rng) for _ in range(int(rng.integers(1, 4))))
+        roll = rng.random()
+        if roll < 0.35:
+            return f'printf("{text}\\n", {args});'
+        if roll < 0.6:
+            return f'"{text}".format({args})'
+        if roll < 0.75:
+            return f"'{text}' % ({args})"
+        if roll < 0.85:
+            return f'f"{{{self._identifier(rng)}}} {text}"'
+        return f'log.{self._pick(rng, ("info", "debug", "warn", "error"))}("{text}", {args})'
+
+    def _footnote(self, rng):
+        sentence = self._fake(rng).sentence(nb_words=int(rng.integers(3, 10)))[:-1]
+        number = int(rng.integers(1, 40))
+        marker = self._pick(rng, (f"[{number}]", f"({number})", "*", "**", f"^{number}", f"{number}",
+                                  "\u00b9", "\u00b2", "\u00b3", f" [{number}]", f" ({self._pick(rng, 'abcdef')})"))
+        if rng.random() < 0.3:
+            return f"{marker.strip()} {sentence}."
+        return f"{sentence}{marker}."
+
+    def _confusable(self, rng):
+        roll = rng.random()
+        if roll < 0.35:
+            chars = [self._pick(rng, _LOOKALIKES + "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ") for _ in range(int(rng.integers(4, 11)))]
+            return self._pick(rng, ("ID ", "S/N ", "Key: ", "Code ", "#", "", "Ref ")) + "".join(chars)
+        if roll < 0.6:
+            return f"{self._pick(rng, ('l', 'I', 'O', 'o', 'l1', 'I0', 'lO', 'Il'))} = {self._pick(rng, ('1', '0', 'l', 'I', 'O', 'l + 1', 'O - 0', '10', '01'))}"
+        words = [self._word(rng) for _ in range(int(rng.integers(2, 6)))]
+        words.insert(int(rng.integers(len(words) + 1)), self._pick(rng, _CONFUSABLE_WORDS))
+        return _capitalize(" ".join(words)) + self._pick(rng, (".", "", ",", ";"))
+
+    def _technical(self, rng):
+        roll = rng.random()
+        if roll < 0.18:
+            return self._statement(rng)
+        if roll < 0.28:
+            return self._call(rng)
+        if roll < 0.38:
+            return self._path(rng)
+        if roll < 0.48:
+            return self._hash_or_hex(rng)
+        if roll < 0.56:
+            return self._version(rng)
+        if roll < 0.65:
+            return self._mail_header(rng)
+        if roll < 0.74:
+            return self._shell(rng)
+        if roll < 0.82:
+            return self._format_string(rng)
+        if roll < 0.88:
+            return self._footnote(rng)
+        if roll < 0.95:
+            return self._confusable(rng)
+        return self._web(rng)
+
+    def _table(self, rng):
+        """A row of a table: numbers (and sometimes a label first) separated by wide gaps (:data:`WIDE_GAP`)."""
+        columns = int(rng.integers(2, 7))
+        style = int(rng.integers(4))
+        cells = []
+        for _ in range(columns):
+            if style == 0:
+                cells.append(f"{self._integer(rng, digits=int(rng.integers(1, 6))):,}")
+            elif style == 1:
+                cells.append(f"{(rng.random() - 0.3) * 10 ** int(rng.integers(0, 4)):.{int(rng.integers(1, 4))}f}")
+            elif style == 2:
+                cells.append(f"{rng.random() * 100:.1f}%")
+            else:
+                cells.append(self._pick(rng, (str(self._integer(rng)), f"{rng.random():.3f}", "-", "n/a", "0",
+                                              f"({self._integer(rng, digits=2)})", f"{rng.normal():+.2f}")))
+        if rng.random() < 0.5:
+            label = self._pick(rng, ("Total", "Mean", "Q1", "Q2", "2019", "2020", "Item", "Row")) if rng.random() < 0.4 \
+                else _capitalize(self._word(rng))
+            cells.insert(0, label)
+        gap = WIDE_GAP * int(rng.integers(1, 4))
+        return gap.join(cells)
+
     # --- sentence grammar --------------------------------------------------------------------------------------
     def _spoken_number(self, rng, spell):
         """A phrase with a number, in digits or (``spell``) in words."""
@@ -628,22 +963,22 @@ class TextPool:
             target = int(rng.integers(min_chars, min(max_chars, min_chars + 12) + 1))
         else:
             target = int(rng.integers(min_chars, max_chars + 1))
-        kind = only_kind or KINDS[int(rng.choice(len(KINDS), p=_KIND_WEIGHTS))]
+        kind = only_kind or KINDS[int(rng.choice(len(KINDS), p=self._kind_p))]
         text = self._piece(rng, kind)
         for _ in range(8):
             if len(text) >= target:
                 break
             mixed = only_kind is None and rng.random() >= 0.5
-            other = KINDS[int(rng.choice(len(KINDS), p=_KIND_WEIGHTS))] if mixed else kind
+            other = KINDS[int(rng.choice(len(KINDS), p=self._kind_p))] if mixed else kind
             separator = self._pick(rng, (" ", " ", " ", " ", ", ", " - ", "; ", " | ", ": ", " / "))
             if text.endswith((".", "!", "?", ",", ";", ":")):
                 separator = " "
             text = text + separator + self._piece(rng, other)
-        text = " ".join(text.split())
+        text = _collapse_spaces(text)
         if len(text) > target:
-            cut = text.rfind(" ", 0, target + 1)
+            cut = max(text.rfind(" ", 0, target + 1), text.rfind(WIDE_GAP, 0, target + 1))
             if cut < min_chars:  # the first word is longer than the target: keep it whole if it fits
-                cut = text.find(" ", target)
+                cut = min((i for i in (text.find(" ", target), text.find(WIDE_GAP, target)) if i >= 0), default=-1)
                 cut = cut if min_chars <= cut <= max_chars else (len(text) if len(text) <= max_chars else max_chars)
             text = text[:cut].rstrip()
             while text.endswith((" /", " |", " -", " \u2014")):
@@ -655,6 +990,8 @@ class TextPool:
             text = " ".join(word[:1].upper() + word[1:] for word in text.split(" "))
         elif roll < 0.16:
             text = text.lower()
+        if rng.random() < 0.12:
+            text = _typographic(text, rng)
         return unicodedata.normalize("NFC", text)
 
     def lines(self, n, *, seed=None, min_chars=1, max_chars=60, charset=None):

@@ -49,6 +49,8 @@ __all__ = [
     "is_exported_path",
     "add_export_arguments",
     "run_export",
+    "QUANTIZATIONS",
+    "quantize_onnx",
 ]
 
 FORMATS = ("savedmodel", "tflite", "onnx")
@@ -58,6 +60,10 @@ OUTPUT_NAMES = ("logits", "lengths")
 METADATA_KEY = "ctc_toolkit"
 ONNX_OPSET = 17
 SUFFIXES = {"onnx": ".onnx", "tflite": ".tflite"}
+QUANTIZATIONS = ("dynamic", "dynamic_matmul", "static")
+"""int8 variants :func:`quantize_onnx` makes: ``dynamic`` (int8 weights of the convolutions and matrix products,
+activations quantized per call), ``dynamic_matmul`` (matrix products only), ``static`` (QDQ, activation ranges
+calibrated on given inputs)."""
 SAVED_MODEL_METADATA = Path("assets.extra") / f"{METADATA_KEY}.json"
 INSTALL_HINT = "pip install 'ctc-toolkit[export]'"
 ONNX_SPINNING_VARIABLE = "CTC_TOOLKIT_ONNX_SPINNING"
@@ -263,6 +269,77 @@ def _write_onnx(model, tmp, signature, info):
     graph = onnx.load(str(tmp))
     onnx.helper.set_model_props(graph, {METADATA_KEY: json.dumps(info, ensure_ascii=False)})
     onnx.save(graph, str(tmp))
+
+
+def quantize_onnx(source, path, *, mode="dynamic", calibration=None, overwrite=False):
+    """Write an int8 copy of an exported ``.onnx`` model (ONNX Runtime's quantizer); it runs like any export.
+
+    Args:
+        source: an ``.onnx`` file written by :func:`export_model` (e.g. a shipped twin).
+        path: the output ``.onnx`` file.
+        mode: one of :data:`QUANTIZATIONS`.
+        calibration: for ``"static"``: a list of ``(features, lengths)`` arrays, one model input each.
+        overwrite: replace an existing output.
+
+    Returns:
+        the output path, a :class:`~pathlib.Path`. Its metadata is the source's, with ``"quantization": mode``.
+    """
+    from common.model_file import atomic_write
+
+    source, path = Path(source), Path(path)
+    if mode not in QUANTIZATIONS:
+        raise ConfigError(f"Unknown quantization; expected one of {', '.join(QUANTIZATIONS)}. Received: mode={mode!r}")
+    if format_of(source) != "onnx" or format_of(path) != "onnx":
+        raise ConfigError(f"quantize_onnx reads and writes .onnx files. Received: source={str(source)!r}, "
+                          f"path={str(path)!r}")
+    if mode == "static" and not calibration:
+        raise ConfigError("Static quantization needs calibration inputs: a list of (features, lengths). "
+                          "Received: calibration=None")
+    if path.exists() and not overwrite:
+        raise ConfigError(f"{path}: the output exists already; pass overwrite=True to replace it. "
+                          f"Received: path={str(path)!r}")
+    _require("onnxruntime", "onnx", what="Quantizing an ONNX model")
+    info = ExportedModel(source)  # checks that it is one of ours
+    import onnx
+    from onnxruntime import quantization as q
+
+    def write(tmp):
+        if mode == "static":
+            class Reader(q.CalibrationDataReader):
+                def __init__(self):
+                    self.items = iter(calibration)
+
+                def get_next(self):
+                    item = next(self.items, None)
+                    return None if item is None else {INPUT_NAMES[0]: item[0], INPUT_NAMES[1]: item[1]}
+
+            q.quantize_static(str(source), str(tmp), Reader(), quant_format=q.QuantFormat.QDQ,
+                              activation_type=q.QuantType.QUInt8, weight_type=q.QuantType.QInt8,
+                              extra_options={"EnableSubgraph": True})
+        else:
+            q.quantize_dynamic(str(source), str(tmp), weight_type=q.QuantType.QInt8,
+                               op_types_to_quantize=["MatMul"] if mode == "dynamic_matmul" else None,
+                               extra_options={"EnableSubgraph": True})
+        graph = onnx.load(str(tmp))
+        metadata = json.loads(next(p.value for p in graph.metadata_props if p.key == METADATA_KEY))
+        metadata["quantization"] = mode
+        onnx.helper.set_model_props(graph, {METADATA_KEY: json.dumps(metadata, ensure_ascii=False)})
+        onnx.save(graph, str(tmp))
+
+    del info
+    import logging
+
+    quantizer_log = logging.getLogger()
+    level = quantizer_log.level
+    quantizer_log.setLevel(logging.ERROR)  # "Inference failed or unsupported type to quantize for tensor ..."
+    try:
+        return atomic_write(path, write)
+    except ConfigError:
+        raise
+    except Exception as error:  # noqa: BLE001 - the quantizer raises many types
+        raise ModelFileError(f"{path}: quantizing {source} ({mode}) failed: {error}") from error
+    finally:
+        quantizer_log.setLevel(level)
 
 
 class ExportedModel:

@@ -108,6 +108,9 @@ def build_parser():
     synth.add_argument("--seed", type=seed_arg, default=0)
     synth.add_argument("--clean-fraction", type=float, default=0.3, help="share of undegraded lines (0.3)")
     synth.add_argument("--max-chars", type=count_arg("max_chars", maximum=1000), default=50)
+    synth.add_argument("--rasteriser", action="append", metavar="NAME",
+                       help="draw with pillow, pango (pango-view), imagemagick or ghostscript; repeat to mix them "
+                            "(default: pillow)")
 
     add_lm_command(commands, task="ocr", tokenize_help="Tokens are split at spaces and looked up as the decoder "
                    "does (lowercase, surrounding punctuation removed; numbers and codes left out).")
@@ -240,7 +243,8 @@ def _synth(args):
                           "num_lines=None")
     fonts = resolve_fonts(args.font) if args.font else None
     path = synthesize_dataset(args.out, num_lines, seed=args.seed, degrade_fraction=1.0 - args.clean_fraction,
-                              max_chars=args.max_chars, fonts=fonts, texts=texts)
+                              max_chars=args.max_chars, fonts=fonts, texts=texts,
+                              rasterisers=args.rasteriser or ("pillow",))
     print(path)
     return 0
 

@@ -156,6 +156,11 @@ def main():
     parser.add_argument("--epochs", type=int, default=40)
     parser.add_argument("--lr", type=float, default=5e-4)
     parser.add_argument("--resume", action="store_true", help="resume training (skips the data steps)")
+    parser.add_argument("--seed", type=int, default=51, help="seed of the synthetic training texts and voices")
+    parser.add_argument("--reuse", action="append", default=[], metavar="DIR",
+                        help="an earlier run's synthetic training folder (LJSpeech layout, e.g. WORK/synth_train) "
+                             "to train on as well; repeatable")
+    parser.add_argument("--data-only", action="store_true", help="make the data folders, then stop")
     args = parser.parse_args()
 
     from speech.synth import list_voices, synthesize_dataset
@@ -178,8 +183,8 @@ def main():
         print(f"{len(kept)} training voices, {len(held)} held-out voices; real prompts: {len(real_train)} train, "
               f"{len(real_val)} held out", flush=True)
         if not (work / "synth_train" / "metadata.csv").is_file():
-            synthesize_dataset(work / "synth_train", args.utterances, voices=kept, seed=51,
-                               texts=training_texts(args.utterances, seed=51))
+            synthesize_dataset(work / "synth_train", args.utterances, voices=kept, seed=args.seed,
+                               texts=training_texts(args.utterances, seed=args.seed))
         if not (work / "val_synth" / "metadata.csv").is_file():
             moby = sentences("moby_dick", min_words=4, max_words=22)
             first_half = moby[: len(moby) // 2]  # chapters 1-~60; the rest stays for tests
@@ -191,10 +196,14 @@ def main():
         real_train = [(k.replace("/", "_"), w, t) for k, w, t in real_train]
         real_train += _ljspeech_rows(work / "real_words", "")
         train_rows = _ljspeech_rows(work / "synth_train", "s-")
+        for index, folder in enumerate(args.reuse):
+            train_rows += _ljspeech_rows(Path(folder), f"u{index}-")
         for repeat in range(args.real_repeats):
             train_rows += [(f"r{repeat}-{k}", w, t) for k, w, t in real_train]
         _write_ljspeech(work / "train", train_rows)
         _write_ljspeech(work / "val", _ljspeech_rows(work / "val_synth", "s-") + _ljspeech_rows(work / "val_real", "r-"))
+    if args.data_only:
+        return 0
     options = ["--from", args.base, "--data", str(work / "train"), "--val", str(work / "val"),
                "--epochs", str(args.epochs), "--max-minutes", str(args.max_minutes), "--batch-size", "16",
                "--patience", "100", "--lr", str(args.lr), "--warmup-steps", "200", "--quiet"]

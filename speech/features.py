@@ -7,8 +7,8 @@ then per-utterance normalization (each mel bin to zero mean and unit variance ov
 serves training and inference, so a model never sees features computed two ways.
 
 Augmentation functions take a ``numpy.random.Generator`` and return new arrays (the input is never modified):
-audio-side :func:`perturb_speed`, :func:`perturb_gain`, :func:`add_noise`, :func:`add_reverb`, and feature-side
-:func:`spec_augment`.
+audio-side :func:`perturb_speed`, :func:`perturb_gain`, :func:`add_noise`, :func:`add_reverb`,
+:func:`telephone_channel`, and feature-side :func:`warp_vocal_tract` and :func:`spec_augment`.
 
 >>> import numpy as np
 >>> features = log_mel(np.zeros(16000, dtype=np.float32))
@@ -31,6 +31,7 @@ __all__ = [
     "log_mel",
     "num_frames",
     "spec_augment",
+    "warp_vocal_tract",
     "perturb_speed",
     "perturb_gain",
     "add_noise",
@@ -232,6 +233,51 @@ def spec_augment(features, rng, *, num_freq_masks=2, freq_width=15, num_time_mas
         start = int(rng.integers(0, frames - width + 1))
         x[start:start + width, :] = 0.0
     return x
+
+
+def warp_vocal_tract(features, rng, *, sample_rate=SAMPLE_RATE, low=0.9, high=1.1, boundary_hz=4800.0):
+    """Vocal tract length perturbation (VTLP, Jaitly & Hinton 2013) of a mel spectrogram: formants move by a random
+    factor while duration and pitch stay, so that one voice stands for speakers with shorter or longer vocal tracts.
+
+    Frequencies ``f`` up to ``boundary_hz * min(alpha, 1) / alpha`` move to ``alpha * f``; above it, a straight line
+    takes the rest of the band to Nyquist (which stays put). Each mel bin of the output is read, by linear
+    interpolation between bins, from where the warp took it.
+
+    Parameters
+    ----------
+    features : np.ndarray [shape=(frames, num_mels)]
+        Log-mel features whose bins span 0 Hz to Nyquist on Slaney's mel scale (as :func:`log_mel` gives).
+    rng : np.random.Generator
+    sample_rate : int > 0
+        Hz of the audio the features came from.
+    low, high : float > 0
+        Range of the warp factor ``alpha`` (drawn uniformly).
+    boundary_hz : float > 0
+        Where the linear part ends for ``alpha = 1``.
+
+    Returns
+    -------
+    warped : np.ndarray [shape=(frames, num_mels), dtype=float32]
+    """
+    x = np.array(features, dtype=np.float32)
+    if x.ndim != 2:
+        raise InputError(f"expected features of shape (frames, num_mels). Received: shape={x.shape}", "features")
+    if not 0.0 < low <= high:
+        raise ConfigError(f"`low` and `high` must satisfy 0 < low <= high. Received: low={low!r}, high={high!r}")
+    bins = x.shape[1]
+    if bins < 2 or x.shape[0] == 0:
+        return x
+    alpha = float(rng.uniform(low, high))
+    nyquist = sample_rate / 2.0
+    centers = _mel_to_hz(np.linspace(_hz_to_mel(0.0), _hz_to_mel(nyquist), bins + 2)[1:-1])
+    knee = min(boundary_hz * min(alpha, 1.0) / alpha, nyquist * 0.999)
+    moved = np.where(centers <= knee, alpha * centers,
+                     nyquist - (nyquist - alpha * knee) / (nyquist - knee) * (nyquist - centers))
+    position = np.interp(centers, moved, np.arange(bins, dtype=np.float64))  # where each output bin reads from
+    below = np.floor(position).astype(np.int64)
+    above = np.minimum(below + 1, bins - 1)
+    weight = (position - below).astype(np.float32)
+    return x[:, below] * (1.0 - weight) + x[:, above] * weight
 
 
 def perturb_speed(audio, rng, *, low=0.9, high=1.1):

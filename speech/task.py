@@ -10,7 +10,8 @@ from common.recognizer import Recognizer
 from common.training import TaskSpec
 from speech.data import load_speech_dataset
 from speech.defaults import ENCODER, MAX_TRAIN_SECONDS
-from speech.features import add_noise, add_reverb, perturb_gain, perturb_speed, spec_augment, telephone_channel
+from speech.features import (add_noise, add_reverb, perturb_gain, perturb_speed, spec_augment, telephone_channel,
+                             warp_vocal_tract)
 from speech.frontend import make_frontend
 from speech.preprocessor import AudioPreprocessor
 from speech.text import CHARACTERS
@@ -64,8 +65,8 @@ class SpeechTask(TaskSpec):
 
     Prepared items are the samples as int16 at the preprocessor's rate (half the memory of float32); features are
     computed per epoch (~3 ms per 10 s) so that augmentation can act on the audio: speed (0.9-1.1), gain, noise at
-    5-25 dB SNR, reverberation, a telephone channel (15%: 300-3400 Hz at 8 kHz, mu-law), then SpecAugment on the
-    spectrogram.
+    5-25 dB SNR, reverberation, a telephone channel (15%: 300-3400 Hz at 8 kHz, mu-law), then on the spectrogram
+    vocal tract length perturbation (50%, factor 0.9-1.1) and SpecAugment.
     """
 
     name = "speech"
@@ -114,6 +115,8 @@ class SpeechTask(TaskSpec):
                 audio = telephone_channel(audio, rng, sample_rate=self.preprocessor.sample_rate)
         features = self.preprocessor.features(audio)
         if rng is not None:
+            if rng.random() < 0.5:
+                features = warp_vocal_tract(features, rng, sample_rate=self.preprocessor.sample_rate)
             features = spec_augment(features, rng)
         return features
 

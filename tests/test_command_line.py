@@ -182,7 +182,7 @@ def test_ocr_synth_with_font_and_text(tmp_path, capsys):
     assert ocr_main(["synth", "--out", str(tmp_path / "set"), "--text", str(lines), "--font", str(font)]) == 0
     assert [p.read_text() for p in sorted((tmp_path / "set").glob("*.gt.txt"))] == ["Hello there",
                                                                                   "A second line, 42."]
-    assert {row.split("\t")[1] for row in (tmp_path / "set" / "fonts.tsv").read_text().splitlines()[1:]} == {
+    assert {row.split("\t")[2] for row in (tmp_path / "set" / "manifest.tsv").read_text().splitlines()[1:]} == {
         font.name}
     assert ocr_main(["synth", "--out", str(tmp_path / "other"), "-n", "1", "--font", "NoSuchFont"]) == 2
     assert "NoSuchFont: no such font file" in capsys.readouterr().err

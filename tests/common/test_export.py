@@ -145,3 +145,51 @@ def test_cli_export_then_read(exported, tmp_path, capsys):
     assert "exists already" in capsys.readouterr().err
     assert ocr_main(["export", "--model", str(paths["onnx"]), "--out", str(tmp_path / "again.onnx")]) == 2
     assert "exported already" in capsys.readouterr().err
+
+
+def _int8_ops(path):
+    """Integer and (de)quantization operators of an ONNX graph, its loop bodies included."""
+    import onnx
+
+    def walk(graph):
+        for node in graph.node:
+            yield node.op_type
+            for attribute in node.attribute:
+                if attribute.type == onnx.AttributeProto.GRAPH:
+                    yield from walk(attribute.g)
+
+    return [op for op in walk(onnx.load(str(path)).graph) if "Integer" in op or "Quantize" in op]
+
+
+@pytest.mark.parametrize("mode", ["dynamic", "dynamic_matmul", "static"])
+def test_quantized_onnx_runs_like_the_export(exported, tmp_path, mode):
+    from common.export import quantize_onnx
+
+    model, _, paths = exported
+    features, lengths = batch()
+    calibration = [(features[i:i + 1], lengths[i:i + 1]) for i in range(len(lengths))]
+    out = quantize_onnx(paths["onnx"], tmp_path / f"{mode}.onnx", mode=mode, calibration=calibration)
+    assert _int8_ops(out) and not _int8_ops(paths["onnx"])
+    runtime, reference = ExportedModel(out, task="ocr"), ExportedModel(paths["onnx"], task="ocr")
+    assert runtime.metadata == model.metadata and runtime.alphabet.characters == reference.alphabet.characters
+    logits, out_lengths = runtime(features, lengths)
+    expected, expected_lengths = reference(features, lengths)
+    np.testing.assert_array_equal(out_lengths, expected_lengths)
+    assert logits.shape == expected.shape
+    for row, length in enumerate(expected_lengths):  # close to the fp32 logits, not equal to them
+        error = np.abs(logits[row, :length] - expected[row, :length]).max()
+        assert 0 < error < 0.25 * np.abs(expected[row, :length]).max()
+    with pytest.raises(ConfigError, match="exists already"):
+        quantize_onnx(paths["onnx"], out, mode=mode, calibration=calibration)
+
+
+def test_quantize_onnx_checks_its_arguments(exported, tmp_path):
+    from common.export import quantize_onnx
+
+    _, keras_file, paths = exported
+    with pytest.raises(ConfigError, match="mode='int4'"):
+        quantize_onnx(paths["onnx"], tmp_path / "q.onnx", mode="int4")
+    with pytest.raises(ConfigError, match="calibration"):
+        quantize_onnx(paths["onnx"], tmp_path / "q.onnx", mode="static")
+    with pytest.raises(ConfigError, match=r"reads and writes \.onnx"):
+        quantize_onnx(keras_file, tmp_path / "q.onnx")

@@ -5,7 +5,7 @@ import string
 import numpy as np
 import pytest
 
-from common.corpus import KINDS, PRINTABLE_ASCII, TextPool, filter_charset
+from common.corpus import DEFAULT_KIND_WEIGHTS, KINDS, PRINTABLE_ASCII, WIDE_GAP, TextPool, filter_charset
 from common.errors import ConfigError
 
 
@@ -77,3 +77,60 @@ def test_bad_settings(pool):
         pool.sentences(3, seed=0, max_words=2)
     with pytest.raises(ConfigError):
         pool.lines(-1, seed=0)
+
+
+def test_technical_text_has_what_people_scan(pool):
+    rng = np.random.default_rng(5)
+    lines = [pool.line(rng, kind="technical", min_chars=20, max_chars=70) for _ in range(400)]
+    text = "\n".join(lines)
+    import re
+
+    assert re.search(r"\w\([^)]*\)", text)  # calls f(x)
+    assert re.search(r"\w\[\w+\]", text)  # indexing a[i]
+    assert re.search(r"(^|\s)(/\w+)+/\w+\.\w+", text, re.M)  # paths
+    assert re.search(r"\b[0-9a-f]{8}\b", text)  # hex and hashes
+    assert re.search(r"\bv?\d+\.\d+\.\d+", text)  # versions
+    assert re.search(r"^(From|To|Subject|Date|Message-ID): ", text, re.M)  # e-mail headers
+    assert "%s" in text or "{}" in text  # format strings
+    assert re.search(r"^(\$|#) \w+", text, re.M)  # shell commands
+    assert any(set(line) & set("lI1") and set(line) & set("O0") for line in lines)  # look-alikes in context
+    assert len(set(lines)) > 380
+
+
+def test_table_rows_have_wide_gaps_that_fold_to_one_space(pool):
+    rng = np.random.default_rng(6)
+    rows = [pool.line(rng, kind="table", min_chars=10, max_chars=60) for _ in range(50)]
+    assert sum(WIDE_GAP in row for row in rows) >= 40
+    assert all(any(c.isdigit() for c in row) for row in rows)
+    folded = [filter_charset(row, PRINTABLE_ASCII) for row in rows]
+    assert all(WIDE_GAP not in row and "  " not in row for row in folded)
+    assert filter_charset(f"1.5{WIDE_GAP * 3}2", set(PRINTABLE_ASCII) | {WIDE_GAP}) == f"1.5{WIDE_GAP * 3}2"
+
+
+def test_typographic_characters_fold_to_ascii():
+    assert filter_charset("\u201cdon\u2019t\u201d \u2014 a\u00b9 \u2026", PRINTABLE_ASCII) == '"don\'t" - a1 ...'
+    lines = TextPool(seed=0).lines(600, seed=9)
+    assert any(set(line) & set("\u201c\u201d\u2018\u2019") for line in lines)  # curly quotes in some lines
+
+
+def test_prose_from_given_sentences():
+    sentences = ["Zebras quietly graze along the northern riverbank every morning.", "Quokkas smile."]
+    pool = TextPool(seed=0, prose=sentences, kind_weights={"prose": 1})
+    lines = pool.lines(60, seed=1, max_chars=60)
+    words = {w.strip(".,").lower() for s in sentences for w in s.split()}
+    borrowed = [line for line in lines if {w.strip(".,").lower() for w in line.split()} <= words]
+    assert len(borrowed) >= 30  # about three lines in four are windows of the given prose
+    assert len(borrowed) < 60  # and the rest grammar sentences
+    assert all(len(line) <= 60 for line in lines)
+
+
+def test_kind_weights(pool):
+    only = TextPool(seed=0, kind_weights={"number": 1})
+    assert sum(any(c.isdigit() for c in line) for line in only.lines(40, seed=0)) >= 36  # "No. 7" may lose its digits to the length cut
+    with pytest.raises(ConfigError, match="kind_weights"):
+        TextPool(seed=0, kind_weights={"poetry": 1})
+    with pytest.raises(ConfigError, match="non-negative"):
+        TextPool(seed=0, kind_weights={"prose": 0})
+    with pytest.raises(ConfigError, match="prose"):
+        TextPool(seed=0, prose=["", "  "])
+    assert set(DEFAULT_KIND_WEIGHTS) == set(KINDS)

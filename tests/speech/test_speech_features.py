@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from common.errors import ConfigError
+from common.errors import ConfigError, InputError
 from speech.features import (NUM_MELS, add_noise, add_reverb, log_mel, num_frames, perturb_gain, perturb_speed,
                              spec_augment)
 
@@ -88,3 +88,25 @@ def test_telephone_channel_keeps_the_voice_band_and_removes_what_is_above_4_khz(
     assert out.shape == audio.shape and out.dtype == np.float32
     assert spectrum[1000] > 100 * spectrum[6000]
     assert spectrum[1000] > 0.5 * np.abs(np.fft.rfft(audio))[1000]
+
+
+def test_warp_vocal_tract_moves_formants_by_the_factor_and_keeps_frames():
+    import librosa
+
+    from speech.features import warp_vocal_tract
+
+    centers = librosa.mel_frequencies(n_mels=NUM_MELS + 2, fmin=0.0, fmax=8000.0)[1:-1]  # Hz of each mel bin
+    formant = int(np.argmin(np.abs(centers - 1500.0)))  # a "formant" near 1.5 kHz, below the knee
+    features = np.tile(np.exp(-0.5 * (np.arange(NUM_MELS) - formant) ** 2), (50, 1)).astype(np.float32)
+    up = warp_vocal_tract(features, np.random.default_rng(0), low=1.1, high=1.1)
+    down = warp_vocal_tract(features, np.random.default_rng(0), low=0.9, high=0.9)
+    assert up.shape == features.shape and up.dtype == np.float32
+    assert abs(int(np.argmax(up[0])) - int(np.argmin(np.abs(centers - 1.1 * centers[formant])))) <= 1
+    assert abs(int(np.argmax(down[0])) - int(np.argmin(np.abs(centers - 0.9 * centers[formant])))) <= 1
+    assert int(np.argmax(up[0])) > formant > int(np.argmax(down[0]))
+    assert np.allclose(warp_vocal_tract(features, np.random.default_rng(0), low=1.0, high=1.0), features, atol=1e-5)
+    before = features.copy()
+    warp_vocal_tract(features, np.random.default_rng(3))
+    assert np.array_equal(features, before)  # the input is never modified
+    with pytest.raises(InputError, match="shape"):
+        warp_vocal_tract(features[0], np.random.default_rng(0))

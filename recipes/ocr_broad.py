@@ -1,0 +1,141 @@
+"""OCR stage 2 (prepared, not yet run in full): continue the shipped model on broad text, four rasterisers and scan
+and photo degradations, through the one trainer (``python -m ocr train --from ...``).
+
+    python recipes/ocr_broad.py --work runs/ocr_broad --lines 60000 --val-lines 800 --max-minutes 120 --workers 2
+
+1. Fonts: every installed font that covers printable ASCII (``ocr.synth.find_fonts``; install the Debian packages
+   named in MODELS.md first), without hairline weights and IBM Plex's script variants (Arabic, Thai, ... : the same
+   Latin letters 60 times). **Held out** (validation and ``benchmarks/ocr_vs_tesseract.py`` only): the families the
+   shipped model never saw (:data:`SHIPPED_HELD_OUT`) and four new ones (:data:`NEW_HELD_OUT`), and the
+   rasteriser :data:`HELD_OUT_RASTERISER`. ``WORK/fonts.json`` lists the split.
+2. Text (``common.corpus.TextPool``): 30% prose, three lines in four of it real English (State of the Union and
+   fortunes, ``recipes/english_text.py``), 24% technical text, table rows, numbers, codes, ... (:data:`KIND_WEIGHTS`).
+   Never license texts, Debian package descriptions or changelogs, Perl documentation or docstrings: the held-out
+   evaluation text comes from there. Validation prose: Moby-Dick chapters 1-60 (chapters 61-135 are the benchmark's).
+3. Rendering: training lines by Pillow (half), Pango/Cairo and ImageMagick; validation lines by all four including
+   Ghostscript; 70% degraded (``ocr.synth.DEGRADATIONS``); ``--workers`` processes render shards in parallel.
+   Each shard's ``manifest.tsv`` records every line's font, rasteriser, dpi, size and degradations.
+4. Trains from ``--from`` (default: the shipped model), or a new model of ``--units`` per direction, with
+   ``python -m ocr train`` and copies the best model and its ONNX twin to ``--ship``
+   (``recipes/_train_and_ship.py``). ``--resume`` continues a stopped run (``--lines`` etc. are then ignored).
+"""
+
+import argparse
+import json
+import sys
+from concurrent.futures import ProcessPoolExecutor
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "recipes"))
+
+from _train_and_ship import train_and_ship  # noqa: E402
+from common.corpus import PRINTABLE_ASCII  # noqa: E402
+
+SHIPPED_HELD_OUT = ("C059", "DejaVuSerif", "LiberationSerif", "NimbusSans-", "URWGothic", "Lato-Black",
+                    "LinLibertine_RB.", "OpenSans-Cond")
+"""File-name prefixes of the font families the shipped model (stage 1) was validated on and never trained on
+(MODELS.md; its recipe's family key kept Nimbus Sans Narrow and Linux Libertine RBI in training)."""
+
+NEW_HELD_OUT = ("Gentium", "Cantarell", "Hack-", "IBMPlexSerif")
+"""Prefixes of newly installed families held out as well: a serif, a humanist sans, a monospace, a slab-ish serif."""
+
+HELD_OUT_RASTERISER = "ghostscript"
+TRAIN_RASTERISERS = ("pillow", "pillow", "pango", "imagemagick")
+VAL_RASTERISERS = ("pillow", "pango", "imagemagick", "ghostscript")
+
+KIND_WEIGHTS = {"prose": 30, "words": 5, "name": 5, "address": 5, "number": 7, "price": 4, "date": 6, "code": 6,
+                "web": 6, "phone": 3, "punctuation": 8, "technical": 24, "table": 6}
+
+_SCRIPT_VARIANTS = ("Arabic", "Devanagari", "Hebrew", "Thai", "KR", "JP", "TC", "SC")
+
+
+def split_fonts():
+    """``(train_fonts, held_out_fonts)``: lists of paths (str) of the installed fonts, split by family."""
+    from ocr.synth import find_fonts
+
+    fonts = [f for f in find_fonts(charset=PRINTABLE_ASCII) if "hairline" not in f.stem.lower()
+             and not (f.stem.startswith("IBMPlex") and any(v in f.stem for v in _SCRIPT_VARIANTS))]
+    held = [str(f) for f in fonts if f.name.startswith(SHIPPED_HELD_OUT + NEW_HELD_OUT)]
+    return [str(f) for f in fonts if str(f) not in held], held
+
+
+def training_prose():
+    from english_text import sentences
+
+    return sentences("sotu") + sentences("fortunes")
+
+
+def validation_prose():
+    """Moby-Dick chapters 1-60 (the held-out source; the benchmark reads chapters 61-135)."""
+    from english_text import documents, split_sentences
+
+    return [s for chapter in documents("moby_dick")[:60] for s in split_sentences(chapter) if len(s.split()) >= 3]
+
+
+def render_shard(job):
+    """Render one shard: ``job = (folder, lines, seed, fonts, rasterisers, prose)``."""
+    from common.corpus import TextPool
+    from ocr.synth import synthesize_dataset
+
+    folder, lines, seed, fonts, rasterisers, prose = job
+    pool = TextPool(seed, prose=prose, kind_weights=KIND_WEIGHTS)
+    synthesize_dataset(folder, lines, fonts=fonts, seed=seed, charset=PRINTABLE_ASCII, rasterisers=rasterisers,
+                       pool=pool, degrade_fraction=0.7, progress=False)
+    return folder
+
+
+def render(work, args):
+    train_fonts, held_fonts = split_fonts()
+    work.mkdir(parents=True, exist_ok=True)
+    (work / "fonts.json").write_text(json.dumps({"train": train_fonts, "validation": held_fonts,
+                                                 "held_out_rasteriser": HELD_OUT_RASTERISER}, indent=2))
+    print(f"{len(train_fonts)} training fonts, {len(held_fonts)} held-out fonts; rasteriser {HELD_OUT_RASTERISER} "
+          "held out", flush=True)
+    prose = training_prose()
+    shards = max(1, args.workers * 4)
+    sizes = [args.lines // shards + (i < args.lines % shards) for i in range(shards)]
+    jobs = [(str(work / "train" / f"shard{i:02d}"), n, 1000 + i, train_fonts, TRAIN_RASTERISERS, prose)
+            for i, n in enumerate(sizes) if n]
+    jobs.append((str(work / "val"), args.val_lines, 2, held_fonts, VAL_RASTERISERS, validation_prose()))
+    with ProcessPoolExecutor(max_workers=args.workers) as executor:
+        for done, folder in enumerate(executor.map(render_shard, jobs), start=1):
+            print(f"rendered {folder} ({done}/{len(jobs)})", flush=True)
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--work", default="runs/ocr_broad")
+    parser.add_argument("--from", dest="base", default=str(ROOT / "ocr" / "models" / "default.keras"),
+                        help="model to continue from (default: the shipped one)")
+    parser.add_argument("--ship", default=str(ROOT / "ocr" / "models" / "default.keras"),
+                        help="where the finished model is copied (default: the package's model)")
+    parser.add_argument("--lines", type=int, default=60000)
+    parser.add_argument("--val-lines", type=int, default=800)
+    parser.add_argument("--workers", type=int, default=1, help="rendering processes")
+    parser.add_argument("--max-minutes", type=float, default=120)
+    parser.add_argument("--epochs", type=int, default=40)
+    parser.add_argument("--lr", type=float, help="peak learning rate (default: 5e-4 from --from, 1e-3 new)")
+    parser.add_argument("--units", type=int, help="train a new model with this many LSTM units per direction "
+                        "instead of continuing --from (a narrower encoder reads faster: results_ocr_vs_tesseract.md)")
+    parser.add_argument("--batch-size", type=int, default=32)
+    parser.add_argument("--resume", action="store_true", help="resume training (skips rendering)")
+    args = parser.parse_args()
+    for name in ("lines", "val_lines", "workers", "epochs", "batch_size", "units"):
+        if getattr(args, name) is not None and getattr(args, name) < 1:
+            parser.error(f"--{name.replace('_', '-')} must be a positive integer. Received: {getattr(args, name)}")
+
+    work = Path(args.work)
+    if not args.resume:
+        render(work, args)
+    start = ["--units", str(args.units)] if args.units else ["--from", args.base]
+    lr = args.lr or (1e-3 if args.units else 5e-4)
+    options = start + ["--data", str(work / "train"), "--val", str(work / "val"), "--epochs", str(args.epochs),
+                       "--max-minutes", str(args.max_minutes), "--lr", str(lr), "--warmup-steps", "200",
+                       "--batch-size", str(args.batch_size), "--patience", "100", "--quiet"]
+    return train_and_ship("ocr", work, args.ship, options, resume=args.resume)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
