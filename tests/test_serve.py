@@ -60,6 +60,16 @@ def server():
             process.kill()
 
 
+def test_services_are_found_by_name():
+    from common.serving.registry import load_service_class
+
+    assert load_service_class("ocr").name == "ocr"
+    assert load_service_class("speech").name == "speech"
+    for task, other in (("ocr", "speech"), ("speech", "ocr")):
+        source = (ROOT / task / "serve.py").read_text(encoding="utf-8")
+        assert f"import {other}" not in source and f"from {other}" not in source
+
+
 def test_one_command_serves_both_tasks(server):
     services = httpx.get(f"{server}/api/services").json()["services"]
     assert [s["name"] for s in services] == ["ocr", "speech"]
