@@ -66,6 +66,11 @@ activations quantized per call), ``dynamic_matmul`` (matrix products only), ``st
 calibrated on given inputs)."""
 SAVED_MODEL_METADATA = Path("assets.extra") / f"{METADATA_KEY}.json"
 INSTALL_HINT = "pip install 'ctc-toolkit[export]'"
+ONNX_SPINNING_VARIABLE = "CTC_TOOLKIT_ONNX_SPINNING"
+"""Environment variable: ``0`` stops ONNX Runtime's worker threads from spin-waiting for work between runs (unset or
+``1``: ONNX Runtime's default, they spin). ``ocr serve`` / ``speech serve`` set 0: a server runs many small
+batches beside its HTTP loop, and on 2 shared cores the spinning cost 17.8 CPU ms per line at batches of 16 against
+12.1 ms without it (benchmarks/results_serve.md)."""
 
 
 def format_of(path):
@@ -416,6 +421,8 @@ class ExportedModel:
         options = onnxruntime.SessionOptions()
         if num_threads:
             options.intra_op_num_threads = int(num_threads)
+        if os.environ.get(ONNX_SPINNING_VARIABLE, "1").strip() == "0":
+            options.add_session_config_entry("session.intra_op.allow_spinning", "0")
         session = onnxruntime.InferenceSession(str(self.path), options, providers=["CPUExecutionProvider"])
         text = session.get_modelmeta().custom_metadata_map.get(METADATA_KEY)
 

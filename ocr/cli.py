@@ -10,6 +10,7 @@
     ocr eval --data D [--model M] [--layout line|page|auto] [--report N]
     ocr synth --out D -n N | --text FILE [--font PATH|NAME]
     ocr export --out PATH [--model M] [--format savedmodel|tflite|onnx] [--batch-size N]
+    ocr serve [--port 8000] [--with speech] [--batch-window-ms 5] [--max-bytes N] ...  (the HTTP service)
 """
 
 import argparse
@@ -23,6 +24,7 @@ from common.cli import (MAX_FAILURE_STATUS, MAX_GENERATED, add_batch_arguments, 
 from common.errors import ConfigError
 from common.export import add_export_arguments
 from common.limits import count_arg
+from common.serving.options import add_serve_command
 from ocr import defaults
 
 __all__ = ["main", "build_parser"]
@@ -132,6 +134,8 @@ def build_parser():
                                                 "(the network only; 'read --model' runs the result)",
                                  parents=[options])
     add_export_arguments(export)
+
+    add_serve_command(commands, task="ocr", parents=[options])
     return parser
 
 
@@ -188,25 +192,11 @@ def _read_documents(reader, args, fmt):
     for path in args.images:
         read = reader.read_document(path, pages=args.pages, dpi=args.dpi, beam_width=args.beam, layout=args.layout,
                                     return_images=fmt == "pdf")  # only the PDF writer needs the page images
-        results, images = read if fmt == "pdf" else (read, [])
+        results, images = read if fmt == "pdf" else (read, None)
         failures += [r.error for r in results if not r.ok]
         failed_inputs += any(not r.ok for r in results)
-        pages = [r.page for r in results if r.ok]
-        images = [image for r, image in zip(results, images) if r.ok] if fmt == "pdf" else []
-        if not pages:
-            continue
-        if fmt == "page":
-            documents = [(f"_p{page.number:03d}" if len(pages) > 1 else "", document_formats.to_page_xml(page))
-                         for page in pages]
-        elif fmt == "pdf":
-            documents = [("", document_formats.to_searchable_pdf(pages, images))]
-        elif fmt == "json" and not args.output_dir:
-            documents = [("", "\n".join(json.dumps(r.to_dict(), ensure_ascii=False) for r in results if r.ok))]
-        else:
-            writer = {"text": document_formats.to_text, "json": document_formats.to_json,
-                      "hocr": document_formats.to_hocr, "alto": document_formats.to_alto,
-                      "tsv": document_formats.to_tsv}[fmt]
-            documents = [("", writer(pages))]
+        documents = document_formats.render_document(results, fmt, images=images,
+                                                     json_lines=not args.output_dir)
         for suffix, content in documents:
             if not args.output_dir:
                 sys.stdout.write(content if content.endswith("\n") else content + "\n")
@@ -294,6 +284,12 @@ def _export(args):
     return run_export(args, default_model=DEFAULT_MODEL, task="ocr", train_command="ocr train")
 
 
+def _serve(args):
+    from common.serving.server import run_serve
+
+    return run_serve(args, task="ocr")
+
+
 def _lm(args):
     from common.cli import run_lm_build
     from ocr.reader import word_key
@@ -302,7 +298,7 @@ def _lm(args):
 
 
 COMMANDS = {"read": _read, "batch": _batch, "train": _train, "eval": _eval, "synth": _synth, "export": _export,
-            "lm": _lm}
+            "lm": _lm, "serve": _serve}
 
 
 def main(argv=None):

@@ -23,7 +23,8 @@ from xml.sax.saxutils import escape, quoteattr
 
 import numpy as np
 
-__all__ = ["FORMATS", "TSV_COLUMNS", "to_text", "to_json", "to_hocr", "to_alto", "to_page_xml", "to_tsv", "to_searchable_pdf"]
+__all__ = ["FORMATS", "TSV_COLUMNS", "to_text", "to_json", "to_hocr", "to_alto", "to_page_xml", "to_tsv", "to_searchable_pdf",
+           "render_document"]
 
 FORMATS = {"text": ".txt", "json": ".json", "hocr": ".hocr", "alto": ".alto.xml", "page": ".page.xml",
            "tsv": ".tsv", "pdf": ".pdf"}
@@ -359,3 +360,36 @@ def to_searchable_pdf(pages, images, *, dpi=None, jpeg_quality=85):
         out += f"{offsets[number]:010d} 00000 n \n".encode()
     out += f"trailer\n<< /Size {count} /Root 1 0 R >>\nstartxref\n{start}\n%%EOF\n".encode()
     return bytes(out)
+
+
+def render_document(results, fmt, *, images=None, json_lines=False):
+    """One read document (the :class:`~ocr.reader.ReadResult` of each page, from ``Reader.read_document``) in the
+    format ``fmt`` (a :data:`FORMATS` name): a list of ``(suffix, content)``, where ``suffix`` tells the files of a
+    one-page-per-file format apart (``"_p002"`` for PAGE-XML's second page, else ``""``) and ``content`` is ``str``
+    (``bytes`` for the PDF). Failed pages are left out; no page read: ``[]``.
+
+    Args:
+        results: the document's page results.
+        fmt: ``text``, ``json``, ``hocr``, ``alto``, ``page``, ``tsv`` or ``pdf``.
+        images: the page images (``return_images=True``), needed by ``pdf`` only.
+        json_lines: ``json`` as one ``ReadResult.to_dict()`` line per page (what ``ocr read --format json``
+            prints) instead of the one :func:`to_json` document (what ``--output-dir`` writes).
+
+    ``ocr read`` and the HTTP service (``ocr serve``) both write documents through this function.
+    """
+    if fmt not in FORMATS:
+        raise ValueError(f"Unknown document format, expected one of {tuple(FORMATS)}. Received: fmt={fmt!r}")
+    kept = [(index, result) for index, result in enumerate(results) if result.ok]
+    pages = [result.page for _, result in kept]
+    if not pages:
+        return []
+    if fmt == "page":
+        return [(f"_p{page.number:03d}" if len(pages) > 1 else "", to_page_xml(page)) for page in pages]
+    if fmt == "pdf":
+        if images is None:
+            raise ValueError("the pdf format needs the page images (read_document(..., return_images=True))")
+        return [("", to_searchable_pdf(pages, [images[index] for index, _ in kept]))]
+    if fmt == "json" and json_lines:
+        return [("", "\n".join(json.dumps(result.to_dict(), ensure_ascii=False) for _, result in kept))]
+    writer = {"text": to_text, "json": to_json, "hocr": to_hocr, "alto": to_alto, "tsv": to_tsv}[fmt]
+    return [("", writer(pages))]

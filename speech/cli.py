@@ -9,10 +9,10 @@
     speech eval --data D [--model M] [--report N]
     speech synth --out D -n N | --text FILE [--voice NAME]
     speech export --out PATH [--model M] [--format savedmodel|tflite|onnx] [--batch-size N]
+    speech serve [--port 8000] [--with ocr] [--batch-window-ms 5] [--max-bytes N] ...  (the HTTP service)
 """
 
 import argparse
-import json
 import sys
 
 from common.cli import (MAX_GENERATED, add_batch_arguments, add_decoding_arguments, add_lm_command,
@@ -22,6 +22,7 @@ from common.cli import (MAX_GENERATED, add_batch_arguments, add_decoding_argumen
 from common.errors import ConfigError
 from common.export import add_export_arguments
 from common.limits import count_arg
+from common.serving.options import add_serve_command
 from speech import defaults
 
 __all__ = ["main", "build_parser"]
@@ -31,7 +32,8 @@ LM_HELP = ("default (the shipped English 4-gram; greedy if it cannot be loaded),
 BEAM_HELP = "beam width (default: the LM's tuned width; without an LM, 1 = greedy)"
 
 FORMATS = ("txt", "json", "srt", "vtt", "tsv")
-"""Output formats of ``transcribe`` (``--format all`` writes each of them)."""
+"""Output formats of ``transcribe`` (``--format all`` writes each of them); as ``speech.formats.FORMATS``, repeated
+here so that ``--help`` needs no import (tests/speech/test_speech_serve.py checks that they agree)."""
 SUFFIXES = {name: f".{name}" for name in FORMATS}
 
 
@@ -111,18 +113,16 @@ def build_parser():
                                                 "(the network only; 'transcribe --model' runs the result)",
                                  parents=[options])
     add_export_arguments(export)
+
+    add_serve_command(commands, task="speech", parents=[options])
     return parser
 
 
 def _render(result, format):
-    """One transcript in one format (text ending in a newline)."""
-    from speech.formats import to_srt, to_tsv, to_vtt
+    """One transcript in one format (text ending in a newline): :func:`speech.formats.render`."""
+    from speech.formats import render
 
-    if format == "txt":
-        return result.text + "\n"
-    if format == "json":
-        return json.dumps(result.to_dict(), ensure_ascii=False) + "\n"
-    return {"srt": to_srt, "vtt": to_vtt, "tsv": to_tsv}[format](result.segments)
+    return render(result, format)
 
 
 def _transcribe(args):
@@ -223,6 +223,12 @@ def _export(args):
     return run_export(args, default_model=DEFAULT_MODEL, task="speech", train_command="speech train")
 
 
+def _serve(args):
+    from common.serving.server import run_serve
+
+    return run_serve(args, task="speech")
+
+
 def _lm(args):
     from common.cli import run_lm_build
     from speech.text import normalize_transcript
@@ -231,7 +237,7 @@ def _lm(args):
 
 
 COMMANDS = {"transcribe": _transcribe, "batch": _batch, "train": _train, "eval": _eval, "synth": _synth,
-            "export": _export, "lm": _lm}
+            "export": _export, "lm": _lm, "serve": _serve}
 
 
 def main(argv=None):

@@ -30,6 +30,8 @@ __all__ = [
     "to_vtt",
     "to_tsv",
     "format_timestamp",
+    "FORMATS",
+    "render",
 ]
 
 MAX_LINE_CHARS = 42
@@ -279,3 +281,20 @@ def to_tsv(segments):
 def _millis(seconds):
     seconds = float(seconds)
     return max(0, int(round(seconds * 1000.0))) if math.isfinite(seconds) else 0
+
+
+FORMATS = ("txt", "json", "srt", "vtt", "tsv")
+"""The output formats of a transcript (``speech transcribe --format``, the HTTP service's ``format``)."""
+
+
+def render(result, format):
+    """One transcript (a :class:`~speech.transcriber.Transcript`) in one of :data:`FORMATS`: text ending in a
+    newline. ``json`` is ``result.to_dict()`` on one line (a failed input's too, with its error); the others write
+    the segments. ``speech transcribe`` and the HTTP service (``speech serve``) both write through this function."""
+    if format == "txt":
+        return result.text + "\n"
+    if format == "json":
+        return json.dumps(result.to_dict(), ensure_ascii=False) + "\n"
+    if format not in FORMATS:
+        raise ValueError(f"Unknown transcript format, expected one of {FORMATS}. Received: format={format!r}")
+    return {"srt": to_srt, "vtt": to_vtt, "tsv": to_tsv}[format](result.segments)

@@ -239,7 +239,7 @@ def test_every_flag_the_readme_shows_exists():
     parsers = {"ocr": _help_flags(ocr_parser), "speech": _help_flags(speech_parser)}
     readme = (ROOT / "README.md").read_text()
     checked = 0
-    for match in re.finditer(r"\b(ocr|speech) (read|transcribe|batch|train|eval|synth|export)\b([^\n`|]*)", readme):
+    for match in re.finditer(r"\b(ocr|speech) (read|transcribe|batch|train|eval|synth|export|serve)\b([^\n`|]*)", readme):
         tool, command, rest = match.groups()
         for flag in re.findall(r"(?<![\w-])(--[a-z][a-z0-9-]*)", rest):
             assert flag in parsers[tool][command], f"README: '{tool} {command} ... {flag}' is not an option"
