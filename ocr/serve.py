@@ -57,7 +57,6 @@ class OcrService(TaskService):
         self.options = QueryOptions(build_parser(), "read", OPTIONS, restrict={"lm": ("none", "default")})
         self.reader = None
         self.readers = None
-        self.batcher = None
 
     def load(self):
         import numpy as np
@@ -72,13 +71,6 @@ class OcrService(TaskService):
             default_lm=defaults.LM)
         self.batcher = DynamicBatcher(self._process, window_ms=self.settings.window_ms,
                                       max_items=self.settings.max_batch, name="ocr-batcher")
-
-    def close(self):
-        if self.batcher is not None:
-            self.batcher.close()
-
-    def stats(self):
-        return {"batches": self.batcher.stats() if self.batcher is not None else None}
 
     def describe(self):
         from ocr.document_formats import FORMATS

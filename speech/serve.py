@@ -48,7 +48,6 @@ class SpeechService(TaskService):
                                     restrict={"lm": ("none", "default"), "format": FORMATS})
         self.transcriber = None
         self.transcribers = None
-        self.batcher = None
 
     def load(self):
         import numpy as np
@@ -65,13 +64,6 @@ class SpeechService(TaskService):
             default_lm=defaults.LM)
         self.batcher = DynamicBatcher(self._process, window_ms=self.settings.window_ms,
                                       max_items=self.settings.max_batch, name="speech-batcher")
-
-    def close(self):
-        if self.batcher is not None:
-            self.batcher.close()
-
-    def stats(self):
-        return {"batches": self.batcher.stats() if self.batcher is not None else None}
 
     def describe(self):
         from speech.formats import FORMATS

@@ -54,6 +54,7 @@ class TaskService:
     def __init__(self, settings):
         self.settings = settings
         self.ready = False
+        self.batcher = None  # the service's DynamicBatcher, made by load()
 
     def load(self):
         """Load the model (slow; runs in a worker thread)."""
@@ -68,11 +69,13 @@ class TaskService:
         return {"name": self.name, "title": self.title, "accept": self.accept, "endpoints": []}
 
     def stats(self):
-        """Counters for ``/stats`` (batch sizes, requests)."""
-        return {}
+        """Counters for ``/stats``: the batch sizes of the service's batcher."""
+        return {"batches": self.batcher.stats() if self.batcher is not None else None}
 
     def close(self):
-        """Release what :meth:`load` took (worker threads)."""
+        """Release what :meth:`load` took (the batcher's worker thread)."""
+        if self.batcher is not None:
+            self.batcher.close()
 
     def require_ready(self):
         if not self.ready:
