@@ -22,3 +22,17 @@ def pytest_collection_modifyitems(config, items):
     for item in items:
         if "slow" in item.keywords:
             item.add_marker(skip)
+
+
+@pytest.fixture(scope="session")
+def wait_ready():
+    """``wait_ready(client, timeout=120)``: wait until a server's ``/readyz`` answers 200 (its models are loaded)."""
+    import time
+
+    def wait(client, timeout=120):
+        deadline = time.monotonic() + timeout
+        while client.get("/readyz").status_code != 200:
+            assert time.monotonic() < deadline, client.get("/readyz").text
+            time.sleep(0.05)
+
+    return wait

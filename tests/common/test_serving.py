@@ -187,21 +187,15 @@ class EchoService(TaskService):
 
 
 @pytest.fixture
-def echo_client():
+def echo_client(wait_ready):
     settings = ServeSettings(tasks=("echo",), max_bytes=1000, window_ms=200)
     with TestClient(create_app(settings, services=[EchoService(settings)])) as client:
         wait_ready(client)
         yield client
 
 
-def wait_ready(client, timeout=120):
-    deadline = time.monotonic() + timeout
-    while client.get("/readyz").status_code != 200:
-        assert time.monotonic() < deadline, client.get("/readyz").text
-        time.sleep(0.05)
 
-
-def test_health_readiness_and_the_openapi_page():
+def test_health_readiness_and_the_openapi_page(wait_ready):
     EchoService.load_delay = 0.5
     try:
         settings = ServeSettings(tasks=("echo",))

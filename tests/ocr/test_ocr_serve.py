@@ -4,7 +4,6 @@ names its problem, and concurrent requests share a batch."""
 import io
 import re
 import threading
-import time
 from pathlib import Path
 
 import numpy as np
@@ -30,15 +29,9 @@ def serve(**settings):
     return TestClient(create_app(settings, services=[OcrService(settings)]))
 
 
-def wait_ready(client, timeout=120):
-    deadline = time.monotonic() + timeout
-    while client.get("/readyz").status_code != 200:
-        assert time.monotonic() < deadline, client.get("/readyz").text
-        time.sleep(0.05)
-
 
 @pytest.fixture(scope="module")
-def client():
+def client(wait_ready):
     with serve(max_pixels=4_000_000, max_pages=2) as client:
         wait_ready(client)
         yield client
@@ -128,7 +121,7 @@ def test_refusals_name_the_problem(client):
     assert client.get("/readyz").status_code == 200
 
 
-def test_concurrent_requests_share_one_forward_pass(reader):
+def test_concurrent_requests_share_one_forward_pass(reader, wait_ready):
     images = [LINE, PARAGRAPH] * 4
     expected = {path: reader.read([path])[0].text + "\n" for path in set(images)}
     with serve(window_ms=300) as client:

@@ -3,7 +3,6 @@ every refusal names its problem, and concurrent requests share a batch."""
 
 import io
 import threading
-import time
 from pathlib import Path
 
 import numpy as np
@@ -29,15 +28,9 @@ def serve(**settings):
     return TestClient(create_app(settings, services=[SpeechService(settings)]))
 
 
-def wait_ready(client, timeout=120):
-    deadline = time.monotonic() + timeout
-    while client.get("/readyz").status_code != 200:
-        assert time.monotonic() < deadline, client.get("/readyz").text
-        time.sleep(0.05)
-
 
 @pytest.fixture(scope="module")
-def client():
+def client(wait_ready):
     with serve(max_seconds=30) as client:
         wait_ready(client)
         yield client
@@ -102,7 +95,7 @@ def test_refusals_name_the_problem(client):
     assert client.get("/readyz").status_code == 200
 
 
-def test_concurrent_requests_share_one_forward_pass(expected):
+def test_concurrent_requests_share_one_forward_pass(expected, wait_ready):
     with serve(window_ms=300) as client:
         wait_ready(client)
         answers = [None] * 6
