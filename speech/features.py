@@ -188,6 +188,14 @@ def _as_audio(audio):
     return y
 
 
+def _as_features(features):
+    """A float32 copy of ``features`` (the caller may change it in place), checked to be ``(frames, num_mels)``."""
+    x = np.array(features, dtype=np.float32)
+    if x.ndim != 2:
+        raise InputError(f"expected features of shape (frames, num_mels). Received: shape={x.shape}", "features")
+    return x
+
+
 def _fit(y):
     """Scale down (never up) so that the peak is at most 1."""
     peak = float(np.max(np.abs(y))) if y.size else 0.0
@@ -216,9 +224,7 @@ def spec_augment(features, rng, *, num_freq_masks=2, freq_width=15, num_time_mas
     -------
     masked : np.ndarray [shape=(frames, num_mels), dtype=float32]
     """
-    x = np.array(features, dtype=np.float32)
-    if x.ndim != 2:
-        raise InputError(f"expected features of shape (frames, num_mels). Received: shape={x.shape}", "features")
+    x = _as_features(features)
     if not 0.0 <= time_width_fraction <= 1.0:
         raise ConfigError(f"`time_width_fraction` must be in [0, 1]. "
                           f"Received: time_width_fraction={time_width_fraction!r}")
@@ -259,9 +265,7 @@ def warp_vocal_tract(features, rng, *, sample_rate=SAMPLE_RATE, low=0.9, high=1.
     -------
     warped : np.ndarray [shape=(frames, num_mels), dtype=float32]
     """
-    x = np.array(features, dtype=np.float32)
-    if x.ndim != 2:
-        raise InputError(f"expected features of shape (frames, num_mels). Received: shape={x.shape}", "features")
+    x = _as_features(features)
     if not 0.0 < low <= high:
         raise ConfigError(f"`low` and `high` must satisfy 0 < low <= high. Received: low={low!r}, high={high!r}")
     bins = x.shape[1]
