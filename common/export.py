@@ -71,6 +71,22 @@ ONNX_SPINNING_VARIABLE = "CTC_TOOLKIT_ONNX_SPINNING"
 ``1``: ONNX Runtime's default, they spin). ``ocr serve`` / ``speech serve`` set 0: a server runs many small
 batches beside its HTTP loop, and on 2 shared cores the spinning cost 17.8 CPU ms per line at batches of 16 against
 12.1 ms without it (benchmarks/results_serve.md)."""
+ONNX_THREADS_VARIABLE = "CTC_TOOLKIT_ONNX_THREADS"
+"""Environment variable: threads of each ONNX Runtime / LiteRT forward pass when ``num_threads`` is not given (unset:
+the runtime's default, every core). ``ocr serve`` / ``speech serve --threads`` and the batch workers set it: one
+forward pass per core beside the request threads costs less than one pass split over every core, whose threads
+wait for each other at every LSTM step."""
+
+
+def onnx_threads_from_environment():
+    """The thread count :data:`ONNX_THREADS_VARIABLE` asks for, or ``None`` (unset or empty: the runtime decides)."""
+    value = os.environ.get(ONNX_THREADS_VARIABLE, "").strip()
+    if not value:
+        return None
+    if not value.isdigit() or int(value) < 1:
+        raise ConfigError(f"{ONNX_THREADS_VARIABLE} must be a positive whole number of threads (or unset: every "
+                          f"core). Received: {ONNX_THREADS_VARIABLE}={value!r}")
+    return int(value)
 
 
 def format_of(path):
@@ -349,7 +365,8 @@ class ExportedModel:
     Args:
         path: an ``.onnx`` or ``.tflite`` file, or a SavedModel folder, written by :func:`export_model`.
         task: ``"ocr"`` or ``"speech"`` to refuse a model of the other task; ``None`` accepts either.
-        num_threads: threads for ONNX Runtime / LiteRT (``None``: their default, all cores for ONNX Runtime).
+        num_threads: threads for ONNX Runtime / LiteRT (``None``: :data:`ONNX_THREADS_VARIABLE` when set, else
+            their default, all cores for ONNX Runtime).
 
     ONNX files run on ONNX Runtime, TFLite files on the ``ai-edge-litert`` interpreter (TensorFlow's deprecated
     ``tf.lite.Interpreter`` when that package is missing), SavedModels on ``tf.saved_model.load``.
@@ -381,7 +398,7 @@ class ExportedModel:
         self.format = format_of(path)
         opener = {"onnx": self._open_onnx, "tflite": self._open_tflite, "savedmodel": self._open_saved_model}
         try:
-            info = opener[self.format](num_threads)
+            info = opener[self.format](num_threads if num_threads is not None else onnx_threads_from_environment())
         except (ModelFileError, ConfigError):
             raise
         except Exception as error:  # noqa: BLE001 - each runtime raises its own types

@@ -25,11 +25,12 @@ from common.inference import (DEFAULT_MAX_BATCH_MB, InputResult, SequencePredict
 from common.lm import make_decoder
 from ocr.defaults import BATCH_SIZE, BEAM_WIDTH, CHUNK_SIZE, LAYOUT, LAYOUTS, LM
 from ocr.document import build_page
-from ocr.layout import analyze_page, crop_lines
+from ocr.layout import analyze_page, crop_lines, reads_as_page
 from ocr.pages import DEFAULT_DPI
 from ocr.preprocessor import LinePreprocessor
 
-__all__ = ["Reader", "ReadResult", "LineResult", "WordResult", "Character", "DEFAULT_MODEL", "LAYOUTS", "word_key"]
+__all__ = ["Reader", "ReadResult", "PreparedImage", "LineResult", "WordResult", "Character", "DEFAULT_MODEL", "LAYOUTS",
+           "word_key"]
 
 ImageInput = Union[str, os.PathLike, np.ndarray]
 """One input of :meth:`Reader.read`: an image file's path or an image array."""
@@ -134,6 +135,31 @@ class ReadResult(InputResult):
         }
 
 
+@dataclasses.dataclass(frozen=True)
+class PreparedImage:
+    """One image after :meth:`Reader.prepare`: decoded, laid out and cut into the strips the network reads.
+
+    :meth:`Reader.read` takes it in place of the image and skips that work: a server prepares each upload in its
+    request thread while the network reads the previous batch (``ocr/serve.py``).
+
+    Attributes:
+        source: how results and messages name the image.
+        lines: ``((left, top, right, bottom), strip)`` per line: its box in pixels of the image and its strip
+            (:meth:`~ocr.preprocessor.LinePreprocessor.features`, shape ``(width, height)``, float32).
+        page_layout: the page's blocks and lines (:func:`~ocr.layout.analyze_page`), ``None`` for one line.
+        error: ``"source: problem"`` when the image could not be prepared (then ``lines`` is empty).
+    """
+
+    source: str
+    lines: tuple = ()
+    page_layout: object = None
+    error: str | None = None
+
+    @property
+    def ok(self):
+        return self.error is None
+
+
 class Reader:
     """Reads text lines and pages with an OCR model.
 
@@ -200,7 +226,7 @@ class Reader:
         if layout not in ("page", "auto"):
             return None
         page_layout = analyze_page(gray)
-        return page_layout if layout == "page" or len(page_layout.lines) > 1 else None
+        return page_layout if layout == "page" or reads_as_page(page_layout, gray) else None
 
     def _line_strips(self, gray, layout, page_layout=False):
         """Split an image into ``(box, strip)`` per line, per the layout choice (``page_layout``: the image's
@@ -225,8 +251,8 @@ class Reader:
         """Read each input; returns one :class:`ReadResult` per input, in order.
 
         Args:
-            inputs: an image (a path, a file's content as ``bytes``, a numpy array or a ``PIL.Image``), or a list
-                of them.
+            inputs: an image (a path, a file's content as ``bytes``, a numpy array or a ``PIL.Image``, or a
+                :class:`PreparedImage` from :meth:`prepare`), or a list of them.
             beam_width: beam width of the LM decoder (``None``: the LM's default); without an LM, word list or
                 hotwords, 1 (``None``) is greedy decoding and more is plain beam search.
             layout: ``"line"`` (each input is one text line), ``"page"`` (split into blocks and lines first;
@@ -238,7 +264,7 @@ class Reader:
         if layout not in LAYOUTS:
             raise ConfigError(f"layout must be one of {LAYOUTS}. Received: layout={layout!r}")
         beam_width = check_beam_width(beam_width, flag="--beam")
-        inputs = as_input_list(inputs)
+        inputs = [inputs] if isinstance(inputs, PreparedImage) else as_input_list(inputs)
         # Decoding and preprocessing release the GIL (Pillow, OpenCV): threads overlap them. The pool lives as long
         # as this call.
         with ThreadPoolExecutor(max_workers=min(4, os.cpu_count() or 1, max(1, len(inputs))),
@@ -246,6 +272,25 @@ class Reader:
             return map_in_groups(lambda group, offset: self._read_chunk(group, offset, beam_width, layout, pool),
                                  inputs, group_size=chunk_size, progress=progress, unit="image",
                                  setting="chunk_size")
+
+    def prepare(self, source: ImageInput, *, layout: str = LAYOUT, name: str | None = None) -> PreparedImage:
+        """Decode one image, find its lines (per ``layout``, as :meth:`read`) and make their strips: all the work of
+        :meth:`read` before the network runs. ``read([prepared, ...])`` then reads it.
+
+        Args:
+            source: one input of :meth:`read`.
+            layout: as :meth:`read` (a prepared image keeps the layout it was prepared with).
+            name: how results and messages name it (default: its path, or ``"bytes #0"``, ...).
+
+        Returns:
+            A :class:`PreparedImage`; a bad input gives one with ``error`` set instead of raising.
+        """
+        if layout not in LAYOUTS:
+            raise ConfigError(f"layout must be one of {LAYOUTS}. Received: layout={layout!r}")
+        name = input_name(source, 0) if name is None else name
+        value, error = guard_input(lambda: self._prepare(source, layout), name,
+                                   memory_hint="lower --max-pixels or shrink the image")
+        return PreparedImage(name, tuple(value[0]), value[1]) if error is None else PreparedImage(name, error=error)
 
     def read_document(self, source, *, pages=None, dpi=DEFAULT_DPI, beam_width=BEAM_WIDTH, layout="page",
                       return_images=False):
@@ -298,14 +343,15 @@ class Reader:
         return lines, page_layout
 
     def _read_chunk(self, inputs, offset, beam_width, layout, pool):
-        names = [input_name(source, offset + index) for index, source in enumerate(inputs)]
-        prepared = list(pool.map(
-            lambda pair: guard_input(lambda: self._prepare(pair[0], layout), pair[1],
-                                     memory_hint="lower --max-pixels or shrink the image"),
-            zip(inputs, names)))
-        line_sets = [value[0] if value else [] for value, _ in prepared]
-        page_layouts = [value[1] if value else None for value, _ in prepared]
-        errors = {index: error for index, (_, error) in enumerate(prepared) if error is not None}
+        names = [source.source if isinstance(source, PreparedImage) else input_name(source, offset + index)
+                 for index, source in enumerate(inputs)]
+        prepared = list(inputs)
+        todo = [index for index, source in enumerate(inputs) if not isinstance(source, PreparedImage)]
+        for index, image in zip(todo, pool.map(lambda i: self.prepare(inputs[i], layout=layout, name=names[i]), todo)):
+            prepared[index] = image
+        line_sets = [p.lines for p in prepared]
+        page_layouts = [p.page_layout for p in prepared]
+        errors = {index: p.error for index, p in enumerate(prepared) if p.error is not None}
         strips = [strip for lines in line_sets for _, strip in lines]
         decoded = iter(self.predictor.predict(strips, beam_width=beam_width, decoder=self.decoder))
         downsampling = self.predictor.time_downsampling

@@ -2,12 +2,14 @@
 
 ``POST /ocr/read``: an image (PNG, JPEG, TIFF, BMP, WebP, GIF) or a PDF, as the multipart field ``file`` or the
 raw body; the options of ``ocr read`` as query parameters (``layout``, ``beam``, ``lm``, ``hotwords``, ``format``,
-``pages``, ``dpi``), read through the CLI's own parser. One image as ``text`` or ``json`` goes through the dynamic
-batcher (concurrent requests share one ``Reader.read`` call, one forward pass); PDFs, multi-page TIFFs, ``pages``
+``pages``, ``dpi``), read through the CLI's own parser. One image as ``text`` or ``json`` is prepared (``Reader.prepare``:
+decoded, laid out, cut into strips) in a request thread and goes through the dynamic batcher (concurrent requests
+share one ``Reader.read`` call, one forward pass); PDFs, multi-page TIFFs, ``pages``
 and the document formats (hocr, alto, page, tsv, pdf) are read as documents (``Reader.read_document``) and written
 by :func:`ocr.document_formats.render_document`, exactly as ``ocr read`` writes them.
 """
 
+import asyncio
 import dataclasses
 import io
 import warnings
@@ -70,7 +72,8 @@ class OcrService(TaskService):
                                                    max_pixels=self.settings.max_pixels, **decoding),
             default_lm=defaults.LM)
         self.batcher = DynamicBatcher(self._process, window_ms=self.settings.window_ms,
-                                      max_items=self.settings.max_batch, name="ocr-batcher")
+                                      max_items=self.settings.max_batch, workers=self.settings.workers,
+                                      name="ocr-batcher")
 
     def describe(self):
         from ocr.document_formats import FORMATS
@@ -143,10 +146,15 @@ class OcrService(TaskService):
                 raise outcome
             results, images = outcome
             return self._document_response(results, images, kind, upload.filename, fmt)
+        # Decoding, layout and strips here, in a thread of the event loop's pool, while the batcher's worker runs
+        # the network over the previous batch; the batch call then only runs the network and the decoder.
+        prepared = await asyncio.to_thread(self.reader.prepare, upload.data, layout=args.layout, name=upload.filename)
+        if not prepared.ok:
+            raise ServeError(415 if kind is None else 422, _refusal(prepared.error, kind))
         key = ("read", args.beam, args.layout, args.lm, args.hotwords)
-        result = _renamed(await self.batcher.run(key, upload.data), None, upload.filename)
+        result = _renamed(await self.batcher.run(key, prepared), None, upload.filename)
         if not result.ok:
-            raise ServeError(415 if kind is None else 422, _refusal(result.error, kind))
+            raise ServeError(422, result.error)
         if fmt == "json":
             return document_response(result.to_dict(), FORMATS["json"])
         return document_response(result.text + "\n", FORMATS["text"], filename=upload.filename)

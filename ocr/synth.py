@@ -15,6 +15,7 @@ import sys
 import tempfile
 import time
 import unicodedata
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -901,6 +902,7 @@ def synthesize_dataset(
     pool = TextPool(seed) if pool is None else pool
     digits = max(6, len(str(num_lines - 1)))
     report = _Progress(num_lines, num_lines >= 1000 if progress is None else bool(progress))
+    failed = []
     with open(out_dir / "manifest.tsv", "w", encoding="utf-8", newline="\n") as table:
         table.write("image\ttext\tfont\trasteriser\tdpi\tsize\tdegradations\n")
         for index in range(num_lines):
@@ -926,8 +928,13 @@ def synthesize_dataset(
             low, high = max(6.0, 14 * 72 / dpi), min(14.0, 56 * 72 / dpi)
             size = int(round(float(rng.uniform(low, high)) * dpi / 72))
             degradations = choose_degradations(rng) if rng.random() < degrade_fraction else ()
-            image = render_line(text, fonts[choice], size=size, rng=rng, degrade=False, rasteriser=rasteriser,
-                                dpi=dpi)
+            try:
+                image = render_line(text, fonts[choice], size=size, rng=rng, degrade=False, rasteriser=rasteriser,
+                                    dpi=dpi)
+            except DataError as error:  # one line an external program could not draw: Pillow draws it, noted
+                failed.append(f"{rasteriser} on {os.path.basename(fonts[choice])} and {text!r}: {error}")
+                rasteriser = "pillow"
+                image = render_line(text, fonts[choice], size=size, rng=rng, degrade=False, dpi=dpi)
             if degradations:
                 image = degrade_line(image, rng=rng, size=size, ops=degradations)
             name = f"{index:0{digits}d}"
@@ -941,4 +948,7 @@ def synthesize_dataset(
             table.write(f"{name}.png\t{label}\t{os.path.basename(fonts[choice])}\t{rasteriser}\t{dpi}\t{size}\t"
                         f"{','.join(degradations) or 'none'}\n")
             report.update(index + 1)
+    if failed:
+        warnings.warn(f"{out_dir}: {len(failed)} of {num_lines} line(s) drawn by Pillow because their rasteriser "
+                      f"failed (the manifest says pillow for them); the first: {failed[0]}", stacklevel=2)
     return out_dir

@@ -63,7 +63,8 @@ class SpeechService(TaskService):
                                                  max_seconds=self.settings.max_seconds, **decoding),
             default_lm=defaults.LM)
         self.batcher = DynamicBatcher(self._process, window_ms=self.settings.window_ms,
-                                      max_items=self.settings.max_batch, name="speech-batcher")
+                                      max_items=self.settings.max_batch, workers=self.settings.workers,
+                                      name="speech-batcher")
 
     def describe(self):
         from speech.formats import FORMATS

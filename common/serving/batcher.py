@@ -1,9 +1,11 @@
 """Dynamic batching: requests that arrive within a few milliseconds share one call of a task's batch API.
 
 As Triton and TF Serving do: the first request opens a window of ``window_ms``; whatever arrives before it closes
-(up to ``max_items``) goes through one ``process(key, payloads)`` call in the batcher's worker thread, so that the
-network runs one forward pass over all of it. While that call runs, new requests queue; the next window starts with
-all of them at once, so that under load batches grow by themselves. Requests with different ``key`` (different
+(up to ``max_items``) goes through one ``process(key, payloads)`` call in one of the batcher's ``workers`` threads, so
+that the network runs one forward pass over all of it. While that call runs, new requests queue; the next window
+starts with all of them at once, so that under load batches grow by themselves. With several workers (as Triton's
+model instances), one batch is read while the next one runs: on a CPU, two passes of one thread each cost less than
+one pass split over two threads, which wait for each other at every step of a recurrent network. Requests with different ``key`` (different
 options: beam width, layout, decoder) are processed in separate calls, in arrival order.
 
 Only the standard library: usable (and tested) without the web stack.
@@ -31,34 +33,39 @@ class DynamicBatcher:
     """Group concurrent requests into batches and process each batch in one worker thread.
 
     Args:
-        process: ``process(key, payloads) -> results``, one result per payload, in order; runs in the worker
-            thread. An exception fails every request of that call.
+        process: ``process(key, payloads) -> results``, one result per payload, in order; runs in a worker
+            thread (several at once with ``workers`` > 1: it must be thread-safe). An exception fails every request
+            of that call.
         window_ms: how long the first request of a batch waits for others (0: take only what is already queued).
         max_items: most payloads in one call.
-        name: the worker thread's name.
+        workers: threads that each take the next batch and process it.
+        name: the worker threads' name (numbered when there are several).
 
     ``stats()`` gives the number of calls and a histogram of their sizes (what the tests and the load benchmark
     read to see that requests were merged).
     """
 
-    def __init__(self, process, *, window_ms=5.0, max_items=64, name="batcher"):
+    def __init__(self, process, *, window_ms=5.0, max_items=64, workers=1, name="batcher"):
         if not is_real_number(window_ms) or not 0 <= window_ms <= MAX_WINDOW_MS:
             raise ConfigError(f"Received an invalid value for `window_ms` (--batch-window-ms), expected a number of "
                               f"milliseconds from 0 to {MAX_WINDOW_MS:g}. Received: window_ms={window_ms!r}")
         self.max_items = check_count("max_items", max_items, maximum=65_536, flag="--max-batch")
+        workers = check_count("workers", workers, maximum=256, flag="--workers")
         self.window = float(window_ms) / 1000.0
         self._process = process
         self._queue = queue.Queue()
         self._lock = threading.Lock()
         self._sizes = collections.Counter()
         self._calls = 0
-        self._thread = threading.Thread(target=self._run, name=name, daemon=True)
-        self._thread.start()
+        self._threads = [threading.Thread(target=self._run, name=name if workers == 1 else f"{name}-{index}", daemon=True)
+                         for index in range(workers)]
+        for thread in self._threads:
+            thread.start()
 
     def submit(self, key, payload):
         """Queue one payload; returns a :class:`concurrent.futures.Future` of its result."""
         future = concurrent.futures.Future()
-        if not self._thread.is_alive():
+        if not any(thread.is_alive() for thread in self._threads):
             future.set_exception(RuntimeError("the batcher is closed"))
             return future
         self._queue.put((key, payload, future))
@@ -75,9 +82,12 @@ class DynamicBatcher:
                     "sizes": dict(sorted(self._sizes.items()))}
 
     def close(self, timeout=10.0):
-        """Stop the worker after what is queued; later submissions fail."""
-        self._queue.put(_STOP)
-        self._thread.join(timeout)
+        """Stop the workers after what is queued; later submissions fail."""
+        for _ in self._threads:
+            self._queue.put(_STOP)
+        deadline = time.monotonic() + timeout
+        for thread in self._threads:
+            thread.join(max(0.0, deadline - time.monotonic()))
 
     def _collect(self):
         """The next batch: blocks for a first item, then takes more until the window closes or it is full."""

@@ -28,6 +28,16 @@ DEFAULT_MAX_SECONDS = 600.0
 """Longest audio accepted (s)."""
 DEFAULT_MAX_PAGES = 20
 """Most pages read from one PDF or multi-page TIFF upload."""
+DEFAULT_WORKERS = 2
+"""Batches each task processes at once: while one runs the network, the next one's requests gather."""
+
+
+def default_threads(workers):
+    """Threads per forward pass: the cores shared among ``workers`` batches (at least 1)."""
+    import os
+
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    return max(1, cores // max(1, workers))
 
 _NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
@@ -41,6 +51,8 @@ class ServeSettings:
         host, port: where uvicorn listens.
         window_ms: batching window (see :class:`~common.serving.batcher.DynamicBatcher`).
         max_batch: most requests in one batch.
+        workers: batches each task processes at once (threads of its batcher).
+        threads: threads of each forward pass (ONNX Runtime, LiteRT); ``None``: :func:`default_threads`.
         max_bytes: largest request body (413 above).
         max_pixels: most pixels per image or page (422 above).
         max_seconds: longest audio (422 above).
@@ -53,6 +65,8 @@ class ServeSettings:
     port: int = DEFAULT_PORT
     window_ms: float = DEFAULT_WINDOW_MS
     max_batch: int = 64
+    workers: int = DEFAULT_WORKERS
+    threads: int | None = None
     max_bytes: int = DEFAULT_MAX_BYTES
     max_pixels: int = DEFAULT_MAX_PIXELS
     max_seconds: float = DEFAULT_MAX_SECONDS
@@ -102,6 +116,12 @@ def add_serve_command(commands, *, task, parents=()):
                             f"{DEFAULT_WINDOW_MS:g} ms; 0: only requests already queued)")
     serve.add_argument("--max-batch", type=count_arg("max_batch", maximum=65_536), default=64,
                        help="most requests in one batch (default 64)")
+    serve.add_argument("--workers", type=count_arg("workers", maximum=256), default=DEFAULT_WORKERS,
+                       help=f"batches each task runs at once (default {DEFAULT_WORKERS}: one runs the network while "
+                            f"the next gathers)")
+    serve.add_argument("--threads", type=count_arg("threads", maximum=1024),
+                       help="threads of each forward pass (default: the cores divided among --workers; on 2 cores, "
+                            "two one-thread passes beat one two-thread pass)")
     serve.add_argument("--max-bytes", type=count_arg("max_bytes"), default=DEFAULT_MAX_BYTES,
                        help=f"largest upload in bytes, answered 413 above (default {DEFAULT_MAX_BYTES:,})")
     serve.add_argument("--max-pixels", type=count_arg("max_pixels"), default=DEFAULT_MAX_PIXELS,
@@ -117,7 +137,8 @@ def settings_from_args(args, *, task):
     """The :class:`ServeSettings` of a parsed ``serve`` command line."""
     tasks = [task] + [name for name in args.with_tasks if name != task]
     return ServeSettings(tasks=tuple(dict.fromkeys(tasks)), host=args.host, port=args.port,
-                         window_ms=args.batch_window_ms, max_batch=args.max_batch, max_bytes=args.max_bytes,
+                         window_ms=args.batch_window_ms, max_batch=args.max_batch, workers=args.workers,
+                         threads=args.threads, max_bytes=args.max_bytes,
                          max_pixels=args.max_pixels, max_seconds=args.max_seconds, max_pages=args.max_pages,
                          models={task: args.model} if args.model else {})
 

@@ -14,7 +14,8 @@ def run_serve(args, *, task):
     """Serve ``task`` (and ``--with`` tasks) as the parsed ``serve`` command line says; returns when stopped."""
     from common.serving.options import settings_from_args
 
-    from common.export import ONNX_SPINNING_VARIABLE
+    from common.export import ONNX_SPINNING_VARIABLE, ONNX_THREADS_VARIABLE
+    from common.serving.options import default_threads
 
     settings = settings_from_args(args, task=task)
     for name, path in settings.models.items():  # a missing file: one line now, not a server that never gets ready
@@ -24,6 +25,7 @@ def run_serve(args, *, task):
                               f"Received: model={path!r}")
     # Many small batches beside the HTTP loop: ONNX Runtime's spinning threads would take the CPU they wait for.
     os.environ.setdefault(ONNX_SPINNING_VARIABLE, "0")
+    os.environ[ONNX_THREADS_VARIABLE] = str(settings.threads or default_threads(settings.workers))
     try:
         import uvicorn
 

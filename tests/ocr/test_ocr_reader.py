@@ -144,3 +144,27 @@ def test_wrong_task_model_is_refused(tmp_path, capsys):
     assert ocr_main(["read", "--model", str(path), "x.png"]) == 2
     assert "'speech' task" in capsys.readouterr().err
 
+
+
+def test_prepared_images_read_as_the_images_do(trained, tmp_path):
+    """``Reader.prepare`` does the work before the network (what the server does in its request threads): reading
+    the prepared images gives the same results as reading the files, a bad one keeps its own error, and the
+    prepared ones can be mixed with plain inputs in one call."""
+    _, data, model_path, _ = trained
+    reader = Reader.load(model_path)
+    paths = sorted(data.glob("*.png"))[:4]
+    broken = tmp_path / "broken.png"
+    broken.write_bytes(b"\x89PNG\r\n\x1a\n not really")
+    prepared = [reader.prepare(path.read_bytes(), name=path.name) for path in paths]
+    assert all(p.ok and len(p.lines) == 1 for p in prepared)
+    bad = reader.prepare(broken)
+    assert not bad.ok and bad.error.startswith(f"{broken}: ") and bad.lines == ()
+    direct = reader.read(paths + [broken])
+    mixed = reader.read(prepared[:2] + paths[2:] + [bad])
+    assert [r.text for r in mixed] == [r.text for r in direct]
+    assert [r.source for r in mixed[:2]] == [p.name for p in paths[:2]]
+    assert mixed[-1].error == direct[-1].error
+    assert [c.x0 for c in mixed[0].characters] == [c.x0 for c in direct[0].characters]
+    assert reader.read(prepared[0])[0].text == direct[0].text
+    with pytest.raises(Exception, match="layout must be one of"):
+        reader.prepare(paths[0], layout="column")

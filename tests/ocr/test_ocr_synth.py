@@ -161,6 +161,28 @@ def test_synthesize_dataset_records_rasteriser_and_folds_typography(tmp_path):
         synthesize_dataset(tmp_path / "bad", 1, fonts=[DEJAVU], rasterisers=("potrace",))
 
 
+def test_a_line_its_rasteriser_cannot_draw_is_drawn_by_pillow(tmp_path, monkeypatch):
+    """One failure of an external program (ImageMagick refused a line of a 50,000-line render) costs that line its
+    rasteriser, not the render: Pillow draws it, the manifest says so, and a warning names the first failure."""
+    import ocr.synth as synth
+
+    def refuse(text, *args):
+        if "b" in text:
+            raise DataError("ImageMagick failed: convert: no images defined `png:-'")
+        return synth._EXTERNAL_REAL(text, *args)
+
+    monkeypatch.setattr(synth, "rasteriser_problem", lambda name: None)
+    monkeypatch.setattr(synth, "can_render", lambda name, font: True)
+    monkeypatch.setattr(synth, "_EXTERNAL_REAL", lambda text, font, size, dpi, rng: (
+        np.pad(np.ones((size, size * len(text)), np.float32), 4), (4, size + 4)), raising=False)
+    monkeypatch.setitem(synth._EXTERNAL, "imagemagick", refuse)
+    with pytest.warns(UserWarning, match=r"2 of 4 line\(s\) drawn by Pillow .* no images defined"):
+        out = synthesize_dataset(tmp_path / "set", 4, fonts=[DEJAVU], seed=0, texts=["a a", "b b"],
+                                 rasterisers=("imagemagick",))
+    rows = [r.split("\t") for r in (out / "manifest.tsv").read_text(encoding="utf-8").splitlines()[1:]]
+    assert [(r[1], r[3]) for r in rows] == [("a a", "imagemagick"), ("b b", "pillow")] * 2
+    assert len(list(out.glob("*.png"))) == 4
+
 # --- degradations ----------------------------------------------------------------------------------------------
 
 @pytest.fixture(scope="module")
