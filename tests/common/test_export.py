@@ -193,3 +193,19 @@ def test_quantize_onnx_checks_its_arguments(exported, tmp_path):
         quantize_onnx(paths["onnx"], tmp_path / "q.onnx", mode="static")
     with pytest.raises(ConfigError, match=r"reads and writes \.onnx"):
         quantize_onnx(keras_file, tmp_path / "q.onnx")
+
+
+def test_onnx_threads_come_from_the_environment_when_not_given(monkeypatch):
+    """``CTC_TOOLKIT_ONNX_THREADS`` (what ``serve --threads`` sets) sizes each forward pass; a bad value is one clear
+    error naming the variable."""
+    from common.errors import ConfigError
+    from common.export import ONNX_THREADS_VARIABLE, onnx_threads_from_environment
+
+    monkeypatch.delenv(ONNX_THREADS_VARIABLE, raising=False)
+    assert onnx_threads_from_environment() is None
+    monkeypatch.setenv(ONNX_THREADS_VARIABLE, " 3 ")
+    assert onnx_threads_from_environment() == 3
+    for bad in ("0", "two", "-1"):
+        monkeypatch.setenv(ONNX_THREADS_VARIABLE, bad)
+        with pytest.raises(ConfigError, match=ONNX_THREADS_VARIABLE):
+            onnx_threads_from_environment()

@@ -83,6 +83,35 @@ def test_batcher_refuses_a_bad_window_and_submissions_after_close():
         batcher.submit("k", 1).result(timeout=5)
 
 
+def test_batcher_workers_run_batches_side_by_side():
+    """With two workers, a second batch runs while the first one is still in its call (Triton's model instances):
+    both calls are inside ``process`` at once, and closing stops both workers."""
+    inside, both = [], threading.Event()
+    lock = threading.Lock()
+
+    def process(key, items):
+        with lock:
+            inside.append(threading.current_thread().name)
+            if len(inside) == 2:
+                both.set()
+        both.wait(10)
+        return list(items)
+
+    batcher = DynamicBatcher(process, window_ms=0, workers=2, name="toy")
+    try:
+        first = batcher.submit("k", 1)
+        time.sleep(0.2)  # the first batch is in its call now
+        second = batcher.submit("k", 2)
+        assert (first.result(timeout=10), second.result(timeout=10)) == (1, 2)
+    finally:
+        batcher.close()
+    assert both.is_set() and sorted(inside) == ["toy-0", "toy-1"]
+    assert batcher.stats()["calls"] == 2
+    with pytest.raises(RuntimeError, match="closed"):
+        batcher.submit("k", 3).result(timeout=5)
+    with pytest.raises(ConfigError, match="workers"):
+        DynamicBatcher(lambda k, i: i, workers=0)
+
 # --- request options through a CLI parser --------------------------------------------------------------------------
 
 def toy_parser():
