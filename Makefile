@@ -30,7 +30,7 @@ demo: $(STAMP)
 # its .keras file; a twin that does not match is ignored (with a warning) and a test fails. Run after a retrain
 # (the recipes do it themselves) and after changing the network's code (the export holds the computation).
 ONNX_MODELS := ocr/models/default.onnx speech/models/default.onnx
-NETWORK_CODE := common/frontend.py common/encoder.py common/recognizer.py common/export.py
+NETWORK_CODE := common/frontend.py common/encoder.py common/recognizer.py common/export.py common/onnx_lstm.py
 onnx: $(ONNX_MODELS)
 
 ocr/models/default.onnx: ocr/models/default.keras ocr/frontend.py $(NETWORK_CODE)

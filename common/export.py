@@ -268,9 +268,13 @@ def _write_tflite(model, tmp, signature, info):
 
 
 def _write_onnx(model, tmp, signature, info):
+    """The front end through tf2onnx, then the encoder and the head as ONNX's fused ``LSTM`` operators
+    (:mod:`common.onnx_lstm`: tf2onnx would write each masked LSTM as a slow ``Loop`` over time steps)."""
     import logging
 
     import onnx
+
+    from common.onnx_lstm import append_encoder_and_head, front_end_model
 
     tf2onnx_logger = logging.getLogger("tf2onnx")
     level = tf2onnx_logger.level
@@ -278,11 +282,13 @@ def _write_onnx(model, tmp, signature, info):
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", FutureWarning)  # Keras' NumPy 2 patch of tf2onnx touches np.object
-            model.export(str(tmp), format="onnx", input_signature=signature, verbose=False,
-                         opset_version=ONNX_OPSET)
+            front_end_model(model).export(str(tmp), format="onnx", input_signature=signature, verbose=False,
+                                          opset_version=ONNX_OPSET)
     finally:
         tf2onnx_logger.setLevel(level)
     graph = onnx.load(str(tmp))
+    append_encoder_and_head(graph.graph, model, sequence="sequence", lengths=OUTPUT_NAMES[1], logits=OUTPUT_NAMES[0])
+    onnx.checker.check_model(graph)
     onnx.helper.set_model_props(graph, {METADATA_KEY: json.dumps(info, ensure_ascii=False)})
     onnx.save(graph, str(tmp))
 

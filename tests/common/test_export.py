@@ -209,3 +209,25 @@ def test_onnx_threads_come_from_the_environment_when_not_given(monkeypatch):
         monkeypatch.setenv(ONNX_THREADS_VARIABLE, bad)
         with pytest.raises(ConfigError, match=ONNX_THREADS_VARIABLE):
             onnx_threads_from_environment()
+
+
+def test_onnx_export_runs_the_encoder_as_fused_lstm_operators(tmp_path):
+    """The ONNX twin runs each BiLSTM layer as one ``LSTM`` operator (not a ``Loop`` over time steps, ~2-4x slower
+    for a few lines), and still gives Keras' logits: two layers, ragged lengths, one of a single frame, and a length
+    past the padded input that the front end's ceil division turns into more frames than the sequence has (inputs
+    are padded to a multiple of the time stride, as ``SequencePredictor`` pads them)."""
+    import keras
+    import onnx
+
+    keras.utils.set_random_seed(3)
+    model = build_ocr_model(Alphabet("abc "), height=HEIGHT, num_layers=2, units=6, dropout=0.5, **TINY_FRONTEND)
+    path = export_model(model, tmp_path / "two_layers.onnx")
+    ops = [node.op_type for node in onnx.load(path).graph.node]
+    assert ops.count("LSTM") == 2 and "Loop" not in ops and "Scan" not in ops
+    features, lengths = batch(time=40, lengths=(43, 17, 1))  # 43: 22 frames by the front end's arithmetic, of 20
+    expected = model({"features": features, "lengths": lengths}, training=False)
+    logits, out_lengths = ExportedModel(path)(features, lengths)
+    np.testing.assert_array_equal(out_lengths, expected["lengths"].numpy())
+    for row, length in enumerate(expected["lengths"].numpy()):
+        length = min(int(length), logits.shape[1])
+        np.testing.assert_allclose(logits[row, :length], expected["logits"].numpy()[row, :length], atol=1e-4)
