@@ -28,6 +28,7 @@ Timings depend on what else runs on the machine: say so with the figures.
 
 import argparse
 import asyncio
+import contextlib
 import io
 import os
 import re
@@ -61,6 +62,7 @@ def parse_args(argv=None):
     parser.add_argument("--only", choices=("lines", "clips", "memory"), action="append",
                         help="run only these parts (repeatable; default: all)")
     parser.add_argument("--no-unbatched", action="store_true", help="skip the --max-batch 1 comparison")
+    parser.add_argument("--processes", type=int, help="the server's --processes (default: its own, one per core)")
     parser.add_argument("--client", choices=("lean", "httpx"), default="lean",
                         help="load generator: lean (plain asyncio HTTP/1.1, ~0.3 ms CPU per request) or httpx (~2 ms)")
     parser.add_argument("--repeat", type=int, default=3,
@@ -140,17 +142,35 @@ class Server:
                 raise RuntimeError("the server did not become ready in 300 s")
             time.sleep(0.3)
 
+    def processes(self):
+        """The server's process ids: the one started here and its descendants (``--processes`` > 1)."""
+        found, todo = [], [self.process.pid]
+        while todo:
+            pid = todo.pop()
+            found.append(pid)
+            for task in Path(f"/proc/{pid}/task").glob("*/children"):
+                with contextlib.suppress(OSError):
+                    todo += [int(child) for child in task.read_text().split()]
+        return found
+
     def rss_mb(self):
-        with open(f"/proc/{self.process.pid}/status") as handle:
-            for line in handle:
-                if line.startswith("VmRSS:"):
-                    return int(line.split()[1]) / 1024.0
-        return float("nan")
+        """Resident memory of all the server's processes (MB)."""
+        total = 0.0
+        for pid in self.processes():
+            with contextlib.suppress(OSError), open(f"/proc/{pid}/status") as handle:
+                for line in handle:
+                    if line.startswith("VmRSS:"):
+                        total += int(line.split()[1]) / 1024.0
+        return total
 
     def cpu_seconds(self):
-        """User + system CPU seconds the server process has used (all its threads)."""
-        fields = Path(f"/proc/{self.process.pid}/stat").read_text().rsplit(")", 1)[1].split()
-        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+        """User + system CPU seconds all the server's processes have used (all their threads)."""
+        total = 0.0
+        for pid in self.processes():
+            with contextlib.suppress(OSError):
+                fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+                total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+        return total
 
     def batches(self, task):
         import httpx
@@ -372,8 +392,6 @@ def main(argv=None):
         print(text, flush=True)
         out.write(text + "\n")
 
-    import contextlib
-
     with contextlib.redirect_stdout(io.StringIO()) as header:
         print_header("HTTP service under load (benchmarks/serve_load.py)", ("fastapi", "uvicorn", "onnxruntime"))
     emit(header.getvalue().rstrip() + "\n")
@@ -383,7 +401,8 @@ def main(argv=None):
     emit(f"Load generator: {args.client} ({generator}), on the same machine as the server.\n")
     lines, audio = line_images(), clips()
     lean = args.client == "lean"
-    server = Server("--batch-window-ms", str(args.window_ms))
+    server = Server("--batch-window-ms", str(args.window_ms),
+                    *(("--processes", str(args.processes)) if args.processes is not None else ()))
     rows, reference, quiet = [], {}, {}
     try:
         for task, part, path, payloads, total in (("ocr", "lines", "/ocr/read", lines, args.lines),

@@ -9,13 +9,13 @@ and the document formats (hocr, alto, page, tsv, pdf) are read as documents (``R
 by :func:`ocr.document_formats.render_document`, exactly as ``ocr read`` writes them.
 """
 
-import asyncio
 import dataclasses
 import io
 import warnings
 
 from common.errors import InputError
 from common.serving.batcher import DynamicBatcher
+from common.serving.preparation import PreparationPool
 from common.serving.options import QueryOptions
 from common.serving.registry import DecoderVariants, ServeError, TaskService, named_after_upload
 from ocr import defaults
@@ -71,6 +71,8 @@ class OcrService(TaskService):
             self.reader, lambda **decoding: Reader(self.reader.model, batch_size=self.reader.predictor.batch_size,
                                                    max_pixels=self.settings.max_pixels, **decoding),
             default_lm=defaults.LM)
+        self.preparation = PreparationPool(self.settings.preparation_processes, _load_reader,
+                                           (self.settings.model_for("ocr"), self.settings.max_pixels))
         self.batcher = DynamicBatcher(self._process, window_ms=self.settings.window_ms,
                                       max_items=self.settings.max_batch, workers=self.settings.workers,
                                       name="ocr-batcher")
@@ -146,9 +148,9 @@ class OcrService(TaskService):
                 raise outcome
             results, images = outcome
             return self._document_response(results, images, kind, upload.filename, fmt)
-        # Decoding, layout and strips here, in a thread of the event loop's pool, while the batcher's worker runs
-        # the network over the previous batch; the batch call then only runs the network and the decoder.
-        prepared = await asyncio.to_thread(self.reader.prepare, upload.data, layout=args.layout, name=upload.filename)
+        # Decoding, layout and strips in a preparation process (or thread), while the batcher's workers run the
+        # network over earlier batches; the batch call then only runs the network and the decoder.
+        prepared = await self.preparation.run(_prepare, upload.data, layout=args.layout, name=upload.filename)
         if not prepared.ok:
             raise ServeError(415 if kind is None else 422, _refusal(prepared.error, kind))
         key = ("read", args.beam, args.layout, args.lm, args.hotwords)
@@ -178,6 +180,17 @@ class OcrService(TaskService):
         if failed:
             response.headers["X-Failed-Pages"] = str(len(failed))
         return response
+
+
+def _load_reader(model, max_pixels):
+    """What each preparation process holds: a Reader of the served model (its preprocessing and limits)."""
+    from ocr.reader import Reader
+
+    return Reader.load(model, max_pixels=max_pixels)
+
+
+def _prepare(reader, data, *, layout, name):
+    return reader.prepare(data, layout=layout, name=name)
 
 
 def _renamed(result, temporary, filename):

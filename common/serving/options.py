@@ -32,12 +32,16 @@ DEFAULT_WORKERS = 2
 """Batches each task processes at once: while one runs the network, the next one's requests gather."""
 
 
-def default_threads(workers):
-    """Threads per forward pass: the cores shared among ``workers`` batches (at least 1)."""
+def default_cores():
+    """The cores this process may run on."""
     import os
 
-    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
-    return max(1, cores // max(1, workers))
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+
+
+def default_threads(workers):
+    """Threads per forward pass: the cores shared among ``workers`` batches (at least 1)."""
+    return max(1, default_cores() // max(1, workers))
 
 _NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
@@ -53,6 +57,8 @@ class ServeSettings:
         max_batch: most requests in one batch.
         workers: batches each task processes at once (threads of its batcher).
         threads: threads of each forward pass (ONNX Runtime, LiteRT); ``None``: :func:`default_threads`.
+        processes: processes that prepare uploads (decode, lay out, features) beside the server's own
+            (:class:`~common.serving.preparation.PreparationPool`); ``None``: one per core; 0: the server's threads.
         max_bytes: largest request body (413 above).
         max_pixels: most pixels per image or page (422 above).
         max_seconds: longest audio (422 above).
@@ -67,11 +73,17 @@ class ServeSettings:
     max_batch: int = 64
     workers: int = DEFAULT_WORKERS
     threads: int | None = None
+    processes: int | None = None
     max_bytes: int = DEFAULT_MAX_BYTES
     max_pixels: int = DEFAULT_MAX_PIXELS
     max_seconds: float = DEFAULT_MAX_SECONDS
     max_pages: int = DEFAULT_MAX_PAGES
     models: dict = dataclasses.field(default_factory=dict)
+
+    @property
+    def preparation_processes(self):
+        """:attr:`processes`, with ``None`` resolved to the cores."""
+        return default_cores() if self.processes is None else self.processes
 
     def model_for(self, task):
         """The model path for ``task`` (``None``: its shipped default)."""
@@ -122,6 +134,9 @@ def add_serve_command(commands, *, task, parents=()):
     serve.add_argument("--threads", type=count_arg("threads", maximum=1024),
                        help="threads of each forward pass (default: the cores divided among --workers; on 2 cores, "
                             "two one-thread passes beat one two-thread pass)")
+    serve.add_argument("--processes", type=count_arg("processes", minimum=0, maximum=256),
+                       help="processes that decode uploads and find their lines beside the server's own (default: "
+                            "one per core; 0: in the server's threads, where Python's lock keeps them to one core)")
     serve.add_argument("--max-bytes", type=count_arg("max_bytes"), default=DEFAULT_MAX_BYTES,
                        help=f"largest upload in bytes, answered 413 above (default {DEFAULT_MAX_BYTES:,})")
     serve.add_argument("--max-pixels", type=count_arg("max_pixels"), default=DEFAULT_MAX_PIXELS,
@@ -138,7 +153,7 @@ def settings_from_args(args, *, task):
     tasks = [task] + [name for name in args.with_tasks if name != task]
     return ServeSettings(tasks=tuple(dict.fromkeys(tasks)), host=args.host, port=args.port,
                          window_ms=args.batch_window_ms, max_batch=args.max_batch, workers=args.workers,
-                         threads=args.threads, max_bytes=args.max_bytes,
+                         threads=args.threads, processes=args.processes, max_bytes=args.max_bytes,
                          max_pixels=args.max_pixels, max_seconds=args.max_seconds, max_pages=args.max_pages,
                          models={task: args.model} if args.model else {})
 

@@ -55,6 +55,7 @@ class TaskService:
         self.settings = settings
         self.ready = False
         self.batcher = None  # the service's DynamicBatcher, made by load()
+        self.preparation = None  # its PreparationPool, if it prepares uploads in processes
 
     def load(self):
         """Load the model (slow; runs in a worker thread)."""
@@ -73,9 +74,11 @@ class TaskService:
         return {"batches": self.batcher.stats() if self.batcher is not None else None}
 
     def close(self):
-        """Release what :meth:`load` took (the batcher's worker thread)."""
+        """Release what :meth:`load` took (the batcher's worker threads, the preparation processes)."""
         if self.batcher is not None:
             self.batcher.close()
+        if self.preparation is not None:
+            self.preparation.close()
 
     def require_ready(self):
         if not self.ready:

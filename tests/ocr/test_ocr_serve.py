@@ -61,6 +61,16 @@ def test_served_text_and_json_are_the_readers(client, reader, sample):
     assert answer["lines"][0]["words"][0]["box"] == list(expected.lines[0].words[0].box)
 
 
+def test_uploads_prepared_in_threads_read_the_same(reader, wait_ready):
+    """``--processes 0``: uploads are decoded and laid out in the server's threads instead of its preparation
+    processes (the default), with the same answers, refusals included."""
+    with serve(processes=0) as client:
+        wait_ready(client)
+        answer = post(client, PARAGRAPH, "?format=json").json()
+        assert answer["text"] == reader.read([PARAGRAPH])[0].text
+        refused = post(client, PARAGRAPH, data=b"not an image")
+        assert refused.status_code == 415 and refused.json()["error"].startswith("not an image or PDF")
+
 def test_options_reach_the_reader(client, reader):
     expected = reader.read([PARAGRAPH], layout="line", beam_width=4)[0].text
     assert post(client, PARAGRAPH, "?layout=line&beam=4").text == expected + "\n"

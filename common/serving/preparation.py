@@ -1,0 +1,62 @@
+"""Processes that prepare uploads (decode them, find their lines, compute features) beside the server's own.
+
+The network releases Python's global lock while it runs, but decoding, layout analysis and HTTP are mostly Python:
+in threads of one process they queue for that lock, and on 2 cores the server then used 1.5 of them. A pool of
+processes does that work in Pythons of their own, while the server process keeps one batcher over all requests
+(several uvicorn processes would each batch their own, and the kernel spreads connections over them unevenly).
+
+Task-free: a task passes a picklable ``load(*args)`` that each process runs once (e.g. loading a Reader) and the
+function that prepares one upload with what ``load`` returned.
+"""
+
+import asyncio
+import concurrent.futures
+import multiprocessing
+
+__all__ = ["PreparationPool"]
+
+_LOADED = None  # in a pool process: what the task's load() returned
+
+
+def _initialize(load, args):
+    global _LOADED
+    _LOADED = load(*args)
+
+
+def _call(function, args, kwargs):
+    return function(_LOADED, *args, **kwargs)
+
+
+class PreparationPool:
+    """``processes`` spawned processes that each run ``load(*args)`` once, then ``function(loaded, *a, **kw)`` per
+    call of :meth:`run`; with ``processes=0``, the same in the event loop's threads of this process.
+
+    Spawned, not forked: the server process has threads (uvicorn, ONNX Runtime) that a fork would copy mid-work.
+    """
+
+    def __init__(self, processes, load, args=()):
+        self.processes = int(processes)
+        if self.processes > 0:
+            self._executor = concurrent.futures.ProcessPoolExecutor(
+                self.processes, mp_context=multiprocessing.get_context("spawn"), initializer=_initialize,
+                initargs=(load, tuple(args)))
+            # Start every process now (a model load each), not on the first requests.
+            list(self._executor.map(_ready, range(self.processes)))
+            self._local = None
+        else:
+            self._executor = None
+            self._local = load(*args)
+
+    async def run(self, function, *args, **kwargs):
+        """``function(loaded, *args, **kwargs)`` in a pool process (or a thread); its result or its exception."""
+        if self._executor is None:
+            return await asyncio.to_thread(function, self._local, *args, **kwargs)
+        return await asyncio.wrap_future(self._executor.submit(_call, function, args, kwargs))
+
+    def close(self):
+        if self._executor is not None:
+            self._executor.shutdown(wait=False, cancel_futures=True)
+
+
+def _ready(_):
+    return _LOADED is not None
