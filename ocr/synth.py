@@ -362,8 +362,12 @@ def _pango_coverage(text, font_path, size, dpi, rng):
 
 
 def _imagemagick_escape(text):
-    """``label:`` text as ImageMagick takes it literally: ``\\`` and ``%`` doubled, a leading ``@`` escaped."""
+    """``label:`` text as ImageMagick takes it literally: ``\\`` and ``%`` doubled, a leading ``@`` escaped, and a
+    final ``]`` escaped (``label:a[23]`` would draw ``a``, reading ``[23]`` as a frame number, and ``label:[x]``
+    nothing at all)."""
     text = text.replace("\\", "\\\\").replace("%", "%%")
+    if text.endswith("]"):
+        text = text[:-1] + "\\]"
     return "\\" + text if text.startswith("@") else text
 
 

@@ -114,10 +114,13 @@ def test_each_rasteriser_draws_the_line(rasteriser):
 
 def test_imagemagick_draws_the_text_literally():
     _skip_unless("imagemagick")
-    text = "@notes %w %s \\n 100%"  # label: would read a file, expand %w and \n
-    drawn = render_line(text, DEJAVU, size=28, rng=np.random.default_rng(1), degrade=False, rasteriser="imagemagick")
-    reference = render_line(text, DEJAVU, size=28, rng=np.random.default_rng(1), degrade=False)
-    assert abs(_ink_columns(drawn) / _ink_columns(reference) - 1) < 0.15
+    # label: would read a file, expand %w and \n, take a final [23] for a frame number (drawing "a[i] = b"), and
+    # draw nothing for [x]
+    for text in ("@notes %w %s \\n 100%", "a[i] = b[23]", "[x]", "back\\]"):
+        drawn = render_line(text, DEJAVU, size=28, rng=np.random.default_rng(1), degrade=False,
+                            rasteriser="imagemagick")
+        reference = render_line(text, DEJAVU, size=28, rng=np.random.default_rng(1), degrade=False)
+        assert abs(_ink_columns(drawn) / _ink_columns(reference) - 1) < 0.15, text
 
 
 def test_ghostscript_draws_the_postscript_twin():
