@@ -15,7 +15,7 @@ import warnings
 
 from common.errors import InputError
 from common.serving.batcher import DynamicBatcher
-from common.serving.preparation import PreparationPool
+from common.serving.preparation import PreparationCrashed, PreparationPool
 from common.serving.options import QueryOptions
 from common.serving.registry import DecoderVariants, ServeError, TaskService, named_after_upload
 from ocr import defaults
@@ -150,7 +150,10 @@ class OcrService(TaskService):
             return self._document_response(results, images, kind, upload.filename, fmt)
         # Decoding, layout and strips in a preparation process (or thread), while the batcher's workers run the
         # network over earlier batches; the batch call then only runs the network and the decoder.
-        prepared = await self.preparation.run(_prepare, upload.data, layout=args.layout, name=upload.filename)
+        try:
+            prepared = await self.preparation.run(_prepare, upload.data, layout=args.layout, name=upload.filename)
+        except PreparationCrashed as error:
+            raise ServeError(422, f"{upload.filename}: {error}") from None
         if not prepared.ok:
             raise ServeError(415 if kind is None else 422, _refusal(prepared.error, kind))
         key = ("read", args.beam, args.layout, args.lm, args.hotwords)

@@ -11,11 +11,17 @@ function that prepares one upload with what ``load`` returned.
 
 import asyncio
 import concurrent.futures
+import concurrent.futures.process
 import multiprocessing
+import threading
 
-__all__ = ["PreparationPool"]
+__all__ = ["PreparationPool", "PreparationCrashed"]
 
 _LOADED = None  # in a pool process: what the task's load() returned
+
+
+class PreparationCrashed(Exception):
+    """An upload whose preparation killed the process that ran it, twice."""
 
 
 def _initialize(load, args):
@@ -32,26 +38,48 @@ class PreparationPool:
     call of :meth:`run`; with ``processes=0``, the same in the event loop's threads of this process.
 
     Spawned, not forked: the server process has threads (uvicorn, ONNX Runtime) that a fork would copy mid-work.
+    A process that dies (an upload that crashes a native decoder, the kernel's OOM killer) breaks the pool: a new
+    one replaces it and the calls that were in flight run again once; a call that breaks the new pool too is the
+    culprit and raises :class:`PreparationCrashed`.
     """
 
     def __init__(self, processes, load, args=()):
         self.processes = int(processes)
+        self._load, self._args = load, tuple(args)
+        self._lock = threading.Lock()
+        self._executor = None
+        self._local = None
         if self.processes > 0:
-            self._executor = concurrent.futures.ProcessPoolExecutor(
-                self.processes, mp_context=multiprocessing.get_context("spawn"), initializer=_initialize,
-                initargs=(load, tuple(args)))
-            # Start every process now (a model load each), not on the first requests.
-            list(self._executor.map(_ready, range(self.processes)))
-            self._local = None
+            self._executor = self._start()
         else:
-            self._executor = None
-            self._local = load(*args)
+            self._local = load(*self._args)
+
+    def _start(self):
+        executor = concurrent.futures.ProcessPoolExecutor(
+            self.processes, mp_context=multiprocessing.get_context("spawn"), initializer=_initialize,
+            initargs=(self._load, self._args))
+        list(executor.map(_ready, range(self.processes)))  # every process up now (a model load each)
+        return executor
+
+    def _replace(self, broken):
+        with self._lock:
+            if self._executor is broken:
+                broken.shutdown(wait=False, cancel_futures=True)
+                self._executor = self._start()
+            return self._executor
 
     async def run(self, function, *args, **kwargs):
         """``function(loaded, *args, **kwargs)`` in a pool process (or a thread); its result or its exception."""
         if self._executor is None:
             return await asyncio.to_thread(function, self._local, *args, **kwargs)
-        return await asyncio.wrap_future(self._executor.submit(_call, function, args, kwargs))
+        executor = self._executor
+        for attempt in range(2):
+            try:
+                return await asyncio.wrap_future(executor.submit(_call, function, args, kwargs))
+            except concurrent.futures.process.BrokenProcessPool:
+                executor = await asyncio.to_thread(self._replace, executor)
+        raise PreparationCrashed("preparing this upload ended the process that prepared it (twice), so it was not "
+                                 "read; the file may be damaged or crafted")
 
     def close(self):
         if self._executor is not None:

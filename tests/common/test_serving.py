@@ -112,6 +112,26 @@ def test_batcher_workers_run_batches_side_by_side():
     with pytest.raises(ConfigError, match="workers"):
         DynamicBatcher(lambda k, i: i, workers=0)
 
+def test_preparation_pool_survives_a_process_that_dies():
+    """An upload that kills its preparation process (a native decoder crash) costs that request, not the server:
+    the pool is replaced, the request is tried once more, then refused; the next requests are served."""
+    import asyncio
+    import operator
+    import os
+
+    from common.serving.preparation import PreparationCrashed, PreparationPool
+
+    pool = PreparationPool(1, int, ("3",))  # each process holds int("3")
+    try:
+        assert asyncio.run(pool.run(operator.add, 4)) == 7
+        with pytest.raises(PreparationCrashed, match="ended the process"):
+            asyncio.run(pool.run(os._exit))  # os._exit(3) in the pool process
+        assert asyncio.run(pool.run(operator.mul, 5)) == 15
+    finally:
+        pool.close()
+    local = PreparationPool(0, int, ("2",))
+    assert asyncio.run(local.run(operator.add, 1)) == 3
+
 # --- request options through a CLI parser --------------------------------------------------------------------------
 
 def toy_parser():
