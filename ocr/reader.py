@@ -160,6 +160,27 @@ class PreparedImage:
         return self.error is None
 
 
+def _character_extents(characters, frame, left, right):
+    """``(x0, x1)`` in input pixels of each decoded character of a line.
+
+    A character's CTC spike is a frame or two, about where its glyph starts, not its whole width: each character
+    starts half a frame before its spike and runs to the next character's start; the last one of a word runs one
+    typical advance (the line's median distance between letters of a word), no further than the next start. On
+    rendered lines this took word boxes from ending half a letter short to within a couple of pixels.
+    """
+    starts = [min(right, max(left, left + (c.start - 0.5) * frame)) for c in characters]
+    advances = [b - a for a, b, c, n in zip(starts, starts[1:], characters, characters[1:])
+                if not c.char.isspace() and not n.char.isspace() and b > a]
+    advance = float(np.median(advances)) if advances else 2.0 * frame
+    extents = []
+    for index, (c, start) in enumerate(zip(characters, starts)):
+        following = starts[index + 1] if index + 1 < len(starts) else right
+        ends_word = index + 1 == len(characters) or characters[index + 1].char.isspace() or c.char.isspace()
+        end = min(following, start + advance) if ends_word else following
+        extents.append((int(start), int(max(start, min(right, end)))))
+    return extents
+
+
 class Reader:
     """Reads text lines and pages with an OCR model.
 
@@ -363,13 +384,10 @@ class Reader:
             line_results = []
             for (left, top, right, bottom), strip in lines:
                 d = next(decoded)
-                scale = (right - left) / max(strip.shape[0], 1)
-                chars = tuple(
-                    Character(c.char, round(c.confidence, 4),
-                              int(left + c.start * downsampling * scale),
-                              int(min(right, left + (c.end + 1) * downsampling * scale)), top, bottom)
-                    for c in d.characters
-                )
+                frame = downsampling * (right - left) / max(strip.shape[0], 1)  # input pixels per output frame
+                chars = tuple(Character(c.char, round(c.confidence, 4), x0, x1, top, bottom)
+                              for c, (x0, x1) in zip(d.characters, _character_extents(d.characters, frame, left,
+                                                                                      right)))
                 line_results.append(LineResult(d.text, d.confidence, (left, top, right, bottom), chars))
             page = None
             if page_layouts[index] is not None:
