@@ -210,18 +210,23 @@ def test_preprocessing_errors_are_one_line_on_the_clis(tmp_path, tiny_models, ca
 
 
 def test_shipped_models_in_format_1_are_upgraded_on_load(tmp_path):
-    """The shipped files carry format 1's flat settings; they load into the preprocessors, and a file saved again
-    is in the current format with the same settings."""
+    """Files in format 1's layout (flat ``preprocessing`` settings, as the models shipped before format 2: here
+    copies of today's shipped files rewritten that way) load into the preprocessors, and a file saved again is in
+    the current format with the same settings."""
     from common.model_file import save_model
     from ocr.preprocessor import LinePreprocessor
     from ocr.reader import DEFAULT_MODEL as OCR_DEFAULT
     from speech.preprocessor import AudioPreprocessor
     from speech.transcriber import DEFAULT_MODEL as SPEECH_DEFAULT
 
-    assert read_metadata(OCR_DEFAULT, task="ocr")["preprocessing"] == {"height": 32}
-    ocr = load_model(OCR_DEFAULT, task="ocr")
+    old_ocr, old_speech = tmp_path / "ocr_format_1.keras", tmp_path / "speech_format_1.keras"
+    _rewrite(OCR_DEFAULT, old_ocr, config=_format_1({"height": 32}))
+    _rewrite(SPEECH_DEFAULT, old_speech,
+             config=_format_1({"sample_rate": 16000, "num_mels": 80, "hop_seconds": 0.01}))
+    assert read_metadata(old_ocr, task="ocr")["preprocessing"] == {"height": 32}
+    ocr = load_model(old_ocr, task="ocr")
     assert ocr.preprocessor == LinePreprocessor(height=32)
-    speech = load_model(SPEECH_DEFAULT, task="speech")
+    speech = load_model(old_speech, task="speech")
     assert speech.preprocessor == AudioPreprocessor(sample_rate=16000, num_mels=80, hop_seconds=0.01)
     again = read_metadata(save_model(ocr, tmp_path / "again.keras"), task="ocr")
     assert again["format_version"] == FORMAT_VERSION == 2 and "preprocessing" not in again
