@@ -574,12 +574,12 @@ def _ink_bands(gray):
         1 for a, b in zip(peaks[:-1], peaks[1:]) if profile[a:b + 1].min() < _BAND_VALLEY * min(profile[a], profile[b]))
 
 
-def reads_as_page(layout, gray=None):
+def reads_as_page(layout, gray):
     """Whether ``--layout auto`` reads an image of this :class:`PageLayout` as a page rather than as one line.
 
     A page has two lines or more, and they look like text lines: the median one is at least 1.5 times wider than
-    it is high. With ``gray`` (the image), a strip (3 times wider than high or more) must also show two bands of
-    ink or more, one above the other, in its row profile. Measured on 1,200 held-out line images
+    it is high. A strip (``gray``, the image, 3 times wider than high or more) must also show two bands of ink or
+    more, one above the other, in its row profile. Measured on 1,200 held-out line images
     (``benchmarks/ocr_vs_tesseract.py`` slices), the analysis alone took 3-8% of the degraded ones for pages:
     blurred, faint or noisy letters binarise into fragments, which it reads as a line split in two halves or as
     dozens of tiny "lines"; read as one line they read well.
@@ -590,7 +590,7 @@ def reads_as_page(layout, gray=None):
     aspects = [(line.right - line.left) / max(1, line.bottom - line.top) for line in lines]
     if float(np.median(aspects)) < _PAGE_LINE_ASPECT:
         return False
-    if gray is not None and gray.shape[1] >= _STRIP_ASPECT * gray.shape[0]:
+    if gray.shape[1] >= _STRIP_ASPECT * gray.shape[0]:
         return _ink_bands(gray) >= 2
     return True
 

@@ -139,8 +139,8 @@ class ReadResult(InputResult):
 class PreparedImage:
     """One image after :meth:`Reader.prepare`: decoded, laid out and cut into the strips the network reads.
 
-    :meth:`Reader.read` takes it in place of the image and skips that work: a server prepares each upload in its
-    request thread while the network reads the previous batch (``ocr/serve.py``).
+    :meth:`Reader.read` takes it in place of the image and skips that work: a server prepares each upload in a
+    process of its own while the network reads earlier batches (``ocr/serve.py``).
 
     Attributes:
         source: how results and messages name the image.
@@ -158,6 +158,11 @@ class PreparedImage:
     @property
     def ok(self):
         return self.error is None
+
+
+def _check_layout(layout):
+    if layout not in LAYOUTS:
+        raise ConfigError(f"layout must be one of {LAYOUTS}. Received: layout={layout!r}")
 
 
 def _character_extents(characters, frame, left, right):
@@ -282,8 +287,7 @@ class Reader:
             progress: show a progress bar on stderr.
             chunk_size: inputs decoded and held in memory at once (memory stays flat over many files).
         """
-        if layout not in LAYOUTS:
-            raise ConfigError(f"layout must be one of {LAYOUTS}. Received: layout={layout!r}")
+        _check_layout(layout)
         beam_width = check_beam_width(beam_width, flag="--beam")
         inputs = [inputs] if isinstance(inputs, PreparedImage) else as_input_list(inputs)
         # Decoding and preprocessing release the GIL (Pillow, OpenCV): threads overlap them. The pool lives as long
@@ -306,8 +310,7 @@ class Reader:
         Returns:
             A :class:`PreparedImage`; a bad input gives one with ``error`` set instead of raising.
         """
-        if layout not in LAYOUTS:
-            raise ConfigError(f"layout must be one of {LAYOUTS}. Received: layout={layout!r}")
+        _check_layout(layout)
         name = input_name(source, 0) if name is None else name
         value, error = guard_input(lambda: self._prepare(source, layout), name,
                                    memory_hint="lower --max-pixels or shrink the image")
@@ -333,8 +336,7 @@ class Reader:
         from ocr.document import page_from_result
         from ocr.pages import is_pdf, iter_pages
 
-        if layout not in LAYOUTS:
-            raise ConfigError(f"layout must be one of {LAYOUTS}. Received: layout={layout!r}")
+        _check_layout(layout)
         name = input_name(source, 0)
         results, images = [], []
         try:

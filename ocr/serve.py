@@ -2,10 +2,10 @@
 
 ``POST /ocr/read``: an image (PNG, JPEG, TIFF, BMP, WebP, GIF) or a PDF, as the multipart field ``file`` or the
 raw body; the options of ``ocr read`` as query parameters (``layout``, ``beam``, ``lm``, ``hotwords``, ``format``,
-``pages``, ``dpi``), read through the CLI's own parser. One image as ``text`` or ``json`` is prepared (``Reader.prepare``:
-decoded, laid out, cut into strips) in a request thread and goes through the dynamic batcher (concurrent requests
-share one ``Reader.read`` call, one forward pass); PDFs, multi-page TIFFs, ``pages``
-and the document formats (hocr, alto, page, tsv, pdf) are read as documents (``Reader.read_document``) and written
+``pages``, ``dpi``), read through the CLI's own parser. One image as ``text`` or ``json`` is prepared
+(``Reader.prepare``: decoded, laid out, cut into strips) in a preparation process (``serve --processes``) and goes
+through the dynamic batcher (concurrent requests share one ``Reader.read`` call, one forward pass); PDFs, multi-page
+TIFFs, ``pages`` and the document formats (hocr, alto, page, tsv, pdf) are read as documents (``Reader.read_document``) and written
 by :func:`ocr.document_formats.render_document`, exactly as ``ocr read`` writes them.
 """
 
@@ -150,8 +150,11 @@ class OcrService(TaskService):
             return self._document_response(results, images, kind, upload.filename, fmt)
         # Decoding, layout and strips in a preparation process (or thread), while the batcher's workers run the
         # network over earlier batches; the batch call then only runs the network and the decoder.
+        from ocr.reader import Reader
+
         try:
-            prepared = await self.preparation.run(_prepare, upload.data, layout=args.layout, name=upload.filename)
+            prepared = await self.preparation.run(Reader.prepare, upload.data, layout=args.layout,
+                                                  name=upload.filename)
         except PreparationCrashed as error:
             raise ServeError(422, f"{upload.filename}: {error}") from None
         if not prepared.ok:
@@ -190,10 +193,6 @@ def _load_reader(model, max_pixels):
     from ocr.reader import Reader
 
     return Reader.load(model, max_pixels=max_pixels)
-
-
-def _prepare(reader, data, *, layout, name):
-    return reader.prepare(data, layout=layout, name=name)
 
 
 def _renamed(result, temporary, filename):

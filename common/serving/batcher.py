@@ -5,8 +5,9 @@ As Triton and TF Serving do: the first request opens a window of ``window_ms``; 
 that the network runs one forward pass over all of it. While that call runs, new requests queue; the next window
 starts with all of them at once, so that under load batches grow by themselves. With several workers (as Triton's
 model instances), one batch is read while the next one runs: on a CPU, two passes of one thread each cost less than
-one pass split over two threads, which wait for each other at every step of a recurrent network. Requests with different ``key`` (different
-options: beam width, layout, decoder) are processed in separate calls, in arrival order.
+one pass split over two threads, which wait for each other at every step of a recurrent network. Requests with
+different ``key`` (different options: beam width, layout, decoder) are processed in separate calls, in arrival
+order.
 
 Only the standard library: usable (and tested) without the web stack.
 """
@@ -57,8 +58,8 @@ class DynamicBatcher:
         self._lock = threading.Lock()
         self._sizes = collections.Counter()
         self._calls = 0
-        self._threads = [threading.Thread(target=self._run, name=name if workers == 1 else f"{name}-{index}", daemon=True)
-                         for index in range(workers)]
+        self._threads = [threading.Thread(target=self._run, name=name if workers == 1 else f"{name}-{index}",
+                                          daemon=True) for index in range(workers)]
         for thread in self._threads:
             thread.start()
 

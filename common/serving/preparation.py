@@ -73,7 +73,7 @@ class PreparationPool:
         if self._executor is None:
             return await asyncio.to_thread(function, self._local, *args, **kwargs)
         executor = self._executor
-        for attempt in range(2):
+        for _ in range(2):
             try:
                 return await asyncio.wrap_future(executor.submit(_call, function, args, kwargs))
             except concurrent.futures.process.BrokenProcessPool:
