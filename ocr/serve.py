@@ -5,8 +5,9 @@ raw body; the options of ``ocr read`` as query parameters (``layout``, ``beam``,
 ``pages``, ``dpi``), read through the CLI's own parser. One image as ``text`` or ``json`` is prepared
 (``Reader.prepare``: decoded, laid out, cut into strips) in a preparation process (``serve --processes``) and goes
 through the dynamic batcher (concurrent requests share one ``Reader.read`` call, one forward pass); PDFs, multi-page
-TIFFs, ``pages`` and the document formats (hocr, alto, page, tsv, pdf) are read as documents (``Reader.read_document``) and written
-by :func:`ocr.document_formats.render_document`, exactly as ``ocr read`` writes them.
+TIFFs, ``pages`` and the document formats (hocr, alto, page, tsv, pdf) are read as documents
+(``Reader.read_document``) and written by :func:`ocr.document_formats.render_document`, exactly as ``ocr read``
+writes them.
 """
 
 import dataclasses
