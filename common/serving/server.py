@@ -14,7 +14,7 @@ def run_serve(args, *, task):
     """Serve ``task`` (and ``--with`` tasks) as the parsed ``serve`` command line says; returns when stopped."""
     from common.serving.options import settings_from_args
 
-    from common.export import ONNX_SPINNING_VARIABLE, ONNX_THREADS_VARIABLE
+    from common.export import ONNX_SPINNING_VARIABLE, ONNX_THREADS_VARIABLE, onnx_threads_from_environment
     from common.serving.options import default_threads
 
     settings = settings_from_args(args, task=task)
@@ -25,7 +25,10 @@ def run_serve(args, *, task):
                               f"Received: model={path!r}")
     # Many small batches beside the HTTP loop: ONNX Runtime's spinning threads would take the CPU they wait for.
     os.environ.setdefault(ONNX_SPINNING_VARIABLE, "0")
-    os.environ[ONNX_THREADS_VARIABLE] = str(settings.threads or default_threads(settings.workers))
+    # --threads wins; else a thread count the user set in the environment; else the cores divided among workers.
+    if settings.threads or not os.environ.get(ONNX_THREADS_VARIABLE, "").strip():
+        os.environ[ONNX_THREADS_VARIABLE] = str(settings.threads or default_threads(settings.workers))
+    onnx_threads_from_environment()  # a bad value the user set: one line now, not one per request
     try:
         import uvicorn
 

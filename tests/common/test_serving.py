@@ -2,6 +2,7 @@
 registry, and the application (health, readiness, limits, errors, the page) around a toy service."""
 
 import argparse
+import os
 import threading
 import time
 
@@ -322,3 +323,33 @@ def test_the_page_ships_as_package_data():
     setup = (STATIC_DIR.parents[2] / "setup.cfg").read_text()
     assert "common = py.typed, serving/static/*" in setup
     assert {"index.html", "app.js", "style.css"} <= {p.name for p in STATIC_DIR.iterdir()}
+
+
+@pytest.mark.parametrize("flag, environment, expected", [
+    ([], None, "1"),                    # 2 workers on 2 cores: one thread each (the default)
+    ([], "3", "3"),                     # the user's environment is kept
+    (["--threads", "2"], "3", "2"),     # --threads wins
+])
+def test_serve_sets_the_forward_pass_threads(monkeypatch, flag, environment, expected):
+    """``serve`` sizes ONNX Runtime's threads from ``--threads``, else the user's ``CTC_TOOLKIT_ONNX_THREADS``, else
+    the cores divided among the workers; a bad value in the environment stops it with one line."""
+    import uvicorn
+
+    import common.serving.app
+    from common.export import ONNX_THREADS_VARIABLE
+    from common.serving import options, server
+
+    monkeypatch.setattr(options, "default_cores", lambda: 2)
+    monkeypatch.setattr(common.serving.app, "create_app", lambda settings: None)
+    monkeypatch.setattr(uvicorn, "run", lambda *args, **kwargs: None)
+    parser = argparse.ArgumentParser()
+    options.add_serve_command(parser.add_subparsers(dest="command"), task="ocr")
+    if environment is None:
+        monkeypatch.delenv(ONNX_THREADS_VARIABLE, raising=False)
+    else:
+        monkeypatch.setenv(ONNX_THREADS_VARIABLE, environment)
+    assert server.run_serve(parser.parse_args(["serve", *flag]), task="ocr") == 0
+    assert os.environ[ONNX_THREADS_VARIABLE] == expected
+    monkeypatch.setenv(ONNX_THREADS_VARIABLE, "lots")
+    with pytest.raises(ConfigError, match=ONNX_THREADS_VARIABLE):
+        server.run_serve(parser.parse_args(["serve"]), task="ocr")
