@@ -81,7 +81,13 @@ def main():
     parser.add_argument("--order", type=int, default=4)
     parser.add_argument("--prune", default="0 1 1 1", help="lmplz --prune thresholds per order")
     parser.add_argument("--quantize", type=int, default=8, help="build_binary -q/-b bits (0: no quantisation)")
+    parser.add_argument("--sources", default=",".join(SOURCES),
+                        help=f"english_text sources of the LM's text, comma-separated (default {','.join(SOURCES)}; "
+                             f"gcide adds dictionary definitions)")
     args = parser.parse_args()
+    sources = tuple(name.strip() for name in args.sources.split(",") if name.strip())
+    if "moby_dick" in sources:
+        sys.exit("moby_dick is held out for evaluation: it never goes into the LM")
 
     from common.lm import LMSettings
     from speech.text import normalize_transcript
@@ -92,7 +98,7 @@ def main():
     started = time.perf_counter()
     num_lines = num_words = 0
     with open(corpus, "w", encoding="utf-8") as out:
-        for line in corpus_lines():
+        for line in corpus_lines(sources):
             out.write(line + "\n")
             num_lines += 1
             num_words += line.count(" ") + 1
@@ -123,7 +129,7 @@ def main():
         settings.update(json.loads(sidecar.read_text(encoding="utf-8")).get("settings", {}))
     info = {"settings": settings, "words_file": words_file,
             "built_by": "recipes/speech_lm.py: " + " ".join(Path(a).name if "/" in a else a for a in lmplz),
-            "sources": list(SOURCES) + (["wamerican word list (vocabulary only)"] if WORD_LIST.is_file() else []),
+            "sources": list(sources) + (["wamerican word list (vocabulary only)"] if WORD_LIST.is_file() else []),
             "corpus": {"sentences": num_lines, "words": num_words}, "order": args.order,
             "vocabulary": {"lm": num_lm_words, "with_word_list": len(words)}}
     ship.parent.mkdir(parents=True, exist_ok=True)
