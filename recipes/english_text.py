@@ -104,12 +104,13 @@ def gcide_definitions(raw):
         lines = entry.split("\n")
         if not lines or not lines[0]:
             continue
-        depth, body = 0, lines if lines[0][0].isspace() else []  # indented: a further sense of the entry above
-        for index, line in enumerate([] if body else lines):  # the header: line 1, and on while its [etymology] is open
-            if index and depth <= 0:
-                body = lines[index:]
-                break
-            depth += line.count("[") - line.count("]")
+        end = 0  # an indented block is a further sense of the entry above: no header
+        if not lines[0][0].isspace():  # the header: line 1, and on while its [etymology] is open
+            end, depth = 1, lines[0].count("[") - lines[0].count("]")
+            while end < len(lines) and depth > 0:
+                depth += lines[end].count("[") - lines[end].count("]")
+                end += 1
+        body = lines[end:]
         text = _GCIDE_DROP.sub(" ", _GCIDE_KEEP.sub("", " ".join(body)))
         text = _SPACES.sub(" ", text).replace(" ,", ",").replace(" ;", ";").replace(" .", ".").strip(" ;,")
         if text and text.isascii():

@@ -132,8 +132,9 @@ def add_serve_command(commands, *, task, parents=()):
                        help=f"batches each task runs at once (default {DEFAULT_WORKERS}: one runs the network while "
                             f"the next gathers)")
     serve.add_argument("--threads", type=count_arg("threads", maximum=1024),
-                       help="threads of each forward pass (default: CTC_TOOLKIT_ONNX_THREADS when set, else the cores divided "
-                            "among --workers; on 2 cores, two one-thread passes beat one two-thread pass)")
+                       help="threads of each forward pass (default: CTC_TOOLKIT_ONNX_THREADS when set, else the "
+                            "cores divided among --workers; on 2 cores, two one-thread passes beat one two-thread "
+                            "pass)")
     serve.add_argument("--processes", type=count_arg("processes", minimum=0, maximum=256),
                        help="processes that decode uploads and find their lines beside the server's own (default: "
                             "one per core; 0: in the server's threads, where Python's lock keeps them to one core)")

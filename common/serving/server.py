@@ -25,10 +25,10 @@ def run_serve(args, *, task):
                               f"Received: model={path!r}")
     # Many small batches beside the HTTP loop: ONNX Runtime's spinning threads would take the CPU they wait for.
     os.environ.setdefault(ONNX_SPINNING_VARIABLE, "0")
-    # --threads wins; else a thread count the user set in the environment; else the cores divided among workers.
-    if settings.threads or not os.environ.get(ONNX_THREADS_VARIABLE, "").strip():
-        os.environ[ONNX_THREADS_VARIABLE] = str(settings.threads or default_threads(settings.workers))
-    onnx_threads_from_environment()  # a bad value the user set: one line now, not one per request
+    # --threads wins; else a thread count the user set in the environment (a bad one: one line now, not one per
+    # request); else the cores divided among the workers.
+    threads = settings.threads or onnx_threads_from_environment() or default_threads(settings.workers)
+    os.environ[ONNX_THREADS_VARIABLE] = str(threads)
     try:
         import uvicorn
 
