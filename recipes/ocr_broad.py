@@ -1,7 +1,9 @@
-"""OCR stage 2 (prepared, not yet run in full): continue the shipped model on broad text, four rasterisers and scan
-and photo degradations, through the one trainer (``python -m ocr train --from ...``).
+"""OCR stages 2-5 (MODELS.md): continue the shipped model on broad text, four rasterisers and scan and photo
+degradations, through the one trainer (``python -m ocr train --from ...``).
 
-    python recipes/ocr_broad.py --work runs/ocr_broad --lines 60000 --val-lines 800 --max-minutes 120 --workers 2
+    python recipes/ocr_broad.py --work runs/ocr_broad --lines 50000 --val-lines 800 --max-minutes 70 --workers 1
+    python recipes/ocr_broad.py --work runs/ocr_s5 --lines 40000 --seed 5000 --prose sotu,fortunes,gcide \
+        --extra-train runs/ocr_broad/train ...   # stage 5: new lines and fonts, trained with stage 2's lines
 
 1. Fonts: every installed font that covers printable ASCII (``ocr.synth.find_fonts``; install the Debian packages
    named in MODELS.md first), without hairline weights and IBM Plex's script variants (Arabic, Thai, ... : the same
@@ -9,7 +11,8 @@ and photo degradations, through the one trainer (``python -m ocr train --from ..
    shipped model never saw (:data:`SHIPPED_HELD_OUT`) and four new ones (:data:`NEW_HELD_OUT`), and the
    rasteriser :data:`HELD_OUT_RASTERISER`. ``WORK/fonts.json`` lists the split.
 2. Text (``common.corpus.TextPool``): 30% prose, three lines in four of it real English (State of the Union and
-   fortunes, ``recipes/english_text.py``), 24% technical text, table rows, numbers, codes, ... (:data:`KIND_WEIGHTS`).
+   fortunes, ``recipes/english_text.py``; ``--prose`` adds GCIDE definitions), 24% technical text, table rows,
+   numbers, codes, ... (:data:`KIND_WEIGHTS`).
    Never license texts, Debian package descriptions or changelogs, Perl documentation or docstrings: the held-out
    evaluation text comes from there. Validation prose: Moby-Dick chapters 1-60 (chapters 61-135 are the benchmark's).
 3. Rendering: training lines by Pillow (half), Pango/Cairo and ImageMagick; validation lines by all four including
@@ -18,6 +21,8 @@ and photo degradations, through the one trainer (``python -m ocr train --from ..
 4. Trains from ``--from`` (default: the shipped model), or a new model of ``--units`` per direction, with
    ``python -m ocr train`` and copies the best model and its ONNX twin to ``--ship``
    (``recipes/_train_and_ship.py``). ``--resume`` continues a stopped run (``--lines`` etc. are then ignored).
+   ``--extra-train`` folders (earlier stages' lines) join ``WORK/train`` through one manifest,
+   ``WORK/train_all.jsonl``.
 """
 
 import argparse
@@ -61,10 +66,17 @@ def split_fonts():
     return [str(f) for f in fonts if str(f) not in held], held
 
 
-def training_prose():
+TRAINING_PROSE = ("sotu", "fortunes")
+"""Default training prose sources (``recipes/english_text.py``); stage 5 added ``gcide``. Never ``moby_dick``."""
+
+
+def training_prose(sources=TRAINING_PROSE):
+    """Sentences (str) of the ``sources`` named in ``recipes/english_text.py``, in order."""
     from english_text import sentences
 
-    return sentences("sotu") + sentences("fortunes")
+    if "moby_dick" in sources:
+        raise ValueError("moby_dick is the held-out prose source (validation and benchmark); do not train on it")
+    return [s for source in sources for s in sentences(source)]
 
 
 def validation_prose():
@@ -93,15 +105,28 @@ def render(work, args):
                                                  "held_out_rasteriser": HELD_OUT_RASTERISER}, indent=2))
     print(f"{len(train_fonts)} training fonts, {len(held_fonts)} held-out fonts; rasteriser {HELD_OUT_RASTERISER} "
           "held out", flush=True)
-    prose = training_prose()
+    prose = training_prose(args.prose)
     shards = max(1, args.workers * 4)
     sizes = [args.lines // shards + (i < args.lines % shards) for i in range(shards)]
-    jobs = [(str(work / "train" / f"shard{i:02d}"), n, 1000 + i, train_fonts, TRAIN_RASTERISERS, prose)
+    jobs = [(str(work / "train" / f"shard{i:02d}"), n, args.seed + i, train_fonts, TRAIN_RASTERISERS, prose)
             for i, n in enumerate(sizes) if n]
     jobs.append((str(work / "val"), args.val_lines, 2, held_fonts, VAL_RASTERISERS, validation_prose()))
     with ProcessPoolExecutor(max_workers=args.workers) as executor:
         for done, folder in enumerate(executor.map(render_shard, jobs), start=1):
             print(f"rendered {folder} ({done}/{len(jobs)})", flush=True)
+
+
+def write_training_manifest(folders, out):
+    """Write the line images and texts of every folder in ``folders`` as one ``.jsonl`` manifest ``out`` (absolute
+    image paths); returns the number of lines."""
+    from ocr.data import load_line_dataset
+
+    rows = [json.dumps({"image": str(example.image.resolve()), "text": example.text}, ensure_ascii=False)
+            for folder in folders for example in load_line_dataset(folder)]
+    partial = Path(f"{out}.partial")
+    partial.write_text("\n".join(rows) + "\n", encoding="utf-8")
+    partial.replace(out)
+    return len(rows)
 
 
 def main():
@@ -114,6 +139,14 @@ def main():
     parser.add_argument("--lines", type=int, default=60000)
     parser.add_argument("--val-lines", type=int, default=800)
     parser.add_argument("--workers", type=int, default=1, help="rendering processes")
+    parser.add_argument("--seed", type=int, default=1000, help="training shard i is drawn with seed SEED + i (stage "
+                        "2: 1000; another seed renders new lines; validation always uses seed 2)")
+    parser.add_argument("--prose", type=lambda v: tuple(v.split(",")), default=TRAINING_PROSE,
+                        help="comma-separated training prose sources of recipes/english_text.py (default: "
+                        f"{','.join(TRAINING_PROSE)})")
+    parser.add_argument("--extra-train", nargs="+", default=[], metavar="FOLDER",
+                        help="earlier stages' training folders, trained on together with WORK/train")
+    parser.add_argument("--data-only", action="store_true", help="render the lines, do not train")
     parser.add_argument("--max-minutes", type=float, default=120)
     parser.add_argument("--epochs", type=int, default=40)
     parser.add_argument("--lr", type=float, help="peak learning rate (default: 5e-4 from --from, 1e-3 new)")
@@ -129,9 +162,16 @@ def main():
     work = Path(args.work)
     if not args.resume:
         render(work, args)
+    if args.data_only:
+        return 0
+    train = work / "train"
+    if args.extra_train:
+        train = work / "train_all.jsonl"
+        lines = write_training_manifest([work / "train", *args.extra_train], train)
+        print(f"{lines} training lines in {train}", flush=True)
     start = ["--units", str(args.units)] if args.units else ["--from", args.base]
     lr = args.lr or (1e-3 if args.units else 5e-4)
-    options = start + ["--data", str(work / "train"), "--val", str(work / "val"), "--epochs", str(args.epochs),
+    options = start + ["--data", str(train), "--val", str(work / "val"), "--epochs", str(args.epochs),
                        "--max-minutes", str(args.max_minutes), "--lr", str(lr), "--warmup-steps", "200",
                        "--batch-size", str(args.batch_size), "--patience", "100", "--quiet"]
     return train_and_ship("ocr", work, args.ship, options, resume=args.resume)
