@@ -169,6 +169,9 @@ _EXTENSIONS = ("c", "h", "py", "txt", "log", "conf", "json", "xml", "csv", "md",
                "tex", "pdf", "png", "o", "so", "gz", "yaml", "toml", "rs", "go", "java", "cpp")
 _FOLDERS = ("usr", "local", "bin", "lib", "etc", "var", "log", "home", "opt", "tmp", "src", "include", "share",
             "doc", "build", "dist", "data", "docs", "test", "tests", "config", "scripts", "www", "cache")
+_MAIL_DATES_END = 1767225599
+"""E-mail ``Date:`` headers fall between 1970 and this Unix time (2025-12-31 23:59:59 UTC), not "now": a seed always
+gives the same text."""
 _HEADERS = ("From", "To", "Cc", "Subject", "Date", "Reply-To", "Message-ID", "In-Reply-To", "X-Mailer",
             "Content-Type", "Received", "Return-Path", "References", "Sender")
 _FORMAT_STRINGS = ("%s", "%d", "%5.2f", "%-10s", "%x", "%08X", "%c", "%u", "%ld", "%%", "%e", "%g", "%3d", "%p",
@@ -687,7 +690,8 @@ class TextPool:
         elif header == "Subject":
             value = self._pick(rng, ("", "Re: ", "Fwd: ", "RE: ", "[PATCH] ")) + fake.sentence(nb_words=5)[:-1]
         elif header == "Date":
-            value = fake.date_time().strftime("%a, %d %b %Y %H:%M:%S ") + self._pick(rng, ("+0000", "-0500", "+0100"))
+            value = (fake.date_time(end_datetime=_MAIL_DATES_END).strftime("%a, %d %b %Y %H:%M:%S ")
+                     + self._pick(rng, ("+0000", "-0500", "+0100")))
         elif header in ("Message-ID", "In-Reply-To", "References"):
             value = f"<{self._hex(rng, 12)}.{self._integer(rng)}@{fake.domain_name()}>"
         elif header == "Content-Type":

@@ -134,3 +134,25 @@ def test_kind_weights(pool):
     with pytest.raises(ConfigError, match="prose"):
         TextPool(seed=0, prose=["", "  "])
     assert set(DEFAULT_KIND_WEIGHTS) == set(KINDS)
+
+
+def test_lines_do_not_depend_on_the_clock(monkeypatch):
+    """E-mail ``Date:`` headers come from a fixed range, so a seed gives the same lines in any year."""
+    import datetime as dt
+
+    import faker.providers.date_time as faker_dates
+
+    def lines():
+        pool = TextPool(seed=4, kind_weights={"technical": 1})
+        return [pool.line(kind="technical", max_chars=80) for _ in range(400)]
+
+    today = lines()
+    assert sum(line.startswith("Date: ") for line in today) >= 3
+
+    class FarFuture(dt.datetime):
+        @classmethod
+        def now(cls, tz=None):
+            return dt.datetime(2090, 6, 1, tzinfo=tz)
+
+    monkeypatch.setattr(faker_dates, "datetime", FarFuture)
+    assert lines() == today
