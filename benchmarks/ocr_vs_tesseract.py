@@ -2,6 +2,7 @@
 
     OMP_THREAD_LIMIT=1 python benchmarks/ocr_vs_tesseract.py                  # 100 lines per slice, shipped model
     python benchmarks/ocr_vs_tesseract.py --lines 20 --model runs/ocr_broad/model.keras
+    python benchmarks/ocr_vs_tesseract.py --model ocr/models/default.onnx --model runs/ocr_s5/model.onnx  # 2 models
 
 Everything is held out from training (``recipes/ocr_broad.py``, which also holds out what the shipped model never
 saw):
@@ -10,18 +11,20 @@ saw):
 - **rasteriser**: every slice is drawn by Pillow/FreeType (what the shipped model trained on) and by Ghostscript
   (``ocr_broad.HELD_OUT_RASTERISER``, PostScript Type 1 twins where installed);
 - **text** of three kinds: ``prose``: Moby-Dick chapters 61-135 (no training text or LM of this project reads
-  Moby-Dick, and the recipes validate on chapters 1-60); ``technical``: lines of Debian changelogs
-  (``/usr/share/doc/*/changelog.Debian.gz``: versions, e-mail addresses, dates, bug numbers, file names, code) and
-  Perl's ``perldiag.pod`` (messages with ``%s``, ``$var``, ``->``, ``{}``): sources that training text must never
-  come from, so evaluation only; ``numbers``: numbers, prices, dates, phone numbers and table rows of
+  Moby-Dick, and the recipes validate on chapters 1-60); ``technical``: lines of Debian changelogs (the first 400
+  ``/usr/share/doc/*/changelog.Debian.gz`` in path order, so the lines depend on the installed packages: compare
+  systems and models within one run; versions, e-mail addresses, dates, bug numbers, file names, code) and Perl's
+  ``perldiag.pod`` (messages with ``%s``, ``$var``, ``->``, ``{}``): sources that training text must never come
+  from, so evaluation only; ``numbers``: numbers, prices, dates, phone numbers and table rows of
   ``common.corpus.TextPool`` with this benchmark's own seed (generated: digits have no "source");
 - **condition**: clean, or degraded by ``ocr.synth.degrade_line`` (random :data:`ocr.synth.DEGRADATIONS`).
 
-That is 12 slices of ``--lines`` lines; both systems read the same PNG files. Our Reader reads all lines in one
-call (batch) and one line per call; Tesseract runs in-process (tesserocr, ``PSM.SINGLE_LINE``, ``OEM.LSTM_ONLY``)
-in a child process with one thread (``OMP_THREAD_LIMIT=1``), one line per call (its only mode). Speeds are over all
-lines (after a warm-up) and include reading the PNG file. Texts are compared after ``fold_text`` (NFKC, typographic
-quotes and dashes to ASCII, whitespace collapsed) on both sides; references are printable ASCII.
+That is 12 slices of ``--lines`` lines; both systems (and each ``--model``, when several are given) read the same
+PNG files. Our Reader reads all lines in one call (batch) and one line per call; Tesseract runs in-process
+(tesserocr, ``PSM.SINGLE_LINE``, ``OEM.LSTM_ONLY``) in a child process with one thread (``OMP_THREAD_LIMIT=1``),
+one line per call (its only mode). Speeds are over all lines (after a warm-up) and include reading the PNG file.
+Texts are compared after ``fold_text`` (NFKC, typographic quotes and dashes to ASCII, whitespace collapsed) on both
+sides; references are printable ASCII.
 """
 
 import argparse
@@ -266,7 +269,8 @@ def report(slices, outputs, systems):
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--model", help="OCR model file: .keras or exported .onnx (default: the shipped model)")
+    parser.add_argument("--model", action="append", help="OCR model file: .keras or exported .onnx (default: the "
+                        "shipped model); repeat to compare several models on the same lines in one run")
     parser.add_argument("--lines", type=int, default=100, help="lines per slice (12 slices)")
     parser.add_argument("--max-chars", type=int, default=50, help="longest line, in characters")
     parser.add_argument("--seed", type=int, default=0, help="seed of the texts, fonts, sizes and degradations")
@@ -291,12 +295,18 @@ def main():
     families = held_out_fonts()
     print(f"{args.lines} lines x {len(TEXTS) * len(RASTERISERS) * len(CONDITIONS)} slices; "
           f"{sum(map(len, families.values()))} held-out fonts in {len(families)} families "
-          f"({', '.join(sorted(families))}); seed {args.seed}; model {args.model or 'shipped default'}\n", flush=True)
+          f"({', '.join(sorted(families))}); seed {args.seed}; model {', '.join(args.model or ['shipped default'])}\n",
+          flush=True)
 
     set_tf_threads(args.tf_threads)
     from ocr import Reader
 
-    reader = Reader.load(args.model)
+    models = args.model or [None]
+    names = {m: "ours" if len(models) == 1 else f"ours {Path(m).parent.name}/{Path(m).name}" if m else
+             "ours (shipped)" for m in models}
+    if len(set(names.values())) < len(models):
+        parser.error(f"--model: give different files. Received: {models}")
+    readers = {m: Reader.load(m) for m in models}
     work = Path(args.work) if args.work else Path(tempfile.mkdtemp(prefix="ocr-bench-"))
     try:
         slices = render_slices(work, args.lines, families, args.seed, args.max_chars)
@@ -304,9 +314,10 @@ def main():
         paths = [p for k in keys for p in slices[k][0]]
         split = lambda texts: {k: texts[i * args.lines:(i + 1) * args.lines] for i, k in enumerate(keys)}  # noqa: E731
         outputs, speeds = {}, []
-        for mode, (texts, seconds) in run_ours(reader, paths, args.beam_width).items():
-            outputs[f"ours ({mode})"] = split(texts)
-            speeds.append([f"ours ({mode})", f"{len(paths) / seconds:.1f}"])
+        for model, reader in readers.items():
+            for mode, (texts, seconds) in run_ours(reader, paths, args.beam_width).items():
+                outputs[f"{names[model]} ({mode})"] = split(texts)
+                speeds.append([f"{names[model]} ({mode})", f"{len(paths) / seconds:.1f}"])
         tesseract_problem = "--skip-tesseract" if args.skip_tesseract else (
             None if importlib.util.find_spec("tesserocr") else "tesserocr is not installed")
         if tesseract_problem is None:
@@ -318,12 +329,14 @@ def main():
                 tesseract_problem = f"Tesseract failed: {error}"
         if tesseract_problem and not args.skip_tesseract:
             print(f"No Tesseract rows ({tesseract_problem}). Install it with:\n    {INSTALL_TESSERACT}\n")
-        systems = [s for s in outputs if s != "ours (1 line/call)"]
+        systems = [s for s in outputs if not s.endswith(" (1 line/call)")]
         print(report(slices, outputs, systems))
         print(f"\nSpeed over all {len(paths)} lines (lines/s, reading the PNG files included):\n")
         print(markdown_table(["system", "lines/s"], speeds))
-        differ = sum(a != b for k in keys for a, b in zip(outputs["ours (batch)"][k], outputs["ours (1 line/call)"][k]))
-        print(f"\nOur batch and one-line-per-call texts differ on {differ} of {len(paths)} lines.")
+        for name in names.values():
+            differ = sum(a != b for k in keys
+                         for a, b in zip(outputs[f"{name} (batch)"][k], outputs[f"{name} (1 line/call)"][k]))
+            print(f"\n{name}: batch and one-line-per-call texts differ on {differ} of {len(paths)} lines.")
     finally:
         if not args.work:
             shutil.rmtree(work, ignore_errors=True)
