@@ -5,7 +5,8 @@ batch size, to choose the model by accuracy per CPU hour (#12).
     python benchmarks/speech_training_speed.py --data runs/speech_s8data/val --utterances 128 --tf-threads 1
 
 Each row builds a new model (``speech.task.build_speech_model``) and times ``--steps`` ``train_on_batch`` calls
-after ``--warmup-steps`` untimed ones, with the trainer's batching, augmentation and log-mel features
+after untimed ones over every batch once (each padded batch shape is traced once; ``--warmup-steps`` more if
+larger), with the trainer's batching, augmentation and log-mel features
 (``benchmarks/speed.py``'s ``train_speed``). ``frames/s`` is the encoder's rate after the front end's time
 subsampling (the log-mel spectrogram has 100); ``too long`` is the share of the utterances whose transcript needs
 more encoder frames than the audio gives at that rate (CTC: one frame per character, one more between repeated
@@ -45,7 +46,7 @@ def main():
     parser.add_argument("--data", help="speech data (folder or manifest) to train on (default: synthesize)")
     parser.add_argument("--utterances", type=int, default=64, help="utterances to synthesize or to take from --data")
     parser.add_argument("--steps", type=int, default=8, help="timed training steps per row")
-    parser.add_argument("--warmup-steps", type=int, default=3, help="untimed steps first (tracing)")
+    parser.add_argument("--warmup-steps", type=int, default=3, help="untimed steps first, at least one pass over the batches (tracing)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--tf-threads", type=int, help="TensorFlow threads (default: TF's own)")
     args = parser.parse_args()
@@ -56,6 +57,7 @@ def main():
     set_tf_threads(args.tf_threads)
     import keras
     import numpy as np
+    from common.errors import InputError
     from speech.data import load_speech_dataset
     from speech.defaults import HOP_SECONDS
     from speech.synth import synthesize_dataset
@@ -70,9 +72,16 @@ def main():
         else:
             synthesize_dataset(work / "speech", args.utterances, seed=args.seed)
             utterances = load_speech_dataset(work / "speech")
-        paths, texts = [str(u.audio) for u in utterances], [u.text for u in utterances]
         task, alphabet = SpeechTask(), default_alphabet()
-        lengths = [task.item_length(task.prepare(p)) for p in paths]
+        paths, texts, lengths = [], [], []
+        for u in utterances:
+            try:
+                lengths.append(task.item_length(task.prepare(str(u.audio))))
+            except InputError as error:  # longer than the trainer's limit: the trainer skips it too
+                print(f"skipped: {error}", flush=True)
+                continue
+            paths.append(str(u.audio))
+            texts.append(u.text)
         needed = [ctc_frames_needed(alphabet.encode(task.normalize_text(t))) for t in texts]
         seconds = sum(lengths) * HOP_SECONDS / len(lengths)
         print(f"{len(paths)} utterances, {seconds:.1f} s of audio on average\n", flush=True)
@@ -86,7 +95,8 @@ def main():
             stride = int(np.prod(setting["time_strides"]))
             too_long = np.mean([-(-n // stride) < k for n, k in zip(lengths, needed)])
             speed, _ = train_speed(model, task, paths, texts, alphabet, batch_size=setting["batch"],
-                                   steps=args.steps, warmup=args.warmup_steps, seed=args.seed)
+                                   steps=args.steps, seed=args.seed,
+                                   warmup=max(args.warmup_steps, -(-len(paths) // setting["batch"])))
             name = ", ".join(f"{k} {v}" for k, v in change.items()) or "baseline (shipped shape)"
             rate = 1 / HOP_SECONDS / stride
             rows.append([name, f"{setting['layers']} x BiLSTM({setting['units']})", f"{rate:.0f}", str(setting["batch"]),
