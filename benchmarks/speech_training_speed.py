@@ -36,17 +36,13 @@ VARIANTS = (
 """Each row changes the baseline in the named settings only."""
 
 
-def ctc_frames_needed(label):
-    """Encoder frames CTC needs for ``label`` (a sequence of ids): one per character, one more per repeat."""
-    return len(label) + sum(a == b for a, b in zip(label, label[1:]))
-
-
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--data", help="speech data (folder or manifest) to train on (default: synthesize)")
     parser.add_argument("--utterances", type=int, default=64, help="utterances to synthesize or to take from --data")
     parser.add_argument("--steps", type=int, default=8, help="timed training steps per row")
-    parser.add_argument("--warmup-steps", type=int, default=3, help="untimed steps first, at least one pass over the batches (tracing)")
+    parser.add_argument("--warmup-steps", type=int, default=3,
+                        help="untimed steps first, at least one pass over the batches (tracing)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--tf-threads", type=int, help="TensorFlow threads (default: TF's own)")
     args = parser.parse_args()
@@ -57,7 +53,7 @@ def main():
     set_tf_threads(args.tf_threads)
     import keras
     import numpy as np
-    from common.errors import InputError
+    from common.training import ctc_frames_needed, prepare_items
     from speech.data import load_speech_dataset
     from speech.defaults import HOP_SECONDS
     from speech.synth import synthesize_dataset
@@ -73,18 +69,13 @@ def main():
             synthesize_dataset(work / "speech", args.utterances, seed=args.seed)
             utterances = load_speech_dataset(work / "speech")
         task, alphabet = SpeechTask(), default_alphabet()
-        paths, texts, lengths = [], [], []
-        for u in utterances:
-            try:
-                lengths.append(task.item_length(task.prepare(str(u.audio))))
-            except InputError as error:  # longer than the trainer's limit: the trainer skips it too
-                print(f"skipped: {error}", flush=True)
-                continue
-            paths.append(str(u.audio))
-            texts.append(u.text)
+        # as the trainer does: files it cannot read or over the length limit are skipped with a warning
+        items, texts, _ = prepare_items(task, [(str(u.audio), u.text) for u in utterances], label="benchmark",
+                                        verbose=0)
+        lengths = [task.item_length(item) for item in items]
         needed = [ctc_frames_needed(alphabet.encode(task.normalize_text(t))) for t in texts]
         seconds = sum(lengths) * HOP_SECONDS / len(lengths)
-        print(f"{len(paths)} utterances, {seconds:.1f} s of audio on average\n", flush=True)
+        print(f"{len(items)} utterances, {seconds:.1f} s of audio on average\n", flush=True)
 
         rows = []
         for change in VARIANTS:
@@ -92,15 +83,15 @@ def main():
             keras.utils.set_random_seed(args.seed)
             model = build_speech_model(num_layers=setting["layers"], units=setting["units"],
                                        time_strides=setting["time_strides"])
-            stride = int(np.prod(setting["time_strides"]))
-            too_long = np.mean([-(-n // stride) < k for n, k in zip(lengths, needed)])
-            speed, _ = train_speed(model, task, paths, texts, alphabet, batch_size=setting["batch"],
+            too_long = np.mean([int(model.frontend.compute_output_length(n)) < k for n, k in zip(lengths, needed)])
+            speed, _ = train_speed(model, task, items, texts, alphabet, batch_size=setting["batch"],
                                    steps=args.steps, seed=args.seed,
-                                   warmup=max(args.warmup_steps, -(-len(paths) // setting["batch"])))
+                                   warmup=max(args.warmup_steps, -(-len(items) // setting["batch"])))
             name = ", ".join(f"{k} {v}" for k, v in change.items()) or "baseline (shipped shape)"
-            rate = 1 / HOP_SECONDS / stride
-            rows.append([name, f"{setting['layers']} x BiLSTM({setting['units']})", f"{rate:.0f}", str(setting["batch"]),
-                         f"{model.count_params() / 1e6:.2f}", f"{speed:.1f}", f"{100 * too_long:.1f}%"])
+            rate = 1 / HOP_SECONDS / model.frontend.time_downsampling
+            rows.append([name, f"{setting['layers']} x BiLSTM({setting['units']})", f"{rate:.0f}",
+                         str(setting["batch"]), f"{model.count_params() / 1e6:.2f}", f"{speed:.1f}",
+                         f"{100 * too_long:.1f}%"])
             print(" | ".join(rows[-1]), flush=True)
             keras.backend.clear_session()
         print()

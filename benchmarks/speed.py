@@ -29,13 +29,12 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from benchmarks._common import markdown_table, print_header, set_tf_threads, stopwatch  # noqa: E402
 
 
-def train_speed(model, task, paths, texts, alphabet, *, batch_size, steps, warmup, seed):
+def train_speed(model, task, items, texts, alphabet, *, batch_size, steps, warmup, seed):
     """(items per second, mean batch size) over ``steps`` timed ``train_on_batch`` calls (batches prepared
-    inside the timing, as ``fit`` does)."""
+    inside the timing, as ``fit`` does); ``items`` are ``task.prepare``'s output, one per text."""
     import keras
     from common.batching import CTCDataset
 
-    items = [task.prepare(p) for p in paths]
     labels = [alphabet.encode(task.normalize_text(t)) for t in texts]
     data = CTCDataset(items, labels, task.featurize, [task.item_length(i) for i in items], batch_size=batch_size,
                       augment=True, shuffle=True, seed=seed)
@@ -80,7 +79,8 @@ def ocr_rows(args, work):
         keras.utils.set_random_seed(args.seed)
         alphabet = Alphabet(PRINTABLE_ASCII, unknown="drop")
         model = build_ocr_model(alphabet)
-        speed, batch = train_speed(model, OcrTask(), paths, texts, alphabet, batch_size=32,
+        task = OcrTask()
+        speed, batch = train_speed(model, task, [task.prepare(p) for p in paths], texts, alphabet, batch_size=32,
                                    steps=args.train_steps, warmup=args.warmup_steps, seed=args.seed)
         rows.append(["OCR training", f"{speed:.1f}", "lines/s",
                      f"batch {batch:.0f}, {model.count_params() / 1e6:.2f} M parameters, "
@@ -130,8 +130,9 @@ def speech_rows(args, work):
 
         keras.utils.set_random_seed(args.seed)
         model = build_speech_model(num_layers=args.speech_layers, units=args.speech_units)
-        speed, batch = train_speed(model, SpeechTask(), paths, texts, default_alphabet(), batch_size=16,
-                                   steps=args.train_steps, warmup=args.warmup_steps, seed=args.seed)
+        task = SpeechTask()
+        speed, batch = train_speed(model, task, [task.prepare(p) for p in paths], texts, default_alphabet(),
+                                   batch_size=16, steps=args.train_steps, warmup=args.warmup_steps, seed=args.seed)
         rows.append(["speech training", f"{speed:.1f}", "utterances/s",
                      f"batch {batch:.0f}, {args.speech_layers} x BiLSTM({args.speech_units}), "
                      f"{model.count_params() / 1e6:.2f} M parameters, {args.train_steps} timed steps"])

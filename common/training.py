@@ -40,14 +40,14 @@ from common.batching import CTCDataset, feed
 from common.distribution import (compile_model, inference_copy, make_strategy, rebuild, resolve_precision,
                                  synchronize_batch_norm)
 from common.errors import AlphabetError, ConfigError, DataError, InputError, ModelFileError
-from common.fine_tuning import adapt_head, alphabet_report, apply_freeze, copy_optimizer_state
+from common.fine_tuning import adapt_head, alphabet_report, apply_freeze, copy_optimizer_state, widen_encoder
 from common.model_file import atomic_write, load_model, lock_folder, remove_stale_temporaries, save_model
 from common.train_callbacks import (AtomicCheckpoint, EpochReport, LearningRate, TimeBudget, ValidationMetrics,
                                     read_checkpoint_state)
 from common.train_config import DEFAULT_VAL_FRACTION, MIN_VAL_ITEMS, TrainConfig, validation_count
 
 __all__ = ["TrainConfig", "TaskSpec", "train", "prepare_items", "split_validation", "run_folder",
-           "read_checkpoint_state"]
+           "read_checkpoint_state", "ctc_frames_needed"]
 
 
 class TaskSpec:
@@ -158,7 +158,7 @@ def prepare_items(spec, examples, *, label, verbose=1):
 
 
 
-def _ctc_frames_needed(label):
+def ctc_frames_needed(label):
     """Fewest frames CTC needs for ``label``: one per character plus a blank between repeated characters."""
     return len(label) + int(np.sum(label[1:] == label[:-1])) if len(label) else 0
 
@@ -270,6 +270,9 @@ def _initial_model(spec, config, train_texts, val_texts):
     elif config.from_model:
         model = load_model(config.from_model, task=spec.name)
         spec.use_preprocessor(model.preprocessor, config.from_model)
+        if config.widen is not None and config.widen != model.encoder.units:
+            _log(f"widening the encoder from {model.encoder.units} to {config.widen} units per direction")
+            model = widen_encoder(model, config.widen)
         return adapt_head(model, config.alphabet, spec.default_alphabet(train_texts + val_texts), train_texts,
                           val_texts), None
     else:
@@ -297,7 +300,7 @@ def _prepare_data(spec, config, model, state, train_examples, val_examples, num_
     train_labels = [label_alphabet.encode(t) for t in train_texts]
     val_labels = [label_alphabet.encode(t) for t in val_texts]
     keep = [i for i, lab in enumerate(train_labels)
-            if 0 < _ctc_frames_needed(lab) <= int(model.frontend.compute_output_length(spec.item_length(train_items[i])))]
+            if 0 < ctc_frames_needed(lab) <= int(model.frontend.compute_output_length(spec.item_length(train_items[i])))]
     if not keep:
         raise DataError("No training example is usable: every transcript is too long for its input.")
     dropped = len(train_labels) - len(keep)
