@@ -79,6 +79,9 @@ def add_train_arguments(parser):
                         help="with --from: add new characters (union), new output layer (new), or refuse (keep)")
     parser.add_argument("--freeze", default="none", choices=("none", "frontend", "encoder"),
                         help="train only what comes after the front end, or after the encoder")
+    parser.add_argument("--widen", type=count_arg("widen", maximum=MAX_UNITS), metavar="UNITS",
+                        help="with --from: grow the encoder to UNITS LSTM units per direction; the grown model starts "
+                             "out computing what the old one did")
     parser.add_argument("--no-augment", dest="augment", action="store_false", help="no on-the-fly augmentation")
     parser.add_argument("--max-items", type=positive_int, help="use at most this many training items (default: all)")
     parser.add_argument("--quiet", action="store_true", help="one line per epoch instead of a progress bar")
@@ -104,7 +107,7 @@ def train_config_from_args(args, *, model_settings=None, default_model=None):
         data=args.data, out=args.out, val=args.val, from_model=from_model, epochs=args.epochs,
         batch_size=args.batch_size, learning_rate=args.learning_rate, warmup_steps=args.warmup_steps,
         max_minutes=args.max_minutes, patience=args.patience, val_fraction=args.val_fraction, seed=args.seed,
-        resume=args.resume, alphabet=args.alphabet, freeze=args.freeze, augment=args.augment,
+        resume=args.resume, alphabet=args.alphabet, freeze=args.freeze, widen=args.widen, augment=args.augment,
         model=dict(model_settings or {}), max_items=args.max_items, verbose=2 if args.quiet else 1,
         precision=args.precision, strategy=args.strategy, workers=args.workers,
     )

@@ -3,7 +3,9 @@ an optimizer's state over to another optimizer.
 
 ``--alphabet union`` (the default) keeps the rows of the characters the model knows and adds rows for new ones;
 ``new`` builds a fresh output layer over the data's characters; ``keep`` refuses characters the model lacks.
-``--freeze frontend|encoder`` trains only what comes after the frozen part.
+``--freeze frontend|encoder`` trains only what comes after the frozen part. ``--widen UNITS`` grows the
+encoder's LSTMs so that the grown model computes the same outputs as the old one at the start (new units enter
+through zero weights, Net2Net-style) and training can use the extra capacity.
 """
 
 import sys
@@ -14,7 +16,8 @@ import numpy as np
 
 from common.errors import AlphabetError
 
-__all__ = ["alphabet_report", "resize_head", "adapt_head", "apply_freeze", "base_optimizer", "copy_optimizer_state"]
+__all__ = ["alphabet_report", "resize_head", "widen_encoder", "adapt_head", "apply_freeze", "base_optimizer",
+           "copy_optimizer_state"]
 
 
 def alphabet_report(alphabet, train_texts, val_texts):
@@ -72,6 +75,70 @@ def resize_head(model, alphabet):
             new_kernel[:, i], new_bias[i] = known_kernel, known_bias
     new.head.set_weights([new_kernel, new_bias])
     return new
+
+
+def widen_encoder(model, units):
+    """A copy of ``model`` with ``units`` LSTM units per direction instead of ``model.encoder.units``.
+
+    The copy computes the same logits as ``model``: every old weight keeps its place, the new units' outputs reach
+    the old units, the next layer and the head through zero weights, and the new units' own weights start from
+    the layers' usual initialisers. Gradients reach the new units once the zero weights move, so fine-tuning the
+    copy can use the extra capacity that the old model lacks.
+
+    Args:
+        model: a :class:`~common.recognizer.Recognizer`.
+        units: the new width per direction; at least the old one (equal returns ``model`` itself).
+
+    Raises:
+        ConfigError: when ``units`` is below the model's width.
+    """
+    from common.errors import ConfigError
+    from common.recognizer import Recognizer
+
+    old_units = model.encoder.units
+    if units == old_units:
+        return model
+    if units < old_units:
+        raise ConfigError(f"--widen can only grow the encoder: the model has {old_units} units per direction. "
+                          f"Received: widen={units}")
+    encoder_config = dict(keras.layers.serialize(model.encoder))
+    encoder_config["config"] = dict(encoder_config["config"], units=units)
+    new = Recognizer(
+        keras.layers.deserialize(keras.layers.serialize(model.frontend)),
+        keras.layers.deserialize(encoder_config),
+        model.num_classes,
+        metadata=dict(model.metadata),
+    )
+    new.frontend.set_weights(model.frontend.get_weights())
+    # Rows of a layer's input that came from the old layer below: [forward 0..u) and [backward 0..u) of 2U.
+    old_rows = np.r_[0:old_units, units:units + old_units]
+    for index, (grown, old) in enumerate(zip(new.encoder.recurrent_layers, model.encoder.recurrent_layers)):
+        weights = []
+        for fresh, (kernel, recurrent, bias) in zip(_split3(grown.get_weights()), _split3(old.get_weights())):
+            new_kernel, new_recurrent, new_bias = fresh
+            rows = slice(None) if index == 0 else old_rows
+            new_inputs = np.ones(new_kernel.shape[0], bool)
+            new_inputs[rows] = False
+            for gate in range(4):
+                old_cols = slice(gate * old_units, (gate + 1) * old_units)
+                cols = slice(gate * units, gate * units + old_units)
+                new_kernel[rows, cols] = kernel[:, old_cols]
+                new_kernel[new_inputs, cols] = 0.0  # the new units below do not reach the old units
+                new_recurrent[:old_units, cols] = recurrent[:, old_cols]
+                new_recurrent[old_units:, cols] = 0.0
+                new_bias[cols] = bias[old_cols]
+            weights += [new_kernel, new_recurrent, new_bias]
+        grown.set_weights(weights)
+    kernel, bias = model.head.get_weights()
+    new_kernel = np.zeros((2 * units, kernel.shape[1]), dtype=kernel.dtype)
+    new_kernel[old_rows] = kernel
+    new.head.set_weights([new_kernel, bias])
+    return new
+
+
+def _split3(weights):
+    """A Bidirectional LSTM's weights, ``[kernel, recurrent kernel, bias] * 2``, as (forward, backward) triples."""
+    return weights[0:3], weights[3:6]
 
 
 def adapt_head(model, policy, data_alphabet, train_texts, val_texts):

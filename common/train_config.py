@@ -59,6 +59,8 @@ class TrainConfig:
         alphabet: with ``from_model``: ``union`` adds new characters, ``new`` builds a new head over the data's
             characters, ``keep`` makes unknown characters an error.
         freeze: ``frontend`` or ``encoder`` (front end + encoder) to train only what comes after; ``none``.
+        widen: with ``from_model``: grow the encoder to this many LSTM units per direction first, keeping what the
+            model computes (:func:`common.fine_tuning.widen_encoder`); ``None`` keeps its width.
         augment: augment training items on the fly.
         model: model-size settings for a new model (task-specific keys, e.g. ``units``, ``num_layers``).
         max_items: use at most this many training items (quick experiments).
@@ -86,6 +88,7 @@ class TrainConfig:
     resume: bool = False
     alphabet: str = "union"
     freeze: str = "none"
+    widen: int = None
     augment: bool = True
     model: dict = dataclasses.field(default_factory=dict)
     max_items: int = None
@@ -105,6 +108,12 @@ class TrainConfig:
             raise ConfigError(f"--precision must be one of {PRECISIONS}. Received: precision={self.precision!r}")
         if self.strategy not in STRATEGIES:
             raise ConfigError(f"--strategy must be one of {STRATEGIES}. Received: strategy={self.strategy!r}")
+        if self.widen is not None and (isinstance(self.widen, bool) or not isinstance(self.widen, int)
+                                       or self.widen < 1):
+            raise ConfigError(f"--widen must be a whole number of units >= 1. Received: widen={self.widen!r}")
+        if self.widen is not None and self.from_model is None and not self.resume:
+            raise ConfigError("--widen grows a model given with --from; a new model takes --units. "
+                              f"Received: widen={self.widen}, from_model=None")
         if self.val_fraction is not None and not 0.0 < self.val_fraction < 0.5:
             raise ConfigError(f"--val-fraction must be in (0, 0.5). Received: val_fraction={self.val_fraction}")
         if self.max_items is not None and (isinstance(self.max_items, bool) or int(self.max_items) < 1):

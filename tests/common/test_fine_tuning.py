@@ -7,8 +7,8 @@ import numpy as np
 import pytest
 
 from common.alphabet import Alphabet
-from common.errors import AlphabetError
-from common.fine_tuning import adapt_head, resize_head
+from common.errors import AlphabetError, ConfigError
+from common.fine_tuning import adapt_head, resize_head, widen_encoder
 from common.model_file import load_model, save_model
 from common.training import TrainConfig, train
 
@@ -18,8 +18,8 @@ from toy_task import ToyTask, write_dataset  # noqa: E402
 TEXTS = ["abc", "dcb", "bad", "cab", "dab", "acd", "bda", "cca"]  # all of "abcd"
 
 
-def base_model(characters):
-    model = ToyTask().build_model(Alphabet(characters))
+def base_model(characters, **settings):
+    model = ToyTask().build_model(Alphabet(characters), **settings)
     rng = np.random.default_rng(0)  # a head whose rows all differ, so that moved rows would show
     model.head.set_weights([rng.normal(size=w.shape).astype(w.dtype) for w in model.head.get_weights()])
     return model
@@ -89,3 +89,32 @@ def test_freeze_trains_only_what_comes_after(tmp_path, freeze):
     assert same(tuned.frontend, base.frontend)  # (batch-norm statistics included)
     assert same(tuned.encoder, base.encoder) == (freeze == "encoder")
     assert not same(tuned.head, base.head)
+
+
+def test_widen_keeps_what_the_model_computes():
+    base = base_model("abcd", num_layers=2)
+    rng = np.random.default_rng(1)  # biases away from their zero start, so that a misplaced gate block would show
+    for layer in base.encoder.recurrent_layers:
+        layer.set_weights([w + rng.normal(0, 0.3, w.shape).astype(w.dtype) for w in layer.get_weights()])
+    wide = widen_encoder(base, 24)
+    assert wide.encoder.units == 24 and wide.head.get_weights()[0].shape == (48, 5)
+    inputs = {"features": rng.uniform(0, 1, (3, 20, base.num_features)).astype("float32"),
+              "lengths": np.array([20, 13, 7])}
+    before, after = base(inputs)["logits"], wide(inputs)["logits"]
+    np.testing.assert_allclose(np.asarray(after), np.asarray(before), atol=1e-5)
+    # The new units compute something (their own weights are not zero), reaching the output through zero weights.
+    new_kernel = wide.encoder.recurrent_layers[1].get_weights()[0][:, 16:24]
+    assert np.abs(new_kernel).max() > 0
+    assert widen_encoder(base, 16) is base
+    with pytest.raises(ConfigError, match="can only grow the encoder: the model has 16 units"):
+        widen_encoder(base, 8)
+
+
+def test_widen_through_train(tmp_path):
+    base = base_model("abcd")
+    tuned = fine_tune(tmp_path, base, widen=20)
+    assert tuned.encoder.units == 20
+    kernel = tuned.head.get_weights()[0]
+    assert kernel.shape == (40, 5) and np.abs(kernel[16:20]).max() > 0  # the new units' rows have learned
+    with pytest.raises(ConfigError, match="--widen grows a model given with --from"):
+        TrainConfig(data="d", out="m.keras", widen=20)

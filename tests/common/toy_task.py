@@ -60,7 +60,7 @@ def draw(text):
     return np.clip(np.array(frames) + rng.normal(0, 0.05, (len(frames), NUM_FEATURES)), 0, 1).astype(np.float32)
 
 
-def build_toy_model(alphabet, *, units=16):
+def build_toy_model(alphabet, *, units=16, num_layers=1):
     from common.encoder import BiLSTMEncoder
     from common.frontend import ConvFrontend
     from common.model_file import FORMAT_VERSION
@@ -69,7 +69,7 @@ def build_toy_model(alphabet, *, units=16):
     metadata = {"task": "toy", "format_version": FORMAT_VERSION, "alphabet": alphabet.get_config()}
     frontend = ConvFrontend(num_features=NUM_FEATURES, filters=(4,), time_strides=(1,), feature_strides=(2,),
                             projection_units=16, name="toy_frontend")
-    encoder = BiLSTMEncoder(num_layers=1, units=units, dropout=0.0, name="encoder")
+    encoder = BiLSTMEncoder(num_layers=num_layers, units=units, dropout=0.0, name="encoder")
     return Recognizer(frontend, encoder, alphabet.num_classes, metadata=metadata, name="toy_recognizer")
 
 
