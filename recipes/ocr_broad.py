@@ -162,13 +162,13 @@ def main():
     work = Path(args.work)
     if not args.resume:
         render(work, args)
-    if args.data_only:
-        return 0
     train = work / "train"
     if args.extra_train:
         train = work / "train_all.jsonl"
         lines = write_training_manifest([work / "train", *args.extra_train], train)
         print(f"{lines} training lines in {train}", flush=True)
+    if args.data_only:
+        return 0
     start = ["--units", str(args.units)] if args.units else ["--from", args.base]
     lr = args.lr or (1e-3 if args.units else 5e-4)
     options = start + ["--data", str(train), "--val", str(work / "val"), "--epochs", str(args.epochs),

@@ -41,3 +41,13 @@ def test_the_training_manifest_joins_every_folder(tmp_path):
 def test_the_held_out_prose_source_is_refused():
     with pytest.raises(ValueError, match="held-out"):
         ocr_broad.training_prose(("sotu", "moby_dick"))
+
+
+def test_data_only_still_writes_the_manifest(tmp_path, monkeypatch):
+    _line_folder(tmp_path / "work" / "train", ["alpha beta"])
+    _line_folder(tmp_path / "old", ["gamma", "delta"])
+    monkeypatch.setattr(ocr_broad, "render", lambda work, args: None)
+    monkeypatch.setattr(sys, "argv", ["ocr_broad.py", "--work", str(tmp_path / "work"), "--data-only",
+                                      "--extra-train", str(tmp_path / "old")])
+    assert ocr_broad.main() == 0
+    assert len(load_line_dataset(tmp_path / "work" / "train_all.jsonl")) == 3
