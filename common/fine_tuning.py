@@ -14,7 +14,7 @@ import common  # noqa: F401  (pins the Keras backend)
 import keras
 import numpy as np
 
-from common.errors import AlphabetError
+from common.errors import AlphabetError, ConfigError
 
 __all__ = ["alphabet_report", "resize_head", "widen_encoder", "adapt_head", "apply_freeze", "base_optimizer",
            "copy_optimizer_state"]
@@ -92,7 +92,6 @@ def widen_encoder(model, units):
     Raises:
         ConfigError: when ``units`` is below the model's width.
     """
-    from common.errors import ConfigError
     from common.recognizer import Recognizer
 
     old_units = model.encoder.units
