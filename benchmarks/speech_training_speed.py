@@ -10,8 +10,8 @@ larger), with the trainer's batching, augmentation and log-mel features
 (``benchmarks/speed.py``'s ``train_speed``). ``frames/s`` is the encoder's rate after the front end's time
 subsampling (the log-mel spectrogram has 100); ``too long`` is the share of the utterances whose transcript needs
 more encoder frames than the audio gives at that rate (CTC: one frame per character, one more between repeated
-characters), i.e. items a model of that rate cannot learn. The baseline row is the shape of stages 1-10 (a new
-model's default); stage 11 widened the shipped model to the ``units 224`` row's shape (MODELS.md).
+characters), i.e. items a model of that rate cannot learn. The baseline row is the shape of stages 1-10; stage 11
+widened the shipped model to the ``units 224`` row's shape, which is now also a new model's (``speech.defaults``).
 """
 
 import argparse
@@ -88,7 +88,7 @@ def main():
             speed, _ = train_speed(model, task, items, texts, alphabet, batch_size=setting["batch"],
                                    steps=args.steps, seed=args.seed,
                                    warmup=max(args.warmup_steps, -(-len(items) // setting["batch"])))
-            name = ", ".join(f"{k} {v}" for k, v in change.items()) or "baseline (a new model's default shape)"
+            name = ", ".join(f"{k} {v}" for k, v in change.items()) or "baseline (stages 1-10's shape)"
             rate = 1 / HOP_SECONDS / model.frontend.time_downsampling
             rows.append([name, f"{setting['layers']} x BiLSTM({setting['units']})", f"{rate:.0f}",
                          str(setting["batch"]), f"{model.count_params() / 1e6:.2f}", f"{speed:.1f}",

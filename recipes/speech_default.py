@@ -66,7 +66,9 @@ def main():
     parser.add_argument("--val-utterances", type=int, default=300)
     parser.add_argument("--max-minutes", type=float, default=80)
     parser.add_argument("--epochs", type=int, default=60)
-    parser.add_argument("--units", type=int, default=defaults.ENCODER["units"])
+    parser.add_argument("--units", type=int, default=160,
+                        help="stage 1's width (default 160); stage 11 widened the shipped model to "
+                             f"{defaults.ENCODER['units']} (MODELS.md)")
     parser.add_argument("--layers", type=int, default=defaults.ENCODER["num_layers"])
     parser.add_argument("--prose-fraction", type=float, default=0.4,
                         help="share of training text from broad prose and word runs (default 0.4)")

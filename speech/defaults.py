@@ -21,8 +21,9 @@ NUM_MELS = 80
 """Mel bands of the features."""
 
 # --- a new model's size --------------------------------------------------------------------------------------------
-ENCODER = {"num_layers": 3, "units": 160, "dropout": 0.15}
-"""BiLSTM encoder of a new model (the shipped default.keras has these)."""
+ENCODER = {"num_layers": 3, "units": 224, "dropout": 0.15}
+"""BiLSTM encoder of a new model (the shipped default.keras has these; stages 1-10 had 160 units, stage 11 widened
+them, MODELS.md)."""
 
 # --- transcribing -----------------------------------------------------------------------------------------------
 MAX_CHUNK_SECONDS = 10.0
