@@ -100,6 +100,7 @@ def widen_encoder(model, units):
     if units < old_units:
         raise ConfigError(f"--widen can only grow the encoder: the model has {old_units} units per direction. "
                           f"Received: widen={units}")
+    _log(f"widening the encoder from {old_units} to {units} units per direction")
     encoder_config = dict(keras.layers.serialize(model.encoder))
     encoder_config["config"] = dict(encoder_config["config"], units=units)
     new = Recognizer(
@@ -113,18 +114,17 @@ def widen_encoder(model, units):
     old_rows = np.r_[0:old_units, units:units + old_units]
     for index, (grown, old) in enumerate(zip(new.encoder.recurrent_layers, model.encoder.recurrent_layers)):
         weights = []
+        rows = slice(None) if index == 0 else old_rows
         for fresh, (kernel, recurrent, bias) in zip(_split3(grown.get_weights()), _split3(old.get_weights())):
             new_kernel, new_recurrent, new_bias = fresh
-            rows = slice(None) if index == 0 else old_rows
-            new_inputs = np.ones(new_kernel.shape[0], bool)
-            new_inputs[rows] = False
             for gate in range(4):
                 old_cols = slice(gate * old_units, (gate + 1) * old_units)
                 cols = slice(gate * units, gate * units + old_units)
+                # The old units' gates: the old weights, and zero from the new units (below and recurrent).
+                new_kernel[:, cols] = 0.0
                 new_kernel[rows, cols] = kernel[:, old_cols]
-                new_kernel[new_inputs, cols] = 0.0  # the new units below do not reach the old units
+                new_recurrent[:, cols] = 0.0
                 new_recurrent[:old_units, cols] = recurrent[:, old_cols]
-                new_recurrent[old_units:, cols] = 0.0
                 new_bias[cols] = bias[old_cols]
             weights += [new_kernel, new_recurrent, new_bias]
         grown.set_weights(weights)

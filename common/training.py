@@ -270,8 +270,7 @@ def _initial_model(spec, config, train_texts, val_texts):
     elif config.from_model:
         model = load_model(config.from_model, task=spec.name)
         spec.use_preprocessor(model.preprocessor, config.from_model)
-        if config.widen is not None and config.widen != model.encoder.units:
-            _log(f"widening the encoder from {model.encoder.units} to {config.widen} units per direction")
+        if config.widen is not None:
             model = widen_encoder(model, config.widen)
         return adapt_head(model, config.alphabet, spec.default_alphabet(train_texts + val_texts), train_texts,
                           val_texts), None
