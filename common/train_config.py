@@ -4,6 +4,7 @@ The resolved settings are saved as JSON in the run folder (``settings.json``); u
 """
 
 import dataclasses
+import numbers
 
 from common.errors import ConfigError
 
@@ -21,6 +22,16 @@ DEFAULT_VAL_FRACTION = 0.05
 MIN_VAL_ITEMS = 50
 """...but at least this many examples (or a fifth of a smaller data set): 5 of 100 lines measure nothing (their CER
 is 0 from the first epoch and early stopping ends the run at once)."""
+
+
+def _check_whole(name, value, *, optional=True, hint=""):
+    """Refuse a setting that is not a whole number >= 1 (``None`` passes when ``optional``)."""
+    if value is None and optional:
+        return
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 1:
+        flag = "--" + name.replace("_", "-")
+        raise ConfigError(f"{flag} must be a whole number >= 1{' ' + hint if hint else ''}. "
+                          f"Received: {name}={value!r}")
 
 
 def validation_count(num_examples, fraction=None):
@@ -108,20 +119,19 @@ class TrainConfig:
             raise ConfigError(f"--precision must be one of {PRECISIONS}. Received: precision={self.precision!r}")
         if self.strategy not in STRATEGIES:
             raise ConfigError(f"--strategy must be one of {STRATEGIES}. Received: strategy={self.strategy!r}")
-        if self.widen is not None and (isinstance(self.widen, bool) or not isinstance(self.widen, int)
-                                       or self.widen < 1):
-            raise ConfigError(f"--widen must be a whole number of units >= 1. Received: widen={self.widen!r}")
+        _check_whole("widen", self.widen, hint="(LSTM units per direction)")
         if self.widen is not None and self.from_model is None and not self.resume:
             raise ConfigError("--widen grows a model given with --from; a new model takes --units. "
                               f"Received: widen={self.widen}, from_model=None")
+        if self.widen is not None and self.freeze == "encoder":
+            raise ConfigError("--widen with --freeze encoder would keep the new LSTM units at their zero start "
+                              f"weights: freeze the front end only, or do not freeze. Received: widen={self.widen}, "
+                              "freeze='encoder'")
         if self.val_fraction is not None and not 0.0 < self.val_fraction < 0.5:
             raise ConfigError(f"--val-fraction must be in (0, 0.5). Received: val_fraction={self.val_fraction}")
-        if self.max_items is not None and (isinstance(self.max_items, bool) or int(self.max_items) < 1):
-            raise ConfigError(f"--max-items must be >= 1 (leave it out to use every item). "
-                              f"Received: max_items={self.max_items!r}")
+        _check_whole("max_items", self.max_items, hint="(leave it out to use every item)")
         for name in ("epochs", "batch_size", "patience", "workers"):
-            if int(getattr(self, name)) < 1:
-                raise ConfigError(f"--{name.replace('_', '-')} must be >= 1. Received: {name}={getattr(self, name)}")
+            _check_whole(name, getattr(self, name), optional=False)
 
     @property
     def fine_tuning(self):

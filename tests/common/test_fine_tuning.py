@@ -118,3 +118,8 @@ def test_widen_through_train(tmp_path):
     assert kernel.shape == (40, 5) and np.abs(kernel[16:20]).max() > 0  # the new units' rows have learned
     with pytest.raises(ConfigError, match="--widen grows a model given with --from"):
         TrainConfig(data="d", out="m.keras", widen=20)
+    with pytest.raises(ConfigError, match="--widen with --freeze encoder"):
+        TrainConfig(data="d", out="m.keras", from_model="m0.keras", widen=20, freeze="encoder")
+    for bad in (0, 2.5, True, "20"):
+        with pytest.raises(ConfigError, match="--widen must be a whole number >= 1"):
+            TrainConfig(data="d", out="m.keras", from_model="m0.keras", widen=bad)
