@@ -481,7 +481,9 @@ def preprocess_line(gray, *, height=HEIGHT, min_width=MIN_WIDTH, polarity=POLARI
 
     Steps: contrast normalization between robust dark and light levels (the 1st and 99th percentiles, or the
     ``2 * H``-th darkest and lightest pixels when the ink is sparse); inversion of light-on-dark
-    text (detected from the median, which is background on a text line); crop to the ink's bounding box plus a
+    text (detected from the median, which is background on a text line); crop to the ink's bounding box (rows with
+    2% of the fullest row's ink, then columns with 2% of the fullest column's on those rows, at least a pixel: a
+    line-final period stays inside) plus a
     margin of 1/8 of the ink height; scaling to ``height`` rows with the aspect kept (area averaging when
     shrinking, bilinear when enlarging); transposition so that axis 0 runs along the line.
 
@@ -561,10 +563,14 @@ def preprocess_line(gray, *, height=HEIGHT, min_width=MIN_WIDTH, polarity=POLARI
 
     mask = ink > 0.5
     rows = _ink_bounds(np.count_nonzero(mask, axis=1), 0.02)
-    cols = _ink_bounds(np.count_nonzero(mask, axis=0), 0.10)
-    if rows is None or cols is None:
+    if rows is None:
         return (blank, whole) if return_box else blank
     top, bottom = rows
+    # Columns from the text's rows only (specks above and below do not widen the box); a low bar, so that a period
+    # or a quote at either end of the line stays inside the box.
+    cols = _ink_bounds(np.count_nonzero(mask[top : bottom + 1], axis=0), 0.02)
+    if cols is None:
+        return (blank, whole) if return_box else blank
     left, right = cols
     margin = max(1, int(round((bottom - top + 1) / 8)))
     rows_total, cols_total = ink.shape

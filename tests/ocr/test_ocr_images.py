@@ -279,6 +279,19 @@ def test_preprocess_line_return_box():
     assert whole == (0, 0, 50, 20) and not blank.any()
 
 
+def test_preprocess_line_keeps_end_punctuation_and_ignores_specks_off_the_text_rows():
+    """A period after the last letter (a few ink pixels per column, under a tenth of a stem's) stays inside the
+    box; the stage-6 model lost line-final periods to the old 10%-of-peak column bar. A speck above the text rows
+    does not widen the box."""
+    gray = np.full((40, 300), 255, np.uint8)
+    gray[8:30, 20:200] = 0  # letters: ink rows 8..29, 22 pixels per column
+    gray[28:30, 210:212] = 0  # a period: 2 pixels per column, 2 columns
+    gray[1:3, 280:282] = 0  # a speck in the top margin, off the text rows
+    box = preprocess_line(gray, return_box=True)[1]
+    assert box[0] == 20 - 3 and box[2] == 212 + 3  # the period's last column, plus a margin of round(22 / 8)
+    assert box[2] < 280
+
+
 def test_preprocess_line_contrast_normalization():
     faint = preprocess_line(_line(ink=150, paper=190))
     assert faint.max() > 0.9 and (faint < 0.1).mean() > 0.4
