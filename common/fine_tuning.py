@@ -5,7 +5,8 @@ an optimizer's state over to another optimizer.
 ``new`` builds a fresh output layer over the data's characters; ``keep`` refuses characters the model lacks.
 ``--freeze frontend|encoder`` trains only what comes after the frozen part. ``--widen UNITS`` grows the
 encoder's LSTMs so that the grown model computes the same outputs as the old one at the start (new units enter
-through zero weights, Net2Net-style) and training can use the extra capacity.
+through zero weights, Net2Net-style) and training can use the extra capacity. :func:`average_weights` makes
+one model of several trained ones of the same shape (a "model soup", e.g. two stages of one lineage).
 """
 
 import sys
@@ -16,7 +17,7 @@ import numpy as np
 
 from common.errors import AlphabetError, ConfigError
 
-__all__ = ["alphabet_report", "resize_head", "widen_encoder", "adapt_head", "apply_freeze", "base_optimizer",
+__all__ = ["alphabet_report", "resize_head", "widen_encoder", "average_weights", "adapt_head", "apply_freeze", "base_optimizer",
            "copy_optimizer_state"]
 
 
@@ -133,6 +134,40 @@ def widen_encoder(model, units):
     new_kernel[old_rows] = kernel
     new.head.set_weights([new_kernel, bias])
     return new
+
+
+def average_weights(models, weights=None):
+    """Set ``models[0]``'s weights to the weighted mean of every model's, and return it.
+
+    Averaging the weights of models that share a starting point (a model and its continued training, or two
+    fine-tunings of one model) often reads better than either (Wortsman et al. 2022, "model soups"); unrelated
+    models average into noise. Batch-normalization statistics are averaged like any weight.
+
+    Args:
+        models: two or more :class:`~common.recognizer.Recognizer` of the same architecture and alphabet.
+        weights: one non-negative number per model (normalized to sum 1); ``None``: equal.
+
+    Raises:
+        ConfigError: fewer than two models, different alphabets or weight shapes, or bad ``weights``.
+    """
+    models = list(models)
+    if len(models) < 2:
+        raise ConfigError(f"Averaging needs at least two models. Received: {len(models)}")
+    weights = [1.0] * len(models) if weights is None else [float(w) for w in weights]
+    if len(weights) != len(models) or min(weights) < 0 or sum(weights) <= 0:
+        raise ConfigError(f"Give one non-negative weight per model, not all zero. Received: weights={weights}, "
+                          f"{len(models)} models")
+    alphabets = {repr(m.metadata.get("alphabet")) for m in models}
+    if len(alphabets) > 1:
+        raise ConfigError("The models have different alphabets; average models of one lineage only")
+    arrays = [m.get_weights() for m in models]
+    shapes = [[a.shape for a in model_arrays] for model_arrays in arrays]
+    if any(s != shapes[0] for s in shapes[1:]):
+        raise ConfigError("The models' weights differ in shape (other widths or depths?); average models of one "
+                          "architecture only")
+    total = sum(weights)
+    models[0].set_weights([sum(w / total * a for w, a in zip(weights, group)) for group in zip(*arrays)])
+    return models[0]
 
 
 def _split3(weights):

@@ -123,3 +123,22 @@ def test_widen_through_train(tmp_path):
     for bad in (0, 2.5, True, "20"):
         with pytest.raises(ConfigError, match="--widen must be a whole number >= 1"):
             TrainConfig(data="d", out="m.keras", from_model="m0.keras", widen=bad)
+
+
+def test_average_weights_is_the_weighted_mean_and_refuses_other_shapes():
+    from common.fine_tuning import average_weights
+
+    a, b = base_model("abcd"), base_model("abcd")
+    rng = np.random.default_rng(1)
+    b.set_weights([w + rng.normal(size=w.shape).astype(w.dtype) for w in b.get_weights()])
+    expected = [0.25 * x + 0.75 * y for x, y in zip(a.get_weights(), b.get_weights())]
+    mixed = average_weights([a, b], weights=[1, 3])
+    assert mixed is a
+    for got, want in zip(mixed.get_weights(), expected):
+        np.testing.assert_allclose(got, want, rtol=1e-6, atol=1e-6)
+    with pytest.raises(ConfigError, match="different alphabets"):
+        average_weights([a, base_model("abcde")])
+    with pytest.raises(ConfigError, match="differ in shape"):
+        average_weights([a, base_model("abcd", units=12)])
+    with pytest.raises(ConfigError, match="at least two"):
+        average_weights([a])
