@@ -483,9 +483,9 @@ def preprocess_line(gray, *, height=HEIGHT, min_width=MIN_WIDTH, polarity=POLARI
     ``2 * H``-th darkest and lightest pixels when the ink is sparse); inversion of light-on-dark
     text (detected from the median, which is background on a text line); crop to the ink's bounding box (rows with
     2% of the fullest row's ink, then columns with 2% of the fullest column's on those rows, at least a pixel: a
-    line-final period stays inside) plus a
-    margin of 1/8 of the ink height; scaling to ``height`` rows with the aspect kept (area averaging when
-    shrinking, bilinear when enlarging); transposition so that axis 0 runs along the line.
+    line-final period stays inside) plus a margin of 1/8 of the ink height; scaling to ``height`` rows with the
+    aspect kept (area averaging when shrinking, bilinear when enlarging); transposition so that axis 0 runs along
+    the line.
 
     Parameters
     ----------
