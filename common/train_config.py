@@ -4,9 +4,9 @@ The resolved settings are saved as JSON in the run folder (``settings.json``); u
 """
 
 import dataclasses
-import numbers
 
 from common.errors import ConfigError
+from common.limits import check_count
 
 __all__ = ["TrainConfig", "ALPHABET_POLICIES", "FREEZE_CHOICES", "PRECISIONS", "STRATEGIES", "DEFAULT_VAL_FRACTION",
            "MIN_VAL_ITEMS", "validation_count"]
@@ -22,16 +22,6 @@ DEFAULT_VAL_FRACTION = 0.05
 MIN_VAL_ITEMS = 50
 """...but at least this many examples (or a fifth of a smaller data set): 5 of 100 lines measure nothing (their CER
 is 0 from the first epoch and early stopping ends the run at once)."""
-
-
-def _check_whole(name, value, *, optional=True, hint=""):
-    """Refuse a setting that is not a whole number >= 1 (``None`` passes when ``optional``)."""
-    if value is None and optional:
-        return
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 1:
-        flag = "--" + name.replace("_", "-")
-        raise ConfigError(f"{flag} must be a whole number >= 1{' ' + hint if hint else ''}. "
-                          f"Received: {name}={value!r}")
 
 
 def validation_count(num_examples, fraction=None):
@@ -119,19 +109,21 @@ class TrainConfig:
             raise ConfigError(f"--precision must be one of {PRECISIONS}. Received: precision={self.precision!r}")
         if self.strategy not in STRATEGIES:
             raise ConfigError(f"--strategy must be one of {STRATEGIES}. Received: strategy={self.strategy!r}")
-        _check_whole("widen", self.widen, hint="(LSTM units per direction)")
-        if self.widen is not None and self.from_model is None and not self.resume:
-            raise ConfigError("--widen grows a model given with --from; a new model takes --units. "
-                              f"Received: widen={self.widen}, from_model=None")
-        if self.widen is not None and self.freeze == "encoder":
-            raise ConfigError("--widen with --freeze encoder would keep the new LSTM units at their zero start "
-                              f"weights: freeze the front end only, or do not freeze. Received: widen={self.widen}, "
-                              "freeze='encoder'")
+        if self.widen is not None:
+            check_count("widen", self.widen, flag="--widen")
+            if self.from_model is None and not self.resume:
+                raise ConfigError("--widen grows a model given with --from; a new model takes --units. "
+                                  f"Received: widen={self.widen}, from_model=None")
+            if self.freeze == "encoder":
+                raise ConfigError("--widen with --freeze encoder would keep the new LSTM units at their zero start "
+                                  "weights: freeze the front end only, or do not freeze. "
+                                  f"Received: widen={self.widen}, freeze='encoder'")
         if self.val_fraction is not None and not 0.0 < self.val_fraction < 0.5:
             raise ConfigError(f"--val-fraction must be in (0, 0.5). Received: val_fraction={self.val_fraction}")
-        _check_whole("max_items", self.max_items, hint="(leave it out to use every item)")
+        if self.max_items is not None:
+            check_count("max_items", self.max_items, flag="--max-items")
         for name in ("epochs", "batch_size", "patience", "workers"):
-            _check_whole(name, getattr(self, name), optional=False)
+            check_count(name, getattr(self, name), flag="--" + name.replace("_", "-"))
 
     @property
     def fine_tuning(self):

@@ -121,7 +121,7 @@ def test_widen_through_train(tmp_path):
     with pytest.raises(ConfigError, match="--widen with --freeze encoder"):
         TrainConfig(data="d", out="m.keras", from_model="m0.keras", widen=20, freeze="encoder")
     for bad in (0, 2.5, True, "20"):
-        with pytest.raises(ConfigError, match="--widen must be a whole number >= 1"):
+        with pytest.raises(ConfigError, match=r"\(--widen\), expected an integer >= 1"):
             TrainConfig(data="d", out="m.keras", from_model="m0.keras", widen=bad)
 
 
