@@ -17,8 +17,8 @@ import numpy as np
 
 from common.errors import AlphabetError, ConfigError
 
-__all__ = ["alphabet_report", "resize_head", "widen_encoder", "average_weights", "adapt_head", "apply_freeze", "base_optimizer",
-           "copy_optimizer_state"]
+__all__ = ["alphabet_report", "resize_head", "widen_encoder", "average_weights", "adapt_head", "apply_freeze",
+           "base_optimizer", "copy_optimizer_state"]
 
 
 def alphabet_report(alphabet, train_texts, val_texts):

@@ -567,11 +567,8 @@ def preprocess_line(gray, *, height=HEIGHT, min_width=MIN_WIDTH, polarity=POLARI
         return (blank, whole) if return_box else blank
     top, bottom = rows
     # Columns from the text's rows only (specks above and below do not widen the box); a low bar, so that a period
-    # or a quote at either end of the line stays inside the box.
-    cols = _ink_bounds(np.count_nonzero(mask[top : bottom + 1], axis=0), 0.02)
-    if cols is None:
-        return (blank, whole) if return_box else blank
-    left, right = cols
+    # or a quote at either end of the line stays inside the box. Those rows hold ink, so the columns are found.
+    left, right = _ink_bounds(np.count_nonzero(mask[top : bottom + 1], axis=0), 0.02)
     margin = max(1, int(round((bottom - top + 1) / 8)))
     rows_total, cols_total = ink.shape
     crop = ink[max(0, top - margin) : bottom + margin + 1, max(0, left - margin) : right + margin + 1]
