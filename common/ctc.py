@@ -162,19 +162,18 @@ def log_softmax(logits):
 
 
 def _greedy_path(log_probs):
-    """Best path labels and, per label, its frame span: list of (label, start, end)."""
+    """Best path labels and, per label, its frame span: list of (label, start, end).
+
+    Runs of one label merge into one span; a blank between two runs of the same label keeps them apart."""
     best = log_probs.argmax(axis=-1)
-    spans = []
-    previous = BLANK_ID
-    for t, label in enumerate(best):
-        label = int(label)
-        if label != BLANK_ID:
-            if label == previous:
-                spans[-1][2] = t
-            else:
-                spans.append([label, t, t])
-        previous = label
-    return spans
+    if best.size == 0:
+        return []
+    change = np.flatnonzero(best[1:] != best[:-1]) + 1
+    starts = np.concatenate(([0], change))
+    ends = np.concatenate((change, [best.size])) - 1
+    labels = best[starts]
+    keep = labels != BLANK_ID
+    return [[int(label), int(start), int(end)] for label, start, end in zip(labels[keep], starts[keep], ends[keep])]
 
 
 def align(log_probs, labels):
@@ -279,13 +278,16 @@ def decoded_from_labels(log_probs, labels, alphabet):
 def _decoded_from_spans(frames, spans, alphabet):
     """Characters with confidences (mean posterior over their frames) and the line confidence (their mean; for an
     empty result, the mean probability of the blank)."""
-    probs = np.exp(frames)
-    chars = []
-    for label, start, end in spans:
-        confidence = float(probs[start : end + 1, label].mean())
-        chars.append(CharInfo(alphabet.decode([label]), confidence, int(start), int(end)))
-    if chars:
-        confidence = float(np.mean([c.confidence for c in chars]))
-    else:
-        confidence = float(probs[:, BLANK_ID].mean()) if frames.shape[0] else 0.0
-    return Decoded("".join(c.char for c in chars), confidence, tuple(chars))
+    if not spans:
+        confidence = float(np.exp(frames[:, BLANK_ID]).mean()) if frames.shape[0] else 0.0
+        return Decoded("", confidence, ())
+    labels, starts, ends = (np.asarray(column, dtype=np.int64) for column in zip(*spans))
+    sizes = ends - starts + 1
+    offsets = np.cumsum(sizes) - sizes
+    # every (frame, label) pair of every span, in span order: one gather instead of a slice per character
+    frame_index = np.arange(int(sizes.sum())) - np.repeat(offsets, sizes) + np.repeat(starts, sizes)
+    posteriors = np.exp(frames[frame_index, np.repeat(labels, sizes)])
+    confidences = np.add.reduceat(posteriors, offsets) / sizes
+    chars = tuple(CharInfo(alphabet.decode([label]), float(confidence), int(start), int(end))
+                  for label, confidence, start, end in zip(labels, confidences, starts, ends))
+    return Decoded("".join(c.char for c in chars), float(np.mean([c.confidence for c in chars])), chars)
