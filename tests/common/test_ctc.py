@@ -23,6 +23,37 @@ def test_greedy_decode_merges_repeats_and_drops_blanks():
     assert 0.9 < result.confidence <= 1.0
 
 
+
+def reference_greedy(log_probs, alphabet):
+    """Frame by frame: ``[(char, start, end, mean posterior)]`` of the best path."""
+    spans, previous = [], 0
+    for t, label in enumerate(log_probs.argmax(axis=-1)):
+        if label and label == previous:
+            spans[-1][2] = t
+        elif label:
+            spans.append([int(label), t, t])
+        previous = label
+    return [(alphabet.decode([k]), s, e, float(np.exp(log_probs[s:e + 1, k]).mean())) for k, s, e in spans]
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_greedy_decode_matches_a_frame_by_frame_reference(seed):
+    from common.ctc import log_softmax
+
+    rng = np.random.default_rng(seed)
+    alphabet = Alphabet("abcde")
+    logits = rng.normal(size=(8, 40, 6)).astype(np.float32) * rng.uniform(1, 5)
+    logits[..., 0] += 1.5  # blanks between runs, as a trained model writes
+    lengths = rng.integers(0, 41, size=8)
+    for result, frames, length in zip(decode(logits, lengths, alphabet), log_softmax(logits), lengths):
+        expected = reference_greedy(frames[:length], alphabet)
+        assert result.text == "".join(c[0] for c in expected)
+        assert [(c.char, c.start, c.end) for c in result.characters] == [c[:3] for c in expected]
+        assert [c.confidence for c in result.characters] == pytest.approx([c[3] for c in expected], abs=1e-6)
+        if expected:
+            assert result.confidence == pytest.approx(np.mean([c[3] for c in expected]), abs=1e-6)
+
+
 def test_lengths_cut_the_sequence():
     logits = one_hot_logits([1, 0, 2, 2])[None]
     assert decode(logits, [2], ALPHABET)[0].text == "a"
