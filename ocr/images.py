@@ -19,6 +19,7 @@ import numpy as np
 from common.errors import ConfigError, InputError
 from common.input_files import (bytes_as_file, check_input_file, describe_content, is_pil_image,
                                 reraise_for_bytes)
+from common.limits import check_count
 from ocr.defaults import HEIGHT, MIN_CONTRAST, MIN_WIDTH, POLARITIES, POLARITY
 
 __all__ = [
@@ -374,12 +375,7 @@ def load_image(source, *, max_pixels=DEFAULT_MAX_PIXELS):
     >>> load_image(np.zeros((2, 3, 3), dtype=np.uint8)).shape
     (2, 3)
     """
-    if isinstance(max_pixels, bool) or not isinstance(max_pixels, (int, np.integer)) or max_pixels < 1:
-        raise ConfigError(
-            "Received an invalid value for `max_pixels`, expected a positive integer. "
-            f"Received: max_pixels={max_pixels!r}"
-        )
-    max_pixels = int(max_pixels)
+    max_pixels = check_count("max_pixels", max_pixels)
     if isinstance(source, np.ndarray):
         label = _describe_array(source)
         if source.ndim in (2, 3):
@@ -524,19 +520,11 @@ def preprocess_line(gray, *, height=HEIGHT, min_width=MIN_WIDTH, polarity=POLARI
     """
     import cv2
 
-    for name, value in (("height", height), ("min_width", min_width)):
-        if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
-            raise ConfigError(
-                f"Received an invalid value for `{name}`, expected a positive integer. Received: {name}={value!r}"
-            )
+    height, min_width = check_count("height", height), check_count("min_width", min_width)
     if polarity not in POLARITIES:
         raise ConfigError(f"Received an invalid value for `polarity`, expected one of {POLARITIES}. "
                           f"Received: polarity={polarity!r}")
-    if isinstance(min_contrast, bool) or not isinstance(min_contrast, (int, np.integer)) \
-            or not 1 <= min_contrast <= 255:
-        raise ConfigError(f"Received an invalid value for `min_contrast`, expected an integer in [1, 255] (gray "
-                          f"levels). Received: min_contrast={min_contrast!r}")
-    height, min_width = int(height), int(min_width)
+    min_contrast = check_count("min_contrast", min_contrast, maximum=255)  # gray levels
     if not (isinstance(gray, np.ndarray) and gray.dtype == np.uint8 and gray.ndim == 2):
         if source is None and isinstance(gray, (str, os.PathLike)):
             source = os.fspath(gray)

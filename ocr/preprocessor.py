@@ -8,22 +8,15 @@
 """
 
 import common  # noqa: F401  (pins the Keras backend)
-import numpy as np
 
 from common.alphabet import normalize_text
 from common.errors import ConfigError
+from common.limits import check_count
 from common.preprocessor import Preprocessor
 from ocr.defaults import HEIGHT, MIN_CONTRAST, MIN_WIDTH, POLARITIES, POLARITY
 from ocr.images import load_image, preprocess_line
 
 __all__ = ["LinePreprocessor"]
-
-
-def _check_int(name, value, low, high):
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or not low <= value <= high:
-        raise ConfigError(f"Received an invalid value for `{name}`, expected an integer in [{low}, {high}]. "
-                          f"Received: {name}={value!r}")
-    return int(value)
 
 
 class LinePreprocessor(Preprocessor):
@@ -46,13 +39,13 @@ class LinePreprocessor(Preprocessor):
     task = "ocr"
 
     def __init__(self, height=HEIGHT, min_width=MIN_WIDTH, polarity=POLARITY, min_contrast=MIN_CONTRAST):
-        self.height = _check_int("height", height, 8, 512)
-        self.min_width = _check_int("min_width", min_width, 1, 4096)
+        self.height = check_count("height", height, minimum=8, maximum=512)
+        self.min_width = check_count("min_width", min_width, maximum=4096)
         if polarity not in POLARITIES:
             raise ConfigError(f"Received an invalid value for `polarity`, expected one of {POLARITIES}. "
                               f"Received: polarity={polarity!r}")
         self.polarity = polarity
-        self.min_contrast = _check_int("min_contrast", min_contrast, 1, 255)
+        self.min_contrast = check_count("min_contrast", min_contrast, maximum=255)
 
     @property
     def num_features(self):
