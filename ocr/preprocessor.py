@@ -8,7 +8,6 @@
 """
 
 import common  # noqa: F401  (pins the Keras backend)
-
 from common.alphabet import normalize_text
 from common.errors import ConfigError
 from common.limits import check_count
