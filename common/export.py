@@ -60,10 +60,13 @@ OUTPUT_NAMES = ("logits", "lengths")
 METADATA_KEY = "ctc_toolkit"
 ONNX_OPSET = 17
 SUFFIXES = {"onnx": ".onnx", "tflite": ".tflite"}
-QUANTIZATIONS = ("dynamic", "dynamic_matmul", "static")
-"""int8 variants :func:`quantize_onnx` makes: ``dynamic`` (int8 weights of the convolutions and matrix products,
-activations quantized per call), ``dynamic_matmul`` (matrix products only), ``static`` (QDQ, activation ranges
-calibrated on given inputs)."""
+QUANTIZATIONS = ("dynamic", "dynamic_matmul", "dynamic_recurrent", "static")
+"""int8 variants :func:`quantize_onnx` makes: ``dynamic`` (int8 weights of the convolutions, the LSTMs and the
+matrix products, activations quantized per call), ``dynamic_matmul`` (matrix products only), ``dynamic_recurrent``
+(the fused ``LSTM`` operators and the matrix products; the convolutions stay float: ONNX Runtime's ``ConvInteger``
+is slower than its float convolution on CPUs), ``static`` (QDQ, activation ranges calibrated on given inputs)."""
+_DYNAMIC_OPERATORS = {"dynamic": None, "dynamic_matmul": ["MatMul"], "dynamic_recurrent": ["LSTM", "MatMul"]}
+"""ONNX operators each dynamic variant quantizes (``None``: every kind ONNX Runtime's quantizer can)."""
 SAVED_MODEL_METADATA = Path("assets.extra") / f"{METADATA_KEY}.json"
 INSTALL_HINT = "pip install 'ctc-toolkit[export]'"
 ONNX_SPINNING_VARIABLE = "CTC_TOOLKIT_ONNX_SPINNING"
@@ -340,7 +343,7 @@ def quantize_onnx(source, path, *, mode="dynamic", calibration=None, overwrite=F
                               extra_options={"EnableSubgraph": True})
         else:
             q.quantize_dynamic(str(source), str(tmp), weight_type=q.QuantType.QInt8,
-                               op_types_to_quantize=["MatMul"] if mode == "dynamic_matmul" else None,
+                               op_types_to_quantize=_DYNAMIC_OPERATORS[mode],
                                extra_options={"EnableSubgraph": True})
         graph = onnx.load(str(tmp))
         metadata = json.loads(next(p.value for p in graph.metadata_props if p.key == METADATA_KEY))

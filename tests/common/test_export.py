@@ -161,7 +161,7 @@ def _int8_ops(path):
     return [op for op in walk(onnx.load(str(path)).graph) if "Integer" in op or "Quantize" in op]
 
 
-@pytest.mark.parametrize("mode", ["dynamic", "dynamic_matmul", "static"])
+@pytest.mark.parametrize("mode", ["dynamic", "dynamic_matmul", "dynamic_recurrent", "static"])
 def test_quantized_onnx_runs_like_the_export(exported, tmp_path, mode):
     from common.export import quantize_onnx
 
@@ -170,6 +170,8 @@ def test_quantized_onnx_runs_like_the_export(exported, tmp_path, mode):
     calibration = [(features[i:i + 1], lengths[i:i + 1]) for i in range(len(lengths))]
     out = quantize_onnx(paths["onnx"], tmp_path / f"{mode}.onnx", mode=mode, calibration=calibration)
     assert _int8_ops(out) and not _int8_ops(paths["onnx"])
+    if mode == "dynamic_recurrent":  # int8 LSTMs, float convolutions
+        assert "DynamicQuantizeLSTM" in _int8_ops(out) and "ConvInteger" not in _int8_ops(out)
     runtime, reference = ExportedModel(out, task="ocr"), ExportedModel(paths["onnx"], task="ocr")
     assert runtime.metadata == model.metadata and runtime.alphabet.characters == reference.alphabet.characters
     logits, out_lengths = runtime(features, lengths)
