@@ -10,6 +10,7 @@ batch: its result has ``error`` set and empty text, the others are read.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import os
 from collections.abc import Sequence
@@ -291,9 +292,11 @@ class Reader:
         beam_width = check_beam_width(beam_width, flag="--beam")
         inputs = [inputs] if isinstance(inputs, PreparedImage) else as_input_list(inputs)
         # Decoding and preprocessing release the GIL (Pillow, OpenCV): threads overlap them. The pool lives as long
-        # as this call.
-        with ThreadPoolExecutor(max_workers=min(4, os.cpu_count() or 1, max(1, len(inputs))),
-                                thread_name_prefix="ocr-load") as pool:
+        # as this call; one input is prepared in the calling thread (a thread's start and hand-off cost more than
+        # they overlap, most of all on a busy machine).
+        workers = min(4, os.cpu_count() or 1, len(inputs))
+        with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="ocr-load") if workers > 1 \
+                else contextlib.nullcontext() as pool:
             return map_in_groups(lambda group, offset: self._read_chunk(group, offset, beam_width, layout, pool),
                                  inputs, group_size=chunk_size, progress=progress, unit="image",
                                  setting="chunk_size")
@@ -370,7 +373,8 @@ class Reader:
                  for index, source in enumerate(inputs)]
         prepared = list(inputs)
         todo = [index for index, source in enumerate(inputs) if not isinstance(source, PreparedImage)]
-        for index, image in zip(todo, pool.map(lambda i: self.prepare(inputs[i], layout=layout, name=names[i]), todo)):
+        mapper = pool.map if pool is not None and len(todo) > 1 else map
+        for index, image in zip(todo, mapper(lambda i: self.prepare(inputs[i], layout=layout, name=names[i]), todo)):
             prepared[index] = image
         line_sets = [p.lines for p in prepared]
         page_layouts = [p.page_layout for p in prepared]
