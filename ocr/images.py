@@ -23,6 +23,7 @@ from common.limits import check_count
 from ocr.defaults import HEIGHT, MIN_CONTRAST, MIN_WIDTH, POLARITIES, POLARITY
 
 __all__ = [
+    "check_polarity",
     "load_image",
     "preprocess_line",
     "strip_width",
@@ -471,6 +472,14 @@ def _ink_bounds(profile, fraction):
     return int(keep[0]), int(keep[-1])
 
 
+def check_polarity(polarity):
+    """``polarity`` if it is one of :data:`ocr.defaults.POLARITIES`; else a :class:`ConfigError` naming them."""
+    if polarity not in POLARITIES:
+        raise ConfigError(f"Received an invalid value for `polarity`, expected one of {POLARITIES}. "
+                          f"Received: polarity={polarity!r}")
+    return polarity
+
+
 def preprocess_line(gray, *, height=HEIGHT, min_width=MIN_WIDTH, polarity=POLARITY, min_contrast=MIN_CONTRAST,
                     source=None, return_box=False):
     """Turn a text-line image into the strip the model reads: ``(width, height)``, ink = 1, background = 0.
@@ -521,9 +530,7 @@ def preprocess_line(gray, *, height=HEIGHT, min_width=MIN_WIDTH, polarity=POLARI
     import cv2
 
     height, min_width = check_count("height", height), check_count("min_width", min_width)
-    if polarity not in POLARITIES:
-        raise ConfigError(f"Received an invalid value for `polarity`, expected one of {POLARITIES}. "
-                          f"Received: polarity={polarity!r}")
+    polarity = check_polarity(polarity)
     min_contrast = check_count("min_contrast", min_contrast, maximum=255)  # gray levels
     if not (isinstance(gray, np.ndarray) and gray.dtype == np.uint8 and gray.ndim == 2):
         if source is None and isinstance(gray, (str, os.PathLike)):

@@ -9,11 +9,10 @@
 
 import common  # noqa: F401  (pins the Keras backend)
 from common.alphabet import normalize_text
-from common.errors import ConfigError
 from common.limits import check_count
 from common.preprocessor import Preprocessor
-from ocr.defaults import HEIGHT, MIN_CONTRAST, MIN_WIDTH, POLARITIES, POLARITY
-from ocr.images import load_image, preprocess_line
+from ocr.defaults import HEIGHT, MIN_CONTRAST, MIN_WIDTH, POLARITY
+from ocr.images import check_polarity, load_image, preprocess_line
 
 __all__ = ["LinePreprocessor"]
 
@@ -40,10 +39,7 @@ class LinePreprocessor(Preprocessor):
     def __init__(self, height=HEIGHT, min_width=MIN_WIDTH, polarity=POLARITY, min_contrast=MIN_CONTRAST):
         self.height = check_count("height", height, minimum=8, maximum=512)
         self.min_width = check_count("min_width", min_width, maximum=4096)
-        if polarity not in POLARITIES:
-            raise ConfigError(f"Received an invalid value for `polarity`, expected one of {POLARITIES}. "
-                              f"Received: polarity={polarity!r}")
-        self.polarity = polarity
+        self.polarity = check_polarity(polarity)
         self.min_contrast = check_count("min_contrast", min_contrast, maximum=255)
 
     @property
