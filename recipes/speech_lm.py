@@ -2,22 +2,26 @@
 
     python recipes/speech_lm.py --work /work/data/speech_lm --kenlm-bin /path/to/kenlm/build/bin
 
-1. Text: every sentence of the State of the Union addresses and Debian ``fortunes`` (``recipes/english_text.py``;
-   never Moby-Dick, the held-out evaluation source, and never license texts, package descriptions, changelogs,
-   Perl documentation or docstrings), normalized exactly as transcripts are (``speech.text.normalize_transcript``).
+1. Text (``recipes/english_text.py``): every sentence of the State of the Union addresses and Debian ``fortunes``,
+   and the plain-English sentences of technical manuals: the Linux, POSIX and git man pages (``manpages``) and GNU
+   manuals in Info form (``gnu_manuals``), 4.1M words in all; never Moby-Dick, the held-out evaluation source, and
+   never license texts, package descriptions, changelogs, Perl documentation or docstrings (the manuals' sentences
+   that also appear in one of those are dropped), normalized exactly as transcripts are
+   (``speech.text.normalize_transcript``). The manuals need their Debian packages: ``recipes/system_packages.sh``.
 2. ``lmplz -o 4 --prune 0 1 1 1`` (modified Kneser-Ney; bigrams and longer seen once are pruned), then
-   ``build_binary -q 8 -b 8 trie`` (8-bit quantised probabilities and backoffs): about 10 MB.
+   ``build_binary -q 8 -b 8 trie`` (8-bit quantised probabilities and backoffs): about 7 MB.
 3. The vocabulary the decoder treats as known words: the LM's unigrams plus Debian ``wamerican``'s word list
    (``/usr/share/dict/american-english``, normalized the same way), gzipped beside the LM. Words outside it can
    still be written (open vocabulary) at a penalty.
 4. ``english.lm.json``: decoding settings (``alpha``, ``beta``, ``beam_width``, ``unk_offset``), untouched if the
    file exists (``recipes/speech_lm_tune.py`` writes the tuned values there), and how the LM was built.
 
-KenLM's ``lmplz`` and ``build_binary`` build from the PyPI ``kenlm`` sdist's C++ source (about a minute)::
+KenLM's ``lmplz`` and ``build_binary`` build from the PyPI ``kenlm`` sdist's C++ source (a few minutes;
+``--no-build-isolation`` keeps pip from building the sdist's build requirement, CMake, from source first)::
 
     apt-get install libboost-program-options-dev libboost-system-dev libboost-thread-dev libboost-test-dev \\
         zlib1g-dev libbz2-dev liblzma-dev cmake g++
-    pip download --no-deps --no-binary :all: kenlm==0.3.0 && tar xzf kenlm-0.3.0.tar.gz
+    pip download --no-deps --no-build-isolation --no-binary :all: kenlm==0.3.0 && tar xzf kenlm-0.3.0.tar.gz
     cd kenlm-0.3.0 && mkdir build && cd build && cmake .. -DCMAKE_BUILD_TYPE=Release && make -j2 lmplz build_binary
 """
 
@@ -38,7 +42,7 @@ sys.path.insert(0, str(ROOT / "recipes"))
 from english_text import DEFAULT_CACHE, documents, split_sentences  # noqa: E402
 
 SHIP = ROOT / "speech" / "models" / "english.lm"
-SOURCES = ("sotu", "fortunes")
+SOURCES = ("sotu", "fortunes", "manpages", "gnu_manuals")
 WORD_LIST = Path("/usr/share/dict/american-english")
 MAX_SHIPPED_MB = 25
 

@@ -66,6 +66,19 @@ def evaluate(decoder, log_probs, references, durations, *, beam_width=None):
     return {"wer": rates["wer"], "cer": rates["cer"], "rtf": seconds / sum(durations), "texts": texts}
 
 
+def choose_beam(beams, *, greedy_cer, tolerance, max_rtf):
+    """The beam width to ship, from ``beams``: (beam, WER, CER, real-time factor) tuples in increasing beam order.
+
+    Candidates: the beams whose CER is no worse than greedy decoding's (all of them if none is) and whose real-time
+    factor is at most ``max_rtf`` (the fastest one if none is). Of those, the narrowest whose WER is within
+    ``tolerance`` of their lowest.
+    """
+    candidates = [b for b in beams if b[2] <= greedy_cer] or list(beams)
+    fast = [b for b in candidates if b[3] <= max_rtf] or sorted(candidates, key=lambda b: b[3])[:1]
+    lowest = min(b[1] for b in fast)
+    return next(b[0] for b in fast if b[1] <= lowest + tolerance)
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--data", default="/work/data/lm_eval/tune")
@@ -133,11 +146,7 @@ def main():
         result = evaluate(decoder, log_probs, references, durations, beam_width=beam)
         beams.append((beam, result["wer"], result["cer"], result["rtf"]))
         print(f"beam {beam:4d}: WER {result['wer']:.4f} CER {result['cer']:.4f} rtf {result['rtf']:.4f}", flush=True)
-    # a beam that makes CER worse than greedy's is not a candidate
-    candidates = [b for b in beams if b[2] <= base["cer"]] or beams
-    lowest = min(b[1] for b in candidates)
-    fitting = [b for b in candidates if b[1] <= lowest + args.beam_tolerance and b[3] <= args.max_rtf]
-    beam = (fitting or sorted(beams, key=lambda b: b[3])[:1])[0][0]
+    beam = choose_beam(beams, greedy_cer=base["cer"], tolerance=args.beam_tolerance, max_rtf=args.max_rtf)
     settings = LMSettings(alpha=alpha, beta=beta, beam_width=beam, unk_offset=unk)
     print("chosen:", json.dumps(dataclasses.asdict(settings)))
     if args.write:

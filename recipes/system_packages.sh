@@ -13,7 +13,8 @@
 set -euo pipefail
 what=${1:-all}
 
-TEXT="fortunes dict-gcide"
+TEXT="fortunes dict-gcide wamerican man-db manpages manpages-dev manpages-posix manpages-posix-dev git-man
+ gawk-doc bash-doc make-doc autoconf-doc gdb-doc glibc-doc-reference emacs-common-non-dfsg"
 command -v npm >/dev/null || TEXT="$TEXT npm"  # a Node.js install that ships its own npm conflicts with Debian's
 FONTS="fonts-dejavu-core fonts-dejavu-extra fonts-liberation fonts-freefont-ttf fonts-urw-base35 fonts-noto-core
  fonts-crosextra-carlito fonts-crosextra-caladea fonts-linuxlibertine fonts-ebgaramond fonts-roboto fonts-open-sans
