@@ -76,7 +76,7 @@ batches beside its HTTP loop, and on 2 shared cores the spinning cost 17.8 CPU m
 12.1 ms without it (benchmarks/results_serve.md)."""
 ONNX_THREADS_VARIABLE = "CTC_TOOLKIT_ONNX_THREADS"
 """Environment variable: threads of each ONNX Runtime / LiteRT forward pass when ``num_threads`` is not given (unset:
-the runtime's default, every core). ``ocr serve`` / ``speech serve --threads`` and the batch workers set it: one
+ONNX Runtime gets one per core this process may use, :func:`common.cpus.usable_cpus`; LiteRT its own default). ``ocr serve`` / ``speech serve --threads`` and the batch workers set it: one
 forward pass per core beside the request threads costs less than one pass split over every core, whose threads
 wait for each other at every LSTM step."""
 
@@ -88,7 +88,7 @@ def onnx_threads_from_environment():
         return None
     if not value.isdigit() or int(value) < 1:
         raise ConfigError(f"{ONNX_THREADS_VARIABLE} must be a positive whole number of threads (or unset: every "
-                          f"core). Received: {ONNX_THREADS_VARIABLE}={value!r}")
+                          f"usable core). Received: {ONNX_THREADS_VARIABLE}={value!r}")
     return int(value)
 
 
@@ -375,7 +375,7 @@ class ExportedModel:
         path: an ``.onnx`` or ``.tflite`` file, or a SavedModel folder, written by :func:`export_model`.
         task: ``"ocr"`` or ``"speech"`` to refuse a model of the other task; ``None`` accepts either.
         num_threads: threads for ONNX Runtime / LiteRT (``None``: :data:`ONNX_THREADS_VARIABLE` when set, else
-            their default, all cores for ONNX Runtime).
+            one per usable core for ONNX Runtime (:func:`common.cpus.usable_cpus`), LiteRT's default).
 
     ONNX files run on ONNX Runtime, TFLite files on the ``ai-edge-litert`` interpreter (TensorFlow's deprecated
     ``tf.lite.Interpreter`` when that package is missing), SavedModels on ``tf.saved_model.load``.
@@ -444,9 +444,12 @@ class ExportedModel:
         _require("onnxruntime", what="Running an ONNX model")
         import onnxruntime
 
+        from common.cpus import usable_cpus
+
         options = onnxruntime.SessionOptions()
-        if num_threads:
-            options.intra_op_num_threads = int(num_threads)
+        # ONNX Runtime's default is a thread per physical core, even for a process allowed fewer (taskset, a
+        # container's quota): the extra threads only wait for each other (common.cpus).
+        options.intra_op_num_threads = int(num_threads) if num_threads else usable_cpus()
         if os.environ.get(ONNX_SPINNING_VARIABLE, "1").strip() == "0":
             options.add_session_config_entry("session.intra_op.allow_spinning", "0")
         session = onnxruntime.InferenceSession(str(self.path), options, providers=["CPUExecutionProvider"])

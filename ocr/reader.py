@@ -20,6 +20,7 @@ from typing import Union
 
 import numpy as np
 
+from common.cpus import usable_cpus
 from common.errors import ConfigError, InputError, ModelFileError
 from common.inference import (DEFAULT_MAX_BATCH_MB, InputResult, SequencePredictor, as_input_list,
                               check_beam_width, guard_input, input_name, load_task_model, map_in_groups)
@@ -294,7 +295,7 @@ class Reader:
         # Decoding and preprocessing release the GIL (Pillow, OpenCV): threads overlap them. The pool lives as long
         # as this call; one input is prepared in the calling thread (a thread's start and hand-off cost more than
         # they overlap, most of all on a busy machine).
-        workers = min(4, os.cpu_count() or 1, len(inputs))
+        workers = min(4, usable_cpus(), len(inputs))
         with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="ocr-load") if workers > 1 \
                 else contextlib.nullcontext() as pool:
             return map_in_groups(lambda group, offset: self._read_chunk(group, offset, beam_width, layout, pool),

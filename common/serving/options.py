@@ -33,10 +33,10 @@ DEFAULT_WORKERS = 2
 
 
 def default_cores():
-    """The cores this process may run on."""
-    import os
+    """The cores this process may run on (:func:`common.cpus.usable_cpus`: affinity and container quota)."""
+    from common.cpus import usable_cpus
 
-    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    return usable_cpus()
 
 
 def default_threads(workers):
