@@ -131,7 +131,7 @@ def _ljspeech_rows(folder, prefix):
 TEXT_MIX = {"sotu": 0.45, "fortunes": 0.25, "grammar": 0.30}
 """Default shares of the synthetic training texts (``--text-mix``); stages 5-8 of MODELS.md say which mix made which
 data. ``grammar`` is the shared pool's sentences with numbers, dates and names; the rest are ``english_text``
-sources (``gcide``: dictionary definitions)."""
+sources (``gcide``: dictionary definitions; ``manpages`` and ``gnu_manuals``: technical English)."""
 
 
 def parse_text_mix(text):
@@ -193,7 +193,8 @@ def main():
     parser.add_argument("--lr", type=float, default=5e-4)
     parser.add_argument("--resume", action="store_true", help="resume training (skips the data steps)")
     parser.add_argument("--text-mix", type=parse_text_mix, default=None, metavar="SOURCE=SHARE,...",
-                        help="shares of the synthetic texts' sources: sotu, fortunes, gcide, grammar (default "
+                        help="shares of the synthetic texts' sources: grammar or an english_text source (sotu, "
+                             "fortunes, gcide, manpages, gnu_manuals) (default "
                              "sotu=0.45,fortunes=0.25,grammar=0.3)")
     parser.add_argument("--seed", type=int, default=51, help="seed of the synthetic training texts and voices")
     parser.add_argument("--reuse", action="append", default=[], metavar="DIR",
