@@ -34,6 +34,7 @@ toolkit); ``fortunes`` needs ``apt-get install fortunes``, ``gcide`` ``apt-get i
 (``recipes/system_packages.sh``).
 """
 
+import functools
 import json
 import os
 import re
@@ -197,10 +198,12 @@ def _key(sentence):
     return " ".join(re.findall(r"[a-z0-9]+", sentence.lower()))
 
 
+@functools.lru_cache(maxsize=1)
 def held_out_keys():
     """:func:`_key` of every sentence of the held-out text sources on this machine (set of str): the license texts
     (``/usr/share/common-licenses``), the descriptions of every package apt lists and every installed one, and the
-    Python standard library's docstrings. A training text that holds one of them leaves that sentence out."""
+    Python standard library's docstrings. A training text that holds one of them leaves that sentence out. Computed
+    once per process (frozenset)."""
     import sys
 
     texts = [p.read_text(encoding="utf-8", errors="replace") for p in sorted(LICENSES_DIR.glob("*")) if p.is_file()]
@@ -214,7 +217,7 @@ def held_out_keys():
     keys = {_key(s) for s in docstring_sentences("all", min_words=1, max_words=1000)}
     keys.update(_key(s) for text in texts for s in split_sentences(text.replace("\n .\n", "\n")))
     keys.discard("")
-    return keys
+    return frozenset(keys)
 
 
 def _info_paragraphs(path):
@@ -228,16 +231,21 @@ def _info_paragraphs(path):
             if b.strip() and not b.lstrip().startswith(("File:", "* Menu:", "Tag Table:", "*"))]
 
 
+@functools.lru_cache(maxsize=1)
+def _known_words():
+    """``wamerican``'s words, lowercase (frozenset of str), read once per process."""
+    if not WORD_LIST.is_file():
+        raise FileNotFoundError(f"{WORD_LIST} is missing: apt-get install wamerican")
+    return frozenset(w.strip().lower() for w in WORD_LIST.read_text(encoding="utf-8", errors="replace").splitlines())
+
+
 def _technical_documents(source, cache_dir):
     """The English prose of each man page (``manpages``) or Info manual (``gnu_manuals``): list of str, cached."""
     packages = MANPAGES_PACKAGES if source == "manpages" else GNU_MANUAL_PACKAGES
     cache = Path(cache_dir) / f"{source}-{_package_versions(packages)}.json"
     if cache.is_file():
         return json.loads(cache.read_text(encoding="utf-8"))
-    if not WORD_LIST.is_file():
-        raise FileNotFoundError(f"{WORD_LIST} is missing: apt-get install wamerican")
-    words = {w.strip().lower() for w in WORD_LIST.read_text(encoding="utf-8", errors="replace").splitlines()}
-    held_out = held_out_keys()
+    words, held_out = _known_words(), held_out_keys()
     if source == "manpages":
         files = [p for p in _installed_files(packages) if re.fullmatch(r"/usr/share/man/man[0-9]", str(p.parent))
                  and p.is_file() and not p.is_symlink()]

@@ -39,11 +39,10 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "recipes"))
 
-from english_text import DEFAULT_CACHE, documents, split_sentences  # noqa: E402
+from english_text import DEFAULT_CACHE, WORD_LIST, documents, split_sentences  # noqa: E402
 
 SHIP = ROOT / "speech" / "models" / "english.lm"
 SOURCES = ("sotu", "fortunes", "manpages", "gnu_manuals")
-WORD_LIST = Path("/usr/share/dict/american-english")
 MAX_SHIPPED_MB = 25
 
 
