@@ -92,7 +92,9 @@ def package_version(name):
 
 def describe_machine():
     """One line: date (UTC), CPU model, usable cores, memory, OS, Python."""
-    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    from common.cpus import usable_cpus
+
+    cores = usable_cpus()  # affinity, capped by a container's CPU quota
     load = " / ".join(f"{x:.1f}" for x in os.getloadavg()) if hasattr(os, "getloadavg") else "n/a"
     date = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
     return (f"{date}; CPU: {_cpu_model()}, {cores} usable core(s) of {os.cpu_count()}; RAM {_memory_gib()}; "

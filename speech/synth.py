@@ -35,6 +35,7 @@ from pathlib import Path
 
 import numpy as np
 
+from common.cpus import usable_cpus
 from common.errors import ConfigError, InputError
 from speech.defaults import SAMPLE_RATE
 
@@ -354,7 +355,7 @@ def synthesize_dataset(out_dir, num_utterances, *, texts=None, voices=None, seed
         Voices to leave out: ``"espeak-ng:en-us+f2"``, a name (``"en-us+f2"``) or a family (``"en-gb-scotland"``,
         all its variants); pass them as ``voices=`` to build a test set of unseen voices.
     num_workers : int, optional
-        Engines run at once (default: the number of CPUs, at most 4); engines are single-threaded.
+        Engines run at once (default: the CPUs this process may use, at most 4); engines are single-threaded.
 
     Returns
     -------
@@ -408,7 +409,7 @@ def synthesize_dataset(out_dir, num_utterances, *, texts=None, voices=None, seed
             synthesize(_tts_text(text), voice, wavs / f"{key}.wav", rate=rate, pitch=pitch)
         return key, text, voice, rate, pitch
 
-    workers = num_workers or min(4, os.cpu_count() or 1)
+    workers = num_workers or min(4, usable_cpus())
     if not isinstance(workers, int) or workers < 1:
         raise ConfigError(f"`num_workers` must be a positive integer. Received: num_workers={num_workers!r}")
     show = num_utterances >= 20
