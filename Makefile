@@ -34,7 +34,7 @@ NETWORK_CODE := common/frontend.py common/encoder.py common/recognizer.py common
 onnx: $(ONNX_MODELS)
 
 ocr/models/default.onnx: ocr/models/default.keras ocr/frontend.py $(NETWORK_CODE)
-	$(PY) -m ocr export --model $< --out $@ --overwrite
+	$(PY) -m ocr export --model $< --out $@ --overwrite --quantize dynamic_recurrent  # ocr/defaults.py TWIN_QUANTIZATION
 
 speech/models/default.onnx: speech/models/default.keras speech/frontend.py $(NETWORK_CODE)
 	$(PY) -m speech export --model $< --out $@ --overwrite

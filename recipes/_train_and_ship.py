@@ -1,6 +1,8 @@
 """The step both recipes end with: run a task's ``train`` command, copy the best model into the package, and
-regenerate its ONNX twin (``default.onnx``, what ``read`` / ``transcribe`` run without TensorFlow)."""
+regenerate its ONNX twin (``default.onnx``, what ``read`` / ``transcribe`` run without TensorFlow), quantized as the
+task's ``defaults.TWIN_QUANTIZATION`` says."""
 
+import importlib
 import shutil
 import subprocess
 import sys
@@ -26,8 +28,9 @@ def train_and_ship(task, work, ship, options, *, resume=False):
         shutil.copyfile(work / "model.keras", ship)
         print(f"copied the best model to {ship}")
         twin = Path(ship).with_suffix(".onnx")
+        quantization = importlib.import_module(f"{task}.defaults").TWIN_QUANTIZATION
         status = subprocess.call([sys.executable, "-m", task, "export", "--model", str(ship), "--out", str(twin),
-                                  "--overwrite"], cwd=ROOT)
+                                  "--overwrite", *(["--quantize", quantization] if quantization else [])], cwd=ROOT)
         if status == 0:
             print(f"wrote its ONNX twin {twin}")
     return status

@@ -173,6 +173,7 @@ def test_quantized_onnx_runs_like_the_export(exported, tmp_path, mode):
     if mode == "dynamic_recurrent":  # int8 LSTMs, float convolutions
         assert "DynamicQuantizeLSTM" in _int8_ops(out) and "ConvInteger" not in _int8_ops(out)
     runtime, reference = ExportedModel(out, task="ocr"), ExportedModel(paths["onnx"], task="ocr")
+    assert (runtime.quantization, reference.quantization) == (mode, None)
     assert runtime.metadata == model.metadata and runtime.alphabet.characters == reference.alphabet.characters
     logits, out_lengths = runtime(features, lengths)
     expected, expected_lengths = reference(features, lengths)
@@ -183,6 +184,24 @@ def test_quantized_onnx_runs_like_the_export(exported, tmp_path, mode):
         assert 0 < error < 0.25 * np.abs(expected[row, :length]).max()
     with pytest.raises(ConfigError, match="exists already"):
         quantize_onnx(paths["onnx"], out, mode=mode, calibration=calibration)
+
+
+def test_cli_export_quantize_writes_an_int8_twin_of_the_keras_file(exported, tmp_path, capsys):
+    from common.model_file import file_sha256
+
+    _, keras_file, _ = exported
+    out = tmp_path / "twin.onnx"
+    assert ocr_main(["export", "--model", str(keras_file), "--out", str(out), "--quantize", "dynamic_recurrent"]) == 0
+    assert capsys.readouterr().out.strip() == str(out)
+    twin = ExportedModel(out, task="ocr")
+    assert twin.quantization == "dynamic_recurrent" and "DynamicQuantizeLSTM" in _int8_ops(out)
+    assert twin.source_sha256 == file_sha256(keras_file)
+    assert [p.name for p in tmp_path.iterdir()] == ["twin.onnx"]  # the float32 export in between is gone
+    assert ocr_main(["export", "--model", str(keras_file), "--out", str(out), "--quantize", "dynamic"]) == 2
+    assert "exists already" in capsys.readouterr().err
+    assert ocr_main(["export", "--model", str(keras_file), "--out", str(tmp_path / "m.tflite"),
+                     "--quantize", "dynamic"]) == 2
+    assert "--quantize writes ONNX" in capsys.readouterr().err
 
 
 def test_quantize_onnx_checks_its_arguments(exported, tmp_path):
