@@ -48,6 +48,6 @@ TWIN_QUANTIZATION = "dynamic_recurrent"
 """How the shipped ONNX twin (``ocr/models/default.onnx``, what ``read`` runs) is written: int8 LSTM and
 matrix-product weights, float convolutions (``make onnx``; the recipes, through ``export --quantize``). On the
 held-out lines of ``benchmarks/ocr_vs_tesseract.py`` it had the float twin's CER (0.83% on 1200 lines) and read
-1.21x as fast at batch and 1.11x one line per call, on one core (``benchmarks/ocr_quantization.py``, interleaved
-rounds: 1.10x and 1.31x). Activations are quantized per batch: 9 of the 1200 lines read differently in a batch and
+1.20x as fast at batch and 1.47x one line per call, on one quiet core (``benchmarks/ocr_quantization.py``,
+interleaved rounds beside a training: 1.10x and 1.31x). Activations are quantized per batch: 9 of the 1200 lines read differently in a batch and
 alone. ``None`` would write a float32 twin that reads exactly as the ``.keras`` model."""
