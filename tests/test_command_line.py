@@ -77,17 +77,7 @@ def test_reading_and_transcribing_with_the_shipped_models_never_imports_tensorfl
     assert lines[2] == "[]"
 
 
-def _split_confidences(value, found):
-    """``value`` (nested dicts and lists) without its ``confidence`` entries, which are appended to ``found``."""
-    if isinstance(value, dict):
-        found.extend(v for k, v in value.items() if k == "confidence")
-        return {k: _split_confidences(v, found) for k, v in value.items() if k != "confidence"}
-    if isinstance(value, (list, tuple)):
-        return [_split_confidences(v, found) for v in value]
-    return value
-
-
-def test_the_onnx_twins_read_as_the_keras_models_do():
+def test_the_onnx_twins_read_as_the_keras_models_do(assert_same_but_confidences):
     """The OCR twin has int8 LSTM weights (ocr/defaults.py TWIN_QUANTIZATION): the same text and boxes; the
     confidences differ by 0.003 on average (a few uncertain characters by up to a quarter). The float32 speech twin
     gives the same words and times."""
@@ -95,14 +85,10 @@ def test_the_onnx_twins_read_as_the_keras_models_do():
     from speech.transcriber import Transcriber
 
     images = [LINE, ROOT / "ocr" / "samples" / "paragraph.png"]
-    twin_confidences, keras_confidences = [], []
-    twin = [_split_confidences(r.to_dict(), twin_confidences) for r in Reader.load().read(images, layout="auto")]
-    keras = [_split_confidences(r.to_dict(), keras_confidences)
-             for r in Reader.load(OCR_KERAS).read(images, layout="auto")]
-    assert twin == keras
-    assert len(twin_confidences) == len(keras_confidences) > 20
-    difference = np.abs(np.subtract(twin_confidences, keras_confidences))
-    assert difference.mean() < 0.01 and np.median(difference) < 0.001
+    twin = [r.to_dict() for r in Reader.load().read(images, layout="auto")]
+    keras = [r.to_dict() for r in Reader.load(OCR_KERAS).read(images, layout="auto")]
+    assert sum(len(line["characters"]) for r in twin for line in r["lines"]) > 20
+    assert_same_but_confidences(twin, keras)
     [twin], [original] = Transcriber.load().transcribe(HELLO), Transcriber.load(SPEECH_KERAS).transcribe(HELLO)
     assert twin.text == original.text
     assert [(w.text, w.start, w.end) for w in twin.words] == [(w.text, w.start, w.end) for w in original.words]

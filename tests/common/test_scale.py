@@ -177,9 +177,10 @@ def _cli_lines(main, argv, capsys):
 
 
 @pytest.mark.parametrize("task", ["ocr", "speech"])
-def test_batch_gives_the_same_records_as_the_command_line(task, tmp_path, capsys):
+def test_batch_gives_the_same_records_as_the_command_line(task, tmp_path, capsys, assert_same_but_confidences):
     """``batch --local`` (the same shards as on Ray) writes what ``read --json`` / ``transcribe --format json``
-    prints, for good and bad files alike."""
+    prints, for good and bad files alike (OCR: but for confidences, since a file is read in another batch and the
+    OCR twin's int8 activations are quantized per batch)."""
     import shutil
     from pathlib import Path
 
@@ -202,13 +203,13 @@ def test_batch_gives_the_same_records_as_the_command_line(task, tmp_path, capsys
     status, run = _cli_lines(main, ["batch", str(tmp_path / "in"), "--output-dir", str(out), "--local",
                                     "--files-per-shard", "1"], capsys)
     assert status == 1
-    assert load_results(out) == expected
+    assert_same_but_confidences(load_results(out), expected)
     assert f"error: {expected[str(bad)]['error']}" in run.err.splitlines()
     assert f"{len(inputs)} of {len(inputs)} {'images' if task == 'ocr' else 'files'} processed" in run.err
     # Run again: nothing to do, the same results, no failure counted again.
     status, again = _cli_lines(main, ["batch", str(tmp_path / "in"), "--output-dir", str(out), "--local"], capsys)
     assert status == 0 and f"{len(inputs)} done before, skipped" in again.err
-    assert load_results(out) == expected
+    assert_same_but_confidences(load_results(out), expected)
 
 
 def test_an_interrupted_batch_command_says_how_to_resume(monkeypatch, tmp_path, capsys):
