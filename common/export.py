@@ -26,9 +26,10 @@ output is only replaced when ``overwrite=True``. TensorFlow, Keras and the conve
 so the command lines can import :func:`add_export_arguments` and still answer ``--help`` at once.
 
 :func:`quantize_onnx` writes an int8 copy of an ONNX export (the ``export`` command's ``--quantize``). The shipped
-OCR twin is one (``dynamic_recurrent``: int8 LSTM and matrix-product weights, float convolutions): it reads a tenth
-faster at batch and a third faster one line per call, with the same CER (benchmarks/results_ocr_vs_tesseract.md);
-a float32 export reads exactly as the ``.keras`` model does.
+OCR twin is one (``dynamic_recurrent``: int8 LSTM and matrix-product weights, float convolutions): on one quiet core
+it reads 1.2x as many lines/s at batch and 1.5x one line per call, with the same CER
+(benchmarks/results_ocr_vs_tesseract.md), but activations are quantized per batch, so a line's confidences (rarely its
+text) depend on the lines read with it. A float32 export reads exactly as the ``.keras`` model does.
 """
 
 import json
