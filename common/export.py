@@ -86,9 +86,10 @@ batches beside its HTTP loop, and on 2 shared cores the spinning cost 17.8 CPU m
 12.1 ms without it (benchmarks/results_serve.md)."""
 ONNX_THREADS_VARIABLE = "CTC_TOOLKIT_ONNX_THREADS"
 """Environment variable: threads of each ONNX Runtime / LiteRT forward pass when ``num_threads`` is not given (unset:
-ONNX Runtime gets one per core this process may use, :func:`common.cpus.usable_cpus`; LiteRT its own default). ``ocr serve`` / ``speech serve --threads`` and the batch workers set it: one
-forward pass per core beside the request threads costs less than one pass split over every core, whose threads
-wait for each other at every LSTM step."""
+ONNX Runtime gets one per core this process may use, :func:`common.cpus.usable_cpus`; LiteRT its own default).
+``ocr serve`` / ``speech serve --threads`` and the batch workers set it: one forward pass per core beside the
+request threads costs less than one pass split over every core, whose threads wait for each other at every LSTM
+step."""
 
 
 def onnx_threads_from_environment():
@@ -172,6 +173,13 @@ def _input_signature(model, batch_size):
     }]
 
 
+def _refuse_existing(path, overwrite):
+    """A :class:`ConfigError` when the output ``path`` exists and ``overwrite`` is false."""
+    if path.exists() and not overwrite:
+        raise ConfigError(f"{path}: the output exists already; pass overwrite=True (--overwrite) to replace it. "
+                          f"Received: path={str(path)!r}")
+
+
 def export_model(model, path, *, format=None, batch_size=None, overwrite=False, source_file=None):
     """Export a Recognizer's network (no decoding) to SavedModel, TFLite or ONNX.
 
@@ -202,9 +210,7 @@ def export_model(model, path, *, format=None, batch_size=None, overwrite=False, 
     path = Path(path)
     format = _check_format(format, path)
     batch_size = _check_batch_size(batch_size, format)
-    if path.exists() and not overwrite:
-        raise ConfigError(f"{path}: the output exists already; pass overwrite=True (--overwrite) to replace it. "
-                          f"Received: path={str(path)!r}")
+    _refuse_existing(path, overwrite)
     if format == "onnx":
         _require("tf2onnx", "onnx", what="ONNX export")
     from common.model_file import file_sha256
@@ -330,9 +336,7 @@ def quantize_onnx(source, path, *, mode="dynamic", calibration=None, overwrite=F
     if mode == "static" and not calibration:
         raise ConfigError("Static quantization needs calibration inputs: a list of (features, lengths). "
                           "Received: calibration=None")
-    if path.exists() and not overwrite:
-        raise ConfigError(f"{path}: the output exists already; pass overwrite=True to replace it. "
-                          f"Received: path={str(path)!r}")
+    _refuse_existing(path, overwrite)
     _require("onnxruntime", "onnx", what="Quantizing an ONNX model")
     info = ExportedModel(source)  # checks that it is one of ours
     import onnx
@@ -576,18 +580,16 @@ def run_export(args, *, default_model, task, train_command):
         raise ConfigError(f"{model.path}: this model is exported already; export from its .keras file. "
                           f"Received: model={str(model.path)!r}")
     source = default_model if args.model in (None, "default") else args.model
-    quantize = getattr(args, "quantize", None)
-    if not quantize:
+    if not args.quantize:
         print(export_model(model, args.out, format=args.format, batch_size=args.batch_size, overwrite=args.overwrite,
                            source_file=source))
         return 0
     out = Path(args.out)
     if _check_format(args.format, out) != "onnx":
         raise ConfigError(f"--quantize writes ONNX files; give --out a .onnx name. Received: --out {args.out}")
-    if out.exists() and not args.overwrite:
-        raise ConfigError(f"{out}: the output exists already; pass --overwrite to replace it. Received: --out {out}")
+    _refuse_existing(out, args.overwrite)  # before the float32 export, not after it
     with tempfile.TemporaryDirectory(prefix="export-", dir=out.parent if out.parent.is_dir() else None) as scratch:
         float_twin = export_model(model, Path(scratch) / "float32.onnx", format="onnx", batch_size=args.batch_size,
                                   source_file=source)
-        print(quantize_onnx(float_twin, out, mode=quantize, overwrite=args.overwrite))
+        print(quantize_onnx(float_twin, out, mode=args.quantize, overwrite=args.overwrite))
     return 0

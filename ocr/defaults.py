@@ -49,5 +49,6 @@ TWIN_QUANTIZATION = "dynamic_recurrent"
 matrix-product weights, float convolutions (``make onnx``; the recipes, through ``export --quantize``). On the
 held-out lines of ``benchmarks/ocr_vs_tesseract.py`` it had the float twin's CER (0.83% on 1200 lines) and read
 1.20x as fast at batch and 1.47x one line per call, on one quiet core (``benchmarks/ocr_quantization.py``,
-interleaved rounds beside a training: 1.10x and 1.31x). Activations are quantized per batch: 9 of the 1200 lines read differently in a batch and
-alone. ``None`` would write a float32 twin that reads exactly as the ``.keras`` model."""
+interleaved rounds beside a training: 1.10x and 1.31x). Activations are quantized per batch: 9 of the 1200
+lines read differently in a batch and alone. ``None`` would write a float32 twin that reads exactly as the
+``.keras`` model."""

@@ -47,8 +47,8 @@ FILES_PER_GROUP = 16
 
 TWIN_QUANTIZATION = None
 """How the shipped ONNX twin (``speech/models/default.onnx``, what ``transcribe`` runs) is written: ``None``, float32,
-so it transcribes exactly as the ``.keras`` model does. Its real-time factor (0.004 at batch, benchmarks/results_speed.md)
-is inside the target already, and int8 has not been measured on speech."""
+so it transcribes exactly as the ``.keras`` model does. Its real-time factor (0.004 at batch,
+benchmarks/results_speed.md) is inside the target already, and int8 has not been measured on speech."""
 
 # --- training ---------------------------------------------------------------------------------------------------
 MAX_TRAIN_SECONDS = 30.0
