@@ -5,6 +5,7 @@ process of ``ocr_vs_tesseract.py`` never loads TensorFlow.
 """
 
 import contextlib
+import functools
 import datetime
 import json
 import os
@@ -16,8 +17,8 @@ import time
 import unicodedata
 from pathlib import Path
 
-__all__ = ["ROOT", "Stopwatch", "stopwatch", "run_json_worker", "markdown_table", "describe_machine", "print_header", "fold_text",
-           "set_tf_threads", "package_version"]
+__all__ = ["ROOT", "Stopwatch", "stopwatch", "run_json_worker", "markdown_table", "describe_machine", "print_header",
+           "fold_text", "set_tf_threads", "package_version", "use_keras_kernels"]
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -138,3 +139,19 @@ def run_json_worker(script, paths, scratch, out_name, env):
     if done.returncode != 0:
         raise RuntimeError(done.stderr.strip().splitlines()[-1] if done.stderr.strip() else f"exit {done.returncode}")
     return json.loads(out_file.read_text())
+
+
+def use_keras_kernels(model):
+    """Make ``model`` train as before December 2: Keras' LSTM loop and batch normalization, ReLU before pooling."""
+    import keras
+
+    for layer in model.encoder.recurrent_layers:
+        for lstm in (layer.forward_layer, layer.backward_layer):
+            lstm.inner_loop = functools.partial(keras.layers.LSTM.inner_loop, lstm)
+    for block in model.frontend.blocks:
+        for layer in block:
+            if isinstance(layer, keras.layers.BatchNormalization):
+                layer.call = functools.partial(keras.layers.BatchNormalization.call, layer)
+        kinds = [type(layer).__name__ for layer in block]
+        if kinds[-2:] == ["MaxPooling2D", "ReLU"]:
+            block[-2], block[-1] = block[-1], block[-2]

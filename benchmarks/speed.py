@@ -26,7 +26,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from benchmarks._common import markdown_table, print_header, set_tf_threads, stopwatch  # noqa: E402
+from benchmarks._common import (markdown_table, print_header, set_tf_threads, stopwatch,  # noqa: E402
+                                use_keras_kernels)
 
 
 def train_speed(model, task, items, texts, alphabet, *, batch_size, steps, warmup, seed):
@@ -76,16 +77,26 @@ def ocr_rows(args, work):
     if args.train_steps:
         import keras
 
-        keras.utils.set_random_seed(args.seed)
         alphabet = Alphabet(PRINTABLE_ASCII, unknown="drop")
-        model = build_ocr_model(alphabet)
         task = OcrTask()
-        speed, batch = train_speed(model, task, [task.prepare(p) for p in paths], texts, alphabet, batch_size=32,
-                                   steps=args.train_steps, warmup=args.warmup_steps, seed=args.seed)
-        rows.append(["OCR training", f"{speed:.1f}", "lines/s",
-                     f"batch {batch:.0f}, {model.count_params() / 1e6:.2f} M parameters, "
-                     f"{args.train_steps} timed steps"])
+        items = [task.prepare(p) for p in paths]
+        for label, keras_kernels in _training_variants(args):
+            keras.utils.set_random_seed(args.seed)
+            model = build_ocr_model(alphabet)
+            if keras_kernels:
+                use_keras_kernels(model)
+            speed, batch = train_speed(model, task, items, texts, alphabet, batch_size=32, steps=args.train_steps,
+                                       warmup=args.warmup_steps, seed=args.seed)
+            rows.append([f"OCR training{label}", f"{speed:.1f}", "lines/s",
+                         f"batch {batch:.0f}, {model.count_params() / 1e6:.2f} M parameters, "
+                         f"{args.train_steps} timed steps"])
+            keras.backend.clear_session()
     return rows
+
+
+def _training_variants(args):
+    """(row label suffix, whether to train with Keras' own kernels) per training row."""
+    return [("", False)] + ([(", Keras' kernels (before December 2)", True)] if args.keras_kernels else [])
 
 
 def speech_rows(args, work):
@@ -128,14 +139,19 @@ def speech_rows(args, work):
     if args.train_steps:
         import keras
 
-        keras.utils.set_random_seed(args.seed)
-        model = build_speech_model(num_layers=args.speech_layers, units=args.speech_units)
         task = SpeechTask()
-        speed, batch = train_speed(model, task, [task.prepare(p) for p in paths], texts, default_alphabet(),
-                                   batch_size=16, steps=args.train_steps, warmup=args.warmup_steps, seed=args.seed)
-        rows.append(["speech training", f"{speed:.1f}", "utterances/s",
-                     f"batch {batch:.0f}, {args.speech_layers} x BiLSTM({args.speech_units}), "
-                     f"{model.count_params() / 1e6:.2f} M parameters, {args.train_steps} timed steps"])
+        items = [task.prepare(p) for p in paths]
+        for label, keras_kernels in _training_variants(args):
+            keras.utils.set_random_seed(args.seed)
+            model = build_speech_model(num_layers=args.speech_layers, units=args.speech_units)
+            if keras_kernels:
+                use_keras_kernels(model)
+            speed, batch = train_speed(model, task, items, texts, default_alphabet(), batch_size=16,
+                                       steps=args.train_steps, warmup=args.warmup_steps, seed=args.seed)
+            rows.append([f"speech training{label}", f"{speed:.1f}", "utterances/s",
+                         f"batch {batch:.0f}, {args.speech_layers} x BiLSTM({args.speech_units}), "
+                         f"{model.count_params() / 1e6:.2f} M parameters, {args.train_steps} timed steps"])
+            keras.backend.clear_session()
     return rows
 
 
@@ -150,6 +166,9 @@ def main():
     parser.add_argument("--long-minutes", type=float, default=10.0, help="length of the long file, in minutes")
     parser.add_argument("--train-steps", type=int, default=10, help="timed training steps per task (0: no training)")
     parser.add_argument("--warmup-steps", type=int, default=3, help="untimed training steps first (tracing)")
+    parser.add_argument("--keras-kernels", action="store_true",
+                        help="also time each training the way every stage until December 2 trained (Keras' LSTM "
+                             "loop and batch normalization: benchmarks/_common.py use_keras_kernels)")
     parser.add_argument("--speech-layers", type=int, default=3, help="speech model size for training (the recipe's)")
     parser.add_argument("--speech-units", type=int, default=160, help="speech model size for training (the recipe's)")
     parser.add_argument("--only", choices=("ocr", "speech"), help="measure one task only")

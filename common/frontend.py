@@ -16,7 +16,7 @@ from keras import ops
 
 from common.errors import ConfigError
 
-__all__ = ["ConvFrontend"]
+__all__ = ["BatchNormalization", "ConvFrontend"]
 
 PACKAGE = "ctc_toolkit"
 
@@ -32,10 +32,51 @@ def _as_int_tuple(name, values, minimum=1):
 
 
 @keras.saving.register_keras_serializable(package=PACKAGE)
+class BatchNormalization(keras.layers.BatchNormalization):
+    """``keras.layers.BatchNormalization`` that trains through TensorFlow's fused kernel.
+
+    Keras 3 normalizes a training batch with separate moment, subtract, scale and shift operations, each a pass
+    over the whole tensor and each with its own gradient; after the front end's first convolution that tensor is
+    ``(batch, time, features, 32)`` at full resolution, and those passes were the largest single cost of a speech
+    training step on CPU. ``FusedBatchNormV3`` does the forward and the backward pass in one kernel each. The
+    results are Keras' (the moving statistics use the biased batch variance, as Keras does); other backends,
+    masks, synchronized (multi-replica) statistics, renormalization and inference run Keras' own code.
+
+    The class keeps Keras' name: a ``.keras`` file stores a layer's weights under its class name (snake case), so
+    model files written with Keras' layer load into this one, and the other way round.
+
+    Input shape: ``(batch, height, width, channels)``, normalized over the last axis.
+    """
+
+    def call(self, inputs, training=None, mask=None):
+        if not (training and self.trainable and mask is None and not self.synchronized and not self.renorm
+                and keras.config.backend() == "tensorflow" and len(inputs.shape) == 4
+                and self.axis in (3, -1)):
+            return super().call(inputs, training=training, mask=mask)
+        import tensorflow as tf
+
+        x = ops.cast(inputs, "float32")
+        channels = x.shape[-1]
+        gamma = ops.cast(self.gamma, "float32") if self.scale else tf.ones((channels,), "float32")
+        beta = ops.cast(self.beta, "float32") if self.center else tf.zeros((channels,), "float32")
+        outputs, mean, variance = tf.compat.v1.nn.fused_batch_norm(x, gamma, beta, epsilon=self.epsilon,
+                                                                   data_format="NHWC", is_training=True)
+        # The kernel returns the unbiased (Bessel-corrected) variance; Keras keeps the biased one.
+        count = ops.cast(ops.prod(ops.shape(x)[:-1]), "float32")
+        variance = variance * (count - 1.0) / ops.maximum(count, 1.0)
+        self.moving_mean.assign(ops.cast(self.moving_mean, "float32") * self.momentum
+                                + ops.stop_gradient(mean) * (1.0 - self.momentum))
+        self.moving_variance.assign(ops.cast(self.moving_variance, "float32") * self.momentum
+                                    + ops.stop_gradient(variance) * (1.0 - self.momentum))
+        return ops.cast(outputs, self.compute_dtype)
+
+
+@keras.saving.register_keras_serializable(package=PACKAGE)
 class ConvFrontend(keras.layers.Layer):
     """Conv blocks over ``(batch, time, features)``, then a projection to a feature sequence.
 
-    Each block is ``Conv2D(3x3, same) -> BatchNormalization -> ReLU -> MaxPool(time_stride, feature_stride)``.
+    Each block is ``Conv2D(3x3, same) -> BatchNormalization -> ReLU -> MaxPool(time_stride, feature_stride)``
+    (run as pool, then ReLU: the same values).
 
     Args:
         num_features: size of the input's last axis (image height in pixels, or number of mel bins).
@@ -92,11 +133,13 @@ class ConvFrontend(keras.layers.Layer):
         for i, (num_filters, ts, fs) in enumerate(zip(self.filters, self.time_strides, self.feature_strides)):
             block = [
                 keras.layers.Conv2D(num_filters, 3, padding="same", use_bias=False, name=f"conv_{i}"),
-                keras.layers.BatchNormalization(momentum=0.9, name=f"norm_{i}"),
-                keras.layers.ReLU(name=f"relu_{i}"),
+                BatchNormalization(momentum=0.9, name=f"norm_{i}"),
             ]
+            # Pooling before the ReLU gives the same values (a ReLU is monotone: it commutes with a maximum) and
+            # the same gradients save for ties, with the ReLU on a tensor time_stride * feature_stride smaller.
             if ts > 1 or fs > 1:
                 block.append(keras.layers.MaxPooling2D((ts, fs), padding="same", name=f"pool_{i}"))
+            block.append(keras.layers.ReLU(name=f"relu_{i}"))
             self.blocks.append(block)
         self.projection = keras.layers.Dense(self.projection_units, activation="relu", name="projection")
         self.projection_dropout = keras.layers.Dropout(self.dropout)

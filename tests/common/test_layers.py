@@ -8,9 +8,9 @@ import numpy as np
 import pytest
 
 from common.alphabet import Alphabet
-from common.encoder import BiLSTMEncoder
+from common.encoder import BiLSTMEncoder, ProjectedLSTM
 from common.errors import ModelFileError
-from common.frontend import ConvFrontend
+from common.frontend import BatchNormalization, ConvFrontend
 from common.model_file import FORMAT_VERSION, load_model, read_metadata, save_model
 from common.recognizer import Recognizer
 
@@ -46,6 +46,76 @@ def test_encoder_shape_config_and_mask():
     out_a = keras.ops.convert_to_numpy(encoder(x, mask=mask))
     out_b = keras.ops.convert_to_numpy(encoder(padded, mask=mask))
     np.testing.assert_allclose(out_a[1, :4], out_b[1, :4], atol=1e-5)
+
+
+@pytest.mark.parametrize("wrap", ["bidirectional", "backwards_with_states"])
+def test_projected_lstm_matches_keras_lstm_outputs_and_gradients(wrap):
+    """The encoder's LSTM precomputes the input projections: with Keras' LSTM's weights it gives Keras' LSTM's
+    outputs and gradients, masks, the backward direction, the final states and the previous-output rule of plain
+    layers included."""
+    import tensorflow as tf
+
+    rng = np.random.default_rng(1)
+    x = tf.constant(rng.normal(size=(3, 11, 5)).astype("float32"))
+    mask = tf.constant(np.arange(11)[None, :] < np.array([11, 6, 1])[:, None])
+
+    def make(cls):
+        if wrap == "bidirectional":
+            return keras.layers.Bidirectional(cls(7, return_sequences=True))
+        return cls(7, return_sequences=True, return_state=True, go_backwards=True)
+
+    layers = [make(cls) for cls in (keras.layers.LSTM, ProjectedLSTM)]
+    for layer in layers:
+        layer.build((3, 11, 5))
+    layers[1].set_weights([w + rng.normal(scale=0.1, size=w.shape) for w in layers[0].get_weights()])
+    layers[0].set_weights(layers[1].get_weights())
+    results = []
+    for layer in layers:
+        with tf.GradientTape() as tape:
+            tape.watch(x)
+            out = layer(x, mask=mask, training=True)
+            parts = out if isinstance(out, (list, tuple)) else [out]
+            loss = sum(tf.reduce_sum(part * tf.cos(tf.range(part.shape[-1], dtype="float32") + k))
+                       for k, part in enumerate(parts))
+        grads = tape.gradient(loss, [x] + layer.trainable_variables)
+        results.append([part.numpy() for part in parts] + [g.numpy() for g in grads])
+    assert np.abs(results[0][0]).max() > 0.05  # the outputs are not all (near) zero
+    for keras_value, projected_value in zip(*results):
+        np.testing.assert_allclose(projected_value, keras_value, rtol=1e-4, atol=1e-5)
+
+
+def test_fused_batch_normalization_matches_keras():
+    """The front end's batch normalization trains through TensorFlow's fused kernel: Keras' outputs, gradients and
+    moving statistics; inference and frozen layers run Keras' own code."""
+    import tensorflow as tf
+
+    rng = np.random.default_rng(2)
+    x = tf.constant(rng.normal(loc=1.5, scale=2.0, size=(4, 9, 6, 5)).astype("float32"))
+    layers = [cls(momentum=0.9) for cls in (keras.layers.BatchNormalization, BatchNormalization)]
+    for layer in layers:
+        layer.build(x.shape)
+        layer.gamma.assign(rng.uniform(0.5, 1.5, size=5).astype("float32"))
+        layer.beta.assign(rng.normal(size=5).astype("float32"))
+    layers[1].set_weights(layers[0].get_weights())
+    weights = tf.constant(rng.normal(size=x.shape).astype("float32"))
+    results = []
+    for layer in layers:
+        with tf.GradientTape() as tape:
+            tape.watch(x)
+            loss = tf.reduce_sum(layer(x, training=True) * weights)
+        grads = tape.gradient(loss, [x, layer.gamma, layer.beta])
+        results.append([g.numpy() for g in grads] + list(layer.get_weights())
+                       + [layer(x, training=False).numpy()])
+    assert np.abs(results[0][0]).max() > 0.1 and results[0][5].min() > 0.05  # the moving mean moved (from 0)
+    for keras_value, fused_value in zip(*results):
+        np.testing.assert_allclose(fused_value, keras_value, rtol=1e-4, atol=1e-5)
+    assert [type(layer) for block in ConvFrontend(16).blocks for layer in block].count(BatchNormalization) == 3
+
+
+def test_encoder_uses_projected_lstms():
+    encoder = BiLSTMEncoder(num_layers=2, units=4)
+    assert all(isinstance(layer.forward_layer, ProjectedLSTM) and isinstance(layer.backward_layer, ProjectedLSTM)
+               for layer in encoder.recurrent_layers)
 
 
 @pytest.mark.parametrize("bad", [{"num_layers": 0}, {"units": -1}, {"dropout": 1.5}])
