@@ -29,8 +29,8 @@ FONTS="fonts-dejavu-core fonts-dejavu-extra fonts-liberation fonts-freefont-ttf 
  fonts-junction fonts-prociono fonts-sil-doulos"
 OCR_TOOLS="pango1.0-tools imagemagick ghostscript tesseract-ocr tesseract-ocr-eng libtesseract-dev libleptonica-dev
  pkg-config"
-VOICES="espeak-ng flite festival festvox-kallpc16k festvox-kdlpc16k festvox-us-slt-hts mbrola mbrola-us1 mbrola-us2
- mbrola-us3 mbrola-en1 libttspico-utils rhvoice rhvoice-english"
+VOICES="espeak-ng flite festival festvox-kallpc16k festvox-kdlpc16k festvox-rablpc16k festvox-don festvox-us-slt-hts
+ mbrola mbrola-us1 mbrola-us2 mbrola-us3 mbrola-en1 libttspico-utils rhvoice rhvoice-english"
 RECORDINGS="asterisk-core-sounds-en-wav asterisk-core-sounds-en qabcs-data ktuberling-data klettres-data
  tuxpaint-stamps-default pocketsphinx-testdata alsa-utils"
 AUDIO_TOOLS="sox libsox-fmt-all ffmpeg"
