@@ -32,8 +32,8 @@ class ProjectedLSTM(keras.layers.LSTM):
     product; one ``(batch * time, features)`` product does the same work far faster, and so does its gradient.
     The loop then only adds ``h @ recurrent_kernel``. With the front end's fused batch normalization this
     trains the shipped speech model 1.46-1.64x faster on one CPU core (benchmarks/results_speech_training_speed.md,
-    results_speed.md). Cell dropout needs per-step masks: with it (or with
-    ``unroll``) the layer runs Keras' own loop.
+    results_speed.md). Cell dropout needs per-step masks: with it (or with ``unroll``) the layer runs Keras' own
+    loop.
 
     Input shape: ``(batch, time, features)``; output as ``keras.layers.LSTM``.
     """
