@@ -5,8 +5,8 @@ process of ``ocr_vs_tesseract.py`` never loads TensorFlow.
 """
 
 import contextlib
-import functools
 import datetime
+import functools
 import json
 import os
 import platform

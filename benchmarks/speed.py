@@ -75,28 +75,31 @@ def ocr_rows(args, work):
             ["OCR read, one file per call", f"{len(paths) / single.seconds:.1f}", "lines/s",
              f"{1000 * single.seconds / len(paths):.1f} ms per call"]]
     if args.train_steps:
-        import keras
-
         alphabet = Alphabet(PRINTABLE_ASCII, unknown="drop")
         task = OcrTask()
-        items = [task.prepare(p) for p in paths]
-        for label, keras_kernels in _training_variants(args):
-            keras.utils.set_random_seed(args.seed)
-            model = build_ocr_model(alphabet)
-            if keras_kernels:
-                use_keras_kernels(model)
-            speed, batch = train_speed(model, task, items, texts, alphabet, batch_size=32, steps=args.train_steps,
-                                       warmup=args.warmup_steps, seed=args.seed)
+        for label, speed, batch, params in _training_runs(args, lambda: build_ocr_model(alphabet), task, paths, texts,
+                                                          alphabet, batch_size=32):
             rows.append([f"OCR training{label}", f"{speed:.1f}", "lines/s",
-                         f"batch {batch:.0f}, {model.count_params() / 1e6:.2f} M parameters, "
-                         f"{args.train_steps} timed steps"])
-            keras.backend.clear_session()
+                         f"batch {batch:.0f}, {params / 1e6:.2f} M parameters, {args.train_steps} timed steps"])
     return rows
 
 
-def _training_variants(args):
-    """(row label suffix, whether to train with Keras' own kernels) per training row."""
-    return [("", False)] + ([(", Keras' kernels (before December 2)", True)] if args.keras_kernels else [])
+def _training_runs(args, build_model, task, paths, texts, alphabet, *, batch_size):
+    """``(row label suffix, items/s, mean batch size, parameters)`` of a new model trained on ``paths``: with our
+    kernels, then (``--keras-kernels``) with Keras' own."""
+    import keras
+
+    items = [task.prepare(p) for p in paths]
+    variants = [("", False)] + ([(", Keras' kernels (before December 2)", True)] if args.keras_kernels else [])
+    for label, keras_kernels in variants:
+        keras.utils.set_random_seed(args.seed)
+        model = build_model()
+        if keras_kernels:
+            use_keras_kernels(model)
+        speed, batch = train_speed(model, task, items, texts, alphabet, batch_size=batch_size, steps=args.train_steps,
+                                   warmup=args.warmup_steps, seed=args.seed)
+        yield label, speed, batch, model.count_params()
+        keras.backend.clear_session()
 
 
 def speech_rows(args, work):
@@ -137,21 +140,12 @@ def speech_rows(args, work):
              f"{long.seconds / (args.long_minutes * 60):.4f}", "real-time factor",
              f"{long.seconds:.1f} s in all (split at silences)"]]
     if args.train_steps:
-        import keras
-
-        task = SpeechTask()
-        items = [task.prepare(p) for p in paths]
-        for label, keras_kernels in _training_variants(args):
-            keras.utils.set_random_seed(args.seed)
-            model = build_speech_model(num_layers=args.speech_layers, units=args.speech_units)
-            if keras_kernels:
-                use_keras_kernels(model)
-            speed, batch = train_speed(model, task, items, texts, default_alphabet(), batch_size=16,
-                                       steps=args.train_steps, warmup=args.warmup_steps, seed=args.seed)
+        runs = _training_runs(args, lambda: build_speech_model(num_layers=args.speech_layers, units=args.speech_units),
+                              SpeechTask(), paths, texts, default_alphabet(), batch_size=16)
+        for label, speed, batch, params in runs:
             rows.append([f"speech training{label}", f"{speed:.1f}", "utterances/s",
                          f"batch {batch:.0f}, {args.speech_layers} x BiLSTM({args.speech_units}), "
-                         f"{model.count_params() / 1e6:.2f} M parameters, {args.train_steps} timed steps"])
-            keras.backend.clear_session()
+                         f"{params / 1e6:.2f} M parameters, {args.train_steps} timed steps"])
     return rows
 
 
