@@ -320,6 +320,9 @@ def main():
     parser.add_argument("--tf-threads", type=int, help="TensorFlow threads for our model (default: TF's own)")
     parser.add_argument("--work", help="keep the rendered lines here (default: a temporary folder, deleted)")
     parser.add_argument("--skip-tesseract", action="store_true", help="our rows only")
+    parser.add_argument("--read-once", action="store_true",
+                        help="also each model read without the second, stretched reading of dense lines "
+                             "(Reader(dense_stretch=None)): what that reading changes")
     parser.add_argument("--tesseract-worker", nargs=2, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.tesseract_worker:
@@ -348,7 +351,9 @@ def main():
              "ours (shipped)" for m in models}
     if len(set(names.values())) < len(models):
         parser.error(f"--model: give different files. Received: {models}")
-    readers = {m: Reader.load(m) for m in models}
+    readers = {names[m]: Reader.load(m) for m in models}
+    if args.read_once:
+        readers.update({f"{names[m]}, read once": Reader.load(m, dense_stretch=None) for m in models})
     work = Path(args.work) if args.work else Path(tempfile.mkdtemp(prefix="ocr-bench-"))
     try:
         slices = render_slices(work, args.lines, families, args.seed, args.max_chars)
@@ -356,10 +361,10 @@ def main():
         paths = [p for k in keys for p in slices[k][0]]
         split = lambda texts: {k: texts[i * args.lines:(i + 1) * args.lines] for i, k in enumerate(keys)}  # noqa: E731
         outputs, speeds = {}, []
-        for model, reader in readers.items():
+        for name, reader in readers.items():
             for mode, (texts, seconds) in run_ours(reader, paths, args.beam_width).items():
-                outputs[f"{names[model]} ({mode})"] = split(texts)
-                speeds.append([f"{names[model]} ({mode})", f"{len(paths) / seconds:.1f}"])
+                outputs[f"{name} ({mode})"] = split(texts)
+                speeds.append([f"{name} ({mode})", f"{len(paths) / seconds:.1f}"])
         tesseract_problem = "--skip-tesseract" if args.skip_tesseract else (
             None if importlib.util.find_spec("tesserocr") else "tesserocr is not installed")
         if tesseract_problem is None:
@@ -375,7 +380,7 @@ def main():
         print(report(slices, outputs, systems))
         print(f"\nSpeed over all {len(paths)} lines (lines/s, reading the PNG files included):\n")
         print(markdown_table(["system", "lines/s"], speeds))
-        for name in names.values():
+        for name in readers:
             differ = sum(a != b for k in keys
                          for a, b in zip(outputs[f"{name} (batch)"][k], outputs[f"{name} (1 line/call)"][k]))
             print(f"\n{name}: batch and one-line-per-call texts differ on {differ} of {len(paths)} lines.")

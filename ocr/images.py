@@ -27,6 +27,7 @@ __all__ = [
     "load_image",
     "preprocess_line",
     "strip_width",
+    "stretch_strip",
     "DEFAULT_MAX_PIXELS",
     "MAX_ASPECT_RATIO",
 ]
@@ -586,3 +587,24 @@ def preprocess_line(gray, *, height=HEIGHT, min_width=MIN_WIDTH, polarity=POLARI
     if return_box:
         return strip, (left - margin, top - margin, right + margin + 1, bottom + margin + 1)
     return strip
+
+
+def stretch_strip(strip, factor):
+    """A strip made ``factor`` times longer (wider text), linearly interpolated.
+
+    Parameters
+    ----------
+    strip : np.ndarray [shape=(width, height), dtype=float32]
+        A strip of :func:`preprocess_line`.
+    factor : float > 0
+
+    Returns
+    -------
+    stretched : np.ndarray [shape=(max(1, round(width * factor)), height), dtype=float32]
+    """
+    import cv2
+
+    width, height = strip.shape
+    length = max(1, int(round(width * float(factor))))
+    stretched = cv2.resize(np.ascontiguousarray(strip), (height, length), interpolation=cv2.INTER_LINEAR)
+    return np.ascontiguousarray(stretched.reshape(length, height), dtype=np.float32)

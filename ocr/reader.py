@@ -25,7 +25,9 @@ from common.errors import ConfigError, InputError, ModelFileError
 from common.inference import (DEFAULT_MAX_BATCH_MB, InputResult, SequencePredictor, as_input_list,
                               check_beam_width, guard_input, input_name, load_task_model, map_in_groups)
 from common.lm import make_decoder
-from ocr.defaults import BATCH_SIZE, BEAM_WIDTH, CHUNK_SIZE, LAYOUT, LAYOUTS, LM
+from ocr.defaults import (BATCH_SIZE, BEAM_WIDTH, CHUNK_SIZE, DENSE_CHARS_PER_FRAME, DENSE_STRETCH, LAYOUT, LAYOUTS,
+                          LM)
+from ocr.images import stretch_strip
 from ocr.document import build_page
 from ocr.layout import analyze_page, crop_lines, reads_as_page
 from ocr.pages import DEFAULT_DPI
@@ -204,6 +206,10 @@ class Reader:
             :class:`common.lm.LanguageModel`. Tokens are looked up through :func:`word_key`.
         hotwords: words to favour, ``"Kubernetes,nginx:5"`` (weight: a log-score bonus, default 5), list or dict.
         words: a closed vocabulary (a file with words, or a list), compared through :func:`word_key`.
+        dense_stretch: a line read with more than :data:`~ocr.defaults.DENSE_CHARS_PER_FRAME` characters per output
+            frame (a condensed font: CTC runs out of frames and drops a letter of ``ll``) is read again with its
+            strip this many times wider, and the reading with the higher confidence is kept. ``None``: read
+            each line once.
 
     The model's :class:`~ocr.preprocessor.LinePreprocessor` (stored in the model file) turns each line into the
     strip the network reads, exactly as in training.
@@ -213,13 +219,20 @@ class Reader:
     """
 
     def __init__(self, model, *, batch_size: int = BATCH_SIZE, max_pixels: int | None = None,
-                 max_batch_mb: float | None = DEFAULT_MAX_BATCH_MB, lm=LM, hotwords=None, words=None):
+                 max_batch_mb: float | None = DEFAULT_MAX_BATCH_MB, lm=LM, hotwords=None, words=None,
+                 dense_stretch: float | None = DENSE_STRETCH):
         if model.task != "ocr":
             raise ModelFileError(f"Reader needs an OCR model. Received: task={model.task!r}")
         if max_pixels is not None and (isinstance(max_pixels, bool) or not isinstance(max_pixels, (int, np.integer))
                                        or max_pixels < 1):
             raise ConfigError(f"Received an invalid value for `max_pixels` (--max-pixels), expected a positive "
                               f"integer or None. Received: max_pixels={max_pixels!r}")
+        if dense_stretch is not None and (isinstance(dense_stretch, bool)
+                                          or not isinstance(dense_stretch, (int, float, np.integer, np.floating))
+                                          or not 1.0 < dense_stretch <= 4.0):
+            raise ConfigError(f"Received an invalid value for `dense_stretch`, expected a number in (1, 4] or None. "
+                              f"Received: dense_stretch={dense_stretch!r}")
+        self.dense_stretch = None if dense_stretch is None else float(dense_stretch)
         self.model = model
         if not isinstance(model.preprocessor, LinePreprocessor):
             raise ModelFileError(f"Reader needs a model that carries its line preprocessing (height, ...). "
@@ -369,6 +382,34 @@ class Reader:
             self.predictor.check_fits(strip.shape[0], hint=", or crop the image into shorter lines")
         return lines, page_layout
 
+    def _reread_dense(self, strips, decoded, beam_width):
+        """Read the dense lines again, stretched by ``dense_stretch``; keep each line's more confident reading.
+
+        Args:
+            strips: float32 ``(width, height)`` per line.
+            decoded: their :class:`~common.ctc.Decoded` readings.
+
+        Returns:
+            ``(strips, decoded)``: per line, the strip whose reading was kept, and that reading.
+        """
+        if self.dense_stretch is None:
+            return strips, decoded
+        step = self.predictor.time_downsampling
+        stretched = {}
+        for index, (strip, reading) in enumerate(zip(strips, decoded)):
+            if len(reading.text) > DENSE_CHARS_PER_FRAME * -(-strip.shape[0] // step):
+                wider = stretch_strip(strip, self.dense_stretch)
+                if self.predictor.padded_length(wider.shape[0]) <= self.predictor.max_batch_frames:
+                    stretched[index] = wider
+        if not stretched:
+            return strips, decoded
+        strips, decoded = list(strips), list(decoded)
+        again = self.predictor.predict(list(stretched.values()), beam_width=beam_width, decoder=self.decoder)
+        for (index, wider), reading in zip(stretched.items(), again):
+            if reading.confidence > decoded[index].confidence:
+                strips[index], decoded[index] = wider, reading
+        return strips, decoded
+
     def _read_chunk(self, inputs, offset, beam_width, layout, pool):
         names = [source.source if isinstance(source, PreparedImage) else input_name(source, offset + index)
                  for index, source in enumerate(inputs)]
@@ -381,7 +422,9 @@ class Reader:
         page_layouts = [p.page_layout for p in prepared]
         errors = {index: p.error for index, p in enumerate(prepared) if p.error is not None}
         strips = [strip for lines in line_sets for _, strip in lines]
-        decoded = iter(self.predictor.predict(strips, beam_width=beam_width, decoder=self.decoder))
+        strips, decoded = self._reread_dense(strips, self.predictor.predict(strips, beam_width=beam_width,
+                                                                            decoder=self.decoder), beam_width)
+        decoded, lengths = iter(decoded), iter([strip.shape[0] for strip in strips])
         downsampling = self.predictor.time_downsampling
         results = []
         for index, lines in enumerate(line_sets):
@@ -389,9 +432,9 @@ class Reader:
                 results.append(ReadResult.failed(names[index], errors[index]))
                 continue
             line_results = []
-            for (left, top, right, bottom), strip in lines:
+            for left, top, right, bottom in (box for box, _ in lines):
                 d = next(decoded)
-                frame = downsampling * (right - left) / max(strip.shape[0], 1)  # input pixels per output frame
+                frame = downsampling * (right - left) / max(next(lengths), 1)  # input pixels per output frame
                 chars = tuple(Character(c.char, round(c.confidence, 4), x0, x1, top, bottom)
                               for c, (x0, x1) in zip(d.characters, _character_extents(d.characters, frame, left,
                                                                                       right)))

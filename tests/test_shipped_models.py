@@ -73,3 +73,30 @@ def test_the_readers_decoding_threads_end_with_the_call(reader):
     assert [r.ok for r in results] == [True, False, True]  # a bad input does not stop the batch
     assert "missing.png" in results[1].error and results[1].text == ""
     assert not [t.name for t in threading.enumerate() if t.name.startswith("ocr-load")]
+
+
+def test_condensed_lines_keep_their_double_letters(reader):
+    """A line squeezed to half its width leaves the model ~1 frame per character: read once, CTC drops a letter of
+    ``ll`` (no frame left for the blank between them); the second, stretched reading of dense lines keeps them."""
+    import cv2
+    import numpy as np
+
+    from ocr import Reader
+    from ocr.synth import render_line
+
+    font = Path("/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf")
+    if not font.exists():
+        pytest.skip("DejaVu Sans is not installed")
+    texts = ["all illegal balls fell off the hill", "Will Bill sell all sheep?", "a small, well-filled ball",
+             "The village millers will still call"]
+    images = []
+    for seed, text in enumerate(texts):
+        line = render_line(text, font, size=28, rng=np.random.default_rng(seed), degrade=False)
+        images.append(cv2.resize(line, (line.shape[1] // 2, line.shape[0]), interpolation=cv2.INTER_AREA))
+    once = Reader(reader.model, dense_stretch=None).read(images, layout="line")
+    twice = reader.read(images, layout="line")
+    assert error_rates(texts, [r.text for r in twice])["cer"] == 0.0, [r.text for r in twice]
+    assert error_rates(texts, [r.text for r in once])["cer"] > 0.0  # what the second reading is for
+    assert all(b.confidence >= a.confidence for a, b in zip(once, twice))
+    # The kept reading's characters still lie inside the (unstretched) image.
+    assert all(0 <= c.x0 <= c.x1 <= image.shape[1] for r, image in zip(twice, images) for c in r.characters)

@@ -8,7 +8,7 @@ from PIL import Image
 
 from common.errors import ConfigError, InputError
 from ocr import images
-from ocr.images import load_image, preprocess_line, strip_width
+from ocr.images import load_image, preprocess_line, stretch_strip, strip_width
 
 
 def _line(height=40, width=300, *, ink=20, paper=235):
@@ -320,3 +320,14 @@ def test_preprocess_line_tiny_and_other_inputs(tmp_path):
 def test_strip_width():
     assert strip_width((40, 400), height=32) == 320
     assert strip_width((40, 4), height=32) == 8
+
+
+def test_stretch_strip_widens_along_time_only():
+    strip = np.zeros((40, 32), np.float32)
+    strip[10:20, 8:24] = 1.0  # a block of ink 10 columns wide
+    wider = stretch_strip(strip, 1.5)
+    assert wider.shape == (60, 32) and wider.dtype == np.float32 and wider.flags.c_contiguous
+    columns = np.flatnonzero(wider.max(axis=1) > 0.5)
+    assert 14 <= columns.size <= 16 and 14 <= columns[0] <= 16  # the ink, 1.5 times as wide, 1.5 times as far in
+    assert np.array_equal(wider.max(axis=0) > 0.5, strip.max(axis=0) > 0.5)  # rows untouched
+    assert stretch_strip(np.ones((1, 32), np.float32), 1.5).shape == (2, 32)

@@ -168,3 +168,12 @@ def test_prepared_images_read_as_the_images_do(trained, tmp_path):
     assert reader.read(prepared[0])[0].text == direct[0].text
     with pytest.raises(Exception, match="layout must be one of"):
         reader.prepare(paths[0], layout="column")
+
+
+@pytest.mark.parametrize("value", [1.0, 0.5, 5, True, "2"])
+def test_reader_refuses_a_bad_dense_stretch(trained, value):
+    from common.errors import ConfigError
+
+    _, _, model_path, _ = trained
+    with pytest.raises(ConfigError, match="dense_stretch"):
+        Reader.load(model_path, dense_stretch=value)
