@@ -5,7 +5,8 @@ Plain constants only (no heavy imports): ``ocr --help`` reads them.
 """
 
 __all__ = ["HEIGHT", "MIN_WIDTH", "POLARITY", "POLARITIES", "MIN_CONTRAST", "ENCODER", "LAYOUT", "LAYOUTS",
-           "BEAM_WIDTH", "LM", "BATCH_SIZE", "CHUNK_SIZE", "DENSE_CHARS_PER_FRAME", "DENSE_STRETCH"]
+           "BEAM_WIDTH", "LM", "BATCH_SIZE", "CHUNK_SIZE", "DENSE_CHARS_PER_FRAME",
+           "DENSE_MAX_CONFIDENCE", "DENSE_STRETCH"]
 
 # --- preprocessing (stored in each model: these are a new model's settings) ------------------------------------
 HEIGHT = 32
@@ -50,10 +51,17 @@ CTC needs a blank frame between two equal characters and the model sees a frame 
 strip, so condensed fonts lose letters (``all`` -> ``al``, ``he'll`` -> ``he'l``). Half of the validation lines
 have under 0.28; 8% over 0.4."""
 
+DENSE_MAX_CONFIDENCE = 0.98
+"""... and only when its confidence (the mean of its characters') is below this: of the 63 dense validation lines,
+the 15 read at 0.98 or more gained nothing from a second reading (the same 298 errors; 25% fewer lines read
+twice)."""
+
 DENSE_STRETCH = 1.5
 """How much wider a dense line's strip is made for its second reading; the reading with the higher confidence
 is kept. On the 800 validation lines of the OCR recipe (``ocr_broad``'s validation fonts and texts): 349 character
-errors read once, 298 with the second reading of 63 dense lines (MODELS.md). ``None``: read each line once."""
+errors read once, 298 with the second reading of 48 dense lines (MODELS.md); at a stretch of 1.25, 303.
+``None``: read each line once."""
+
 TWIN_QUANTIZATION = "dynamic_recurrent"
 """How the shipped ONNX twin (``ocr/models/default.onnx``, what ``read`` runs) is written: int8 LSTM and
 matrix-product weights, float convolutions (``make onnx``; the recipes, through ``export --quantize``). On the

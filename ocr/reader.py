@@ -25,8 +25,8 @@ from common.errors import ConfigError, InputError, ModelFileError
 from common.inference import (DEFAULT_MAX_BATCH_MB, InputResult, SequencePredictor, as_input_list,
                               check_beam_width, guard_input, input_name, load_task_model, map_in_groups)
 from common.lm import make_decoder
-from ocr.defaults import (BATCH_SIZE, BEAM_WIDTH, CHUNK_SIZE, DENSE_CHARS_PER_FRAME, DENSE_STRETCH, LAYOUT, LAYOUTS,
-                          LM)
+from ocr.defaults import (BATCH_SIZE, BEAM_WIDTH, CHUNK_SIZE, DENSE_CHARS_PER_FRAME, DENSE_MAX_CONFIDENCE,
+                          DENSE_STRETCH, LAYOUT, LAYOUTS, LM)
 from ocr.images import stretch_strip
 from ocr.document import build_page
 from ocr.layout import analyze_page, crop_lines, reads_as_page
@@ -207,9 +207,9 @@ class Reader:
         hotwords: words to favour, ``"Kubernetes,nginx:5"`` (weight: a log-score bonus, default 5), list or dict.
         words: a closed vocabulary (a file with words, or a list), compared through :func:`word_key`.
         dense_stretch: a line read with more than :data:`~ocr.defaults.DENSE_CHARS_PER_FRAME` characters per output
-            frame (a condensed font: CTC runs out of frames and drops a letter of ``ll``) is read again with its
-            strip this many times wider, and the reading with the higher confidence is kept. ``None``: read
-            each line once.
+            frame (a condensed font: CTC runs out of frames and drops a letter of ``ll``), and a confidence below
+            :data:`~ocr.defaults.DENSE_MAX_CONFIDENCE`, is read again with its strip this many times wider; the
+            reading with the higher confidence is kept. ``None``: read each line once.
 
     The model's :class:`~ocr.preprocessor.LinePreprocessor` (stored in the model file) turns each line into the
     strip the network reads, exactly as in training.
@@ -383,7 +383,7 @@ class Reader:
         return lines, page_layout
 
     def _reread_dense(self, strips, decoded, beam_width):
-        """Read the dense lines again, stretched by ``dense_stretch``; keep each line's more confident reading.
+        """Read the dense, unsure lines again, stretched by ``dense_stretch``; keep each line's more confident reading.
 
         Args:
             strips: float32 ``(width, height)`` per line.
@@ -397,7 +397,8 @@ class Reader:
         step = self.predictor.time_downsampling
         stretched = {}
         for index, (strip, reading) in enumerate(zip(strips, decoded)):
-            if len(reading.text) > DENSE_CHARS_PER_FRAME * -(-strip.shape[0] // step):
+            if (reading.confidence < DENSE_MAX_CONFIDENCE
+                    and len(reading.text) > DENSE_CHARS_PER_FRAME * -(-strip.shape[0] // step)):
                 wider = stretch_strip(strip, self.dense_stretch)
                 if self.predictor.padded_length(wider.shape[0]) <= self.predictor.max_batch_frames:
                     stretched[index] = wider
