@@ -27,8 +27,8 @@ from common.inference import (DEFAULT_MAX_BATCH_MB, InputResult, SequencePredict
 from common.lm import make_decoder
 from ocr.defaults import (BATCH_SIZE, BEAM_WIDTH, CHUNK_SIZE, DENSE_CHARS_PER_FRAME, DENSE_MAX_CONFIDENCE,
                           DENSE_STRETCH, LAYOUT, LAYOUTS, LM)
-from ocr.images import stretch_strip
 from ocr.document import build_page
+from ocr.images import stretch_strip
 from ocr.layout import analyze_page, crop_lines, reads_as_page
 from ocr.pages import DEFAULT_DPI
 from ocr.preprocessor import LinePreprocessor
