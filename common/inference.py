@@ -103,6 +103,10 @@ class SequencePredictor:
         """MiB that one sequence of ``length`` frames takes in a padded batch."""
         return self.padded_length(length) * self.bytes_per_frame / 2**20
 
+    def fits(self, length):
+        """Whether one sequence of ``length`` frames fits in a batch under ``max_batch_mb``."""
+        return self.padded_length(length) <= self.max_batch_frames
+
     def check_fits(self, length, source=None, *, hint=""):
         """Raise :class:`~common.errors.InputError` if one sequence of ``length`` frames alone exceeds the cap.
 
@@ -111,7 +115,7 @@ class SequencePredictor:
             source: the input it came from (named in the message).
             hint: a task-specific way out, appended to the message (e.g. lower ``--max-chunk-seconds``).
         """
-        if self.padded_length(length) > self.max_batch_frames:
+        if not self.fits(length):
             raise InputError(
                 f"one sequence of {int(length):,} frames needs {self.item_mb(length):.2f} MiB, more than the batch "
                 f"memory limit of {self.max_batch_mb:g} MiB; raise it with --max-batch-mb N (max_batch_mb=N)"

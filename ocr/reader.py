@@ -24,6 +24,7 @@ from common.cpus import usable_cpus
 from common.errors import ConfigError, InputError, ModelFileError
 from common.inference import (DEFAULT_MAX_BATCH_MB, InputResult, SequencePredictor, as_input_list,
                               check_beam_width, guard_input, input_name, load_task_model, map_in_groups)
+from common.limits import is_real_number
 from common.lm import make_decoder
 from ocr.defaults import (BATCH_SIZE, BEAM_WIDTH, CHUNK_SIZE, DENSE_CHARS_PER_FRAME, DENSE_MAX_CONFIDENCE,
                           DENSE_STRETCH, LAYOUT, LAYOUTS, LM)
@@ -227,9 +228,7 @@ class Reader:
                                        or max_pixels < 1):
             raise ConfigError(f"Received an invalid value for `max_pixels` (--max-pixels), expected a positive "
                               f"integer or None. Received: max_pixels={max_pixels!r}")
-        if dense_stretch is not None and (isinstance(dense_stretch, bool)
-                                          or not isinstance(dense_stretch, (int, float, np.integer, np.floating))
-                                          or not 1.0 < dense_stretch <= 4.0):
+        if dense_stretch is not None and not (is_real_number(dense_stretch) and 1.0 < dense_stretch <= 4.0):
             raise ConfigError(f"Received an invalid value for `dense_stretch`, expected a number in (1, 4] or None. "
                               f"Received: dense_stretch={dense_stretch!r}")
         self.dense_stretch = None if dense_stretch is None else float(dense_stretch)
@@ -400,7 +399,7 @@ class Reader:
             if (reading.confidence < DENSE_MAX_CONFIDENCE
                     and len(reading.text) > DENSE_CHARS_PER_FRAME * -(-strip.shape[0] // step)):
                 wider = stretch_strip(strip, self.dense_stretch)
-                if self.predictor.padded_length(wider.shape[0]) <= self.predictor.max_batch_frames:
+                if self.predictor.fits(wider.shape[0]):
                     stretched[index] = wider
         if not stretched:
             return strips, decoded
@@ -425,7 +424,7 @@ class Reader:
         strips = [strip for lines in line_sets for _, strip in lines]
         strips, decoded = self._reread_dense(strips, self.predictor.predict(strips, beam_width=beam_width,
                                                                             decoder=self.decoder), beam_width)
-        decoded, lengths = iter(decoded), iter([strip.shape[0] for strip in strips])
+        readings = iter(zip(strips, decoded))
         downsampling = self.predictor.time_downsampling
         results = []
         for index, lines in enumerate(line_sets):
@@ -433,9 +432,9 @@ class Reader:
                 results.append(ReadResult.failed(names[index], errors[index]))
                 continue
             line_results = []
-            for left, top, right, bottom in (box for box, _ in lines):
-                d = next(decoded)
-                frame = downsampling * (right - left) / max(next(lengths), 1)  # input pixels per output frame
+            for (left, top, right, bottom), _ in lines:
+                strip, d = next(readings)  # the strip that was read: stretched, for a dense line read twice
+                frame = downsampling * (right - left) / max(strip.shape[0], 1)  # input pixels per output frame
                 chars = tuple(Character(c.char, round(c.confidence, 4), x0, x1, top, bottom)
                               for c, (x0, x1) in zip(d.characters, _character_extents(d.characters, frame, left,
                                                                                       right)))
