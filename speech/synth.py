@@ -280,8 +280,27 @@ def synthesize(text, voice, out_path, *, rate=None, pitch=None, sample_rate=SAMP
     text = " ".join(str(text).replace("[[", "[ [").split())  # "[[" starts espeak's phoneme input
     if not re.search(r"\w", text):
         raise InputError(f"nothing to say; expected text with words. Received: text={text!r}", str(voice))
-    if voice.engine == "kokoro":
-        return _write_kokoro(text, voice, out_path, rate, sample_rate)
+    from speech.audio import load_audio
+
+    if voice.engine == "kokoro":  # in-process, through ONNX Runtime
+        from speech import kokoro
+
+        audio = load_audio(kokoro.speak(text, voice.name, rate=rate), source_rate=kokoro.SAMPLE_RATE,
+                           sample_rate=sample_rate)
+    else:
+        audio = _engine_audio(text, voice, rate, pitch, sample_rate)
+    if float(np.max(np.abs(audio))) < 1e-4:
+        raise InputError(f"{voice} produced silence. Received: text={text[:60]!r}", str(voice))
+    import soundfile
+
+    out_path = Path(out_path)
+    out_path.parent.mkdir(parents=True, exist_ok=True)
+    soundfile.write(str(out_path), audio, sample_rate, subtype="PCM_16")
+    return out_path
+
+
+def _engine_audio(text, voice, rate, pitch, sample_rate):
+    """What a subprocess engine says, as float32 samples at ``sample_rate``."""
     binary = {"espeak-ng": "espeak-ng", "mbrola": "espeak-ng", "flite": "flite", "festival": "text2wave",
               "pico": "pico2wave", "rhvoice": "RHVoice-test"}.get(voice.engine)
     if binary is None or shutil.which(binary) is None or (voice.engine == "mbrola" and not shutil.which("mbrola")):
@@ -289,8 +308,6 @@ def synthesize(text, voice, out_path, *, rate=None, pitch=None, sample_rate=SAMP
                           f"from list_voices(). Received: voice={str(voice)!r}")
     from speech.audio import load_audio
 
-    out_path = Path(out_path)
-    out_path.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix="speech-synth-") as scratch:
         text_file, wav = Path(scratch) / "text.txt", Path(scratch) / "out.wav"
         text_file.write_text(text + "\n", encoding="utf-8")
@@ -299,30 +316,7 @@ def synthesize(text, voice, out_path, *, rate=None, pitch=None, sample_rate=SAMP
             detail = " ".join((done[2] if done else "it did not run or timed out").split())[-300:]
             raise ConfigError(f"{voice.engine} failed with voice {voice.name!r}: {detail or 'no audio written'}. "
                               f"Check the voice with list_voices(). Received: voice={str(voice)!r}")
-        audio = load_audio(wav, sample_rate=sample_rate)
-    if float(np.max(np.abs(audio))) < 1e-4:
-        raise InputError(f"{voice} produced silence. Received: text={text[:60]!r}", str(voice))
-    import soundfile
-
-    soundfile.write(str(out_path), audio, sample_rate, subtype="PCM_16")
-    return out_path
-
-
-def _write_kokoro(text, voice, out_path, rate, sample_rate):
-    import soundfile
-    import soxr
-
-    from speech import kokoro
-
-    audio = kokoro.speak(text, voice.name, rate=rate)
-    audio = soxr.resample(audio, kokoro.SAMPLE_RATE, sample_rate, quality="HQ").astype(np.float32)
-    peak = float(np.max(np.abs(audio))) if audio.size else 0.0
-    if peak < 1e-4:
-        raise InputError(f"{voice} produced silence. Received: text={text[:60]!r}", str(voice))
-    out_path = Path(out_path)
-    out_path.parent.mkdir(parents=True, exist_ok=True)
-    soundfile.write(str(out_path), np.clip(audio, -1.0, 1.0), sample_rate, subtype="PCM_16")
-    return out_path
+        return load_audio(wav, sample_rate=sample_rate)
 
 
 # --- data sets ---------------------------------------------------------------------------------------------------
