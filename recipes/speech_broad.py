@@ -238,15 +238,19 @@ def main():
         if not (work / "synth_train" / "metadata.csv").is_file():
             synthesize_dataset(work / "synth_train", args.utterances, voices=kept, seed=args.seed,
                                texts=training_texts(args.utterances, seed=args.seed, mix=args.text_mix))
-        moby = sentences("moby_dick", min_words=4, max_words=22)
-        first_half = moby[: len(moby) // 2]  # chapters 1-~60; the rest stays for tests
-        val_texts = first_half[::max(1, len(first_half) // (3 * args.val_utterances))]
-        if not (work / "val_synth" / "metadata.csv").is_file():
+        make_val = not (work / "val_synth" / "metadata.csv").is_file()
+        make_kokoro_val = bool(args.kokoro_utterances and kokoro_held
+                               and not (work / "val_kokoro" / "metadata.csv").is_file())
+        if make_val or make_kokoro_val:
+            moby = sentences("moby_dick", min_words=4, max_words=22)
+            first_half = moby[: len(moby) // 2]  # chapters 1-~60; the rest stays for tests
+            val_texts = first_half[::max(1, len(first_half) // (3 * args.val_utterances))]
+        if make_val:
             synthesize_dataset(work / "val_synth", args.val_utterances, voices=held, seed=52, texts=val_texts)
         if args.kokoro_utterances and not (work / "kokoro_train" / "metadata.csv").is_file():
             synthesize_dataset(work / "kokoro_train", args.kokoro_utterances, voices=kokoro_kept, seed=args.seed + 1,
                                texts=training_texts(args.kokoro_utterances, seed=args.seed + 1, mix=args.text_mix))
-        if args.kokoro_utterances and kokoro_held and not (work / "val_kokoro" / "metadata.csv").is_file():
+        if make_kokoro_val:
             synthesize_dataset(work / "val_kokoro", min(60, args.val_utterances), voices=kokoro_held, seed=53,
                                texts=val_texts)
         _write_ljspeech(work / "val_real", [(k.replace("/", "_"), w, t) for k, w, t in real_val])
