@@ -28,11 +28,11 @@ import io
 import json
 import re
 import shutil
-import subprocess
 
 import numpy as np
 
 from common.errors import ConfigError, InputError
+from speech.espeak import ipa_clauses
 
 __all__ = ["SAMPLE_RATE", "ACCENTS", "available", "voice_names", "voice_parts", "phonemes", "espeak_to_kokoro",
            "speak"]
@@ -134,14 +134,7 @@ def phonemes(text, *, accent=ACCENTS[0]):
     """
     if accent not in ACCENTS:
         raise ConfigError(f"Unknown accent; expected one of {', '.join(ACCENTS)}. Received: accent={accent!r}")
-    try:
-        done = subprocess.run(["espeak-ng", "-q", "--ipa", "--tie=^", "-v", accent, "--stdin"], input=text,
-                              capture_output=True, text=True, timeout=60)
-    except (OSError, subprocess.SubprocessError) as error:
-        raise ConfigError(f"espeak-ng could not phonemize the text ({error}); {_INSTALL_HINT}") from error
-    if done.returncode != 0:
-        raise ConfigError(f"espeak-ng failed: {' '.join(done.stderr.split())[-200:]}")
-    return espeak_to_kokoro(done.stdout, accent=accent)
+    return espeak_to_kokoro("\n".join(ipa_clauses(text, accent, tie="^")), accent=accent)
 
 
 def espeak_to_kokoro(ipa, *, accent=ACCENTS[0]):

