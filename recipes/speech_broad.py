@@ -213,13 +213,13 @@ def main():
     parser.add_argument("--data-only", action="store_true", help="make the data folders, then stop")
     args = parser.parse_args()
 
-    from speech.synth import list_voices, matches_any, synthesize_dataset
+    from speech.synth import default_voices, list_voices, matches_any, synthesize_dataset
 
     work = Path(args.work)
     if not args.resume:
         voices = list_voices()
         held = [v for v in voices if v.family in HELD_OUT_FAMILIES]
-        kept = [v for v in voices if v.family not in HELD_OUT_FAMILIES and v.engine != "kokoro"]
+        kept = [v for v in default_voices(voices) if v.family not in HELD_OUT_FAMILIES]
         kokoro_held = [v for v in voices if v.family in KOKORO_HELD_OUT]  # alone, not in a blend
         kokoro_kept = [v for v in voices if v.engine == "kokoro" and not matches_any(v, KOKORO_HELD_OUT)]
         if args.kokoro_utterances and not kokoro_kept:

@@ -31,7 +31,7 @@ from _train_and_ship import train_and_ship  # noqa: E402
 from common.corpus import TextPool  # noqa: E402
 from english_text import sentences  # noqa: E402
 from speech import defaults  # noqa: E402
-from speech.synth import list_voices, synthesize_dataset  # noqa: E402
+from speech.synth import default_voices, synthesize_dataset  # noqa: E402
 
 
 def mixed_texts(n, *, seed, prose_fraction):
@@ -84,7 +84,7 @@ def main():
     work = Path(args.work)
     train_dir, val_dir = work / "train", work / "val"
     if not args.resume:
-        voices = [v for v in list_voices() if v.engine != "kokoro"]
+        voices = default_voices()
         held = [v for v in voices if v.family in HELD_OUT_FAMILIES]
         kept = [v for v in voices if v.family not in HELD_OUT_FAMILIES]
         if not held:  # a machine with espeak-ng only: hold out one accent

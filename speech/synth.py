@@ -46,11 +46,13 @@ from common.cpus import usable_cpus
 from common.errors import ConfigError, InputError
 from speech.defaults import SAMPLE_RATE
 
-__all__ = ["Voice", "ENGINES", "list_voices", "matches_any", "synthesize", "synthesize_dataset", "RATE_RANGE",
-           "PITCH_RANGE"]
+__all__ = ["Voice", "ENGINES", "list_voices", "default_voices", "matches_any", "synthesize", "synthesize_dataset",
+           "RATE_RANGE", "PITCH_RANGE"]
 
 ENGINES = ("espeak-ng", "mbrola", "flite", "festival", "pico", "rhvoice", "kokoro", "piper")
 """Engines this module can drive, when installed."""
+
+_NAMED_ONLY = ("kokoro",)  # ~1 CPU s per audio s, ~20 times the others: used only when its voices are named
 
 RATE_RANGE = (0.85, 1.25)
 """Speaking-rate factors :func:`synthesize_dataset` draws from (1.0: the engine's normal rate)."""
@@ -198,6 +200,12 @@ def list_voices():
         voices += _flite_voices()
     return (voices + _festival_voices() + _pico_voices() + _rhvoice_voices() + _kokoro_voices()
             + _piper_voices())
+
+
+def default_voices(voices=None):
+    """The voices drawn when none are named: ``voices`` (default :func:`list_voices`) without Kokoro's, which are
+    used only when named (~1 CPU s per audio s, ~20 times the other engines)."""
+    return [v for v in (list_voices() if voices is None else voices) if v.engine not in _NAMED_ONLY]
 
 
 def _as_voice(spec):
@@ -362,10 +370,7 @@ def matches_any(voice, names):
 
 
 def _pick_voices(voices, hold_out):
-    if voices is None:  # Kokoro only when named: it is ~20 times slower than the others
-        available = [v for v in list_voices() if v.engine != "kokoro"]
-    else:
-        available = [_as_voice(v) for v in voices]
+    available = default_voices() if voices is None else [_as_voice(v) for v in voices]
     if hold_out is not None:
         names = {str(v) if isinstance(v, Voice) else str(v) for v in hold_out}
         available = [v for v in available if not matches_any(v, names)]
